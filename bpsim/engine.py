@@ -1,0 +1,182 @@
+"""simulate(): one call from a scenario and a strategy to a result you can trust.
+
+What happens in a call, in order:
+
+1. The scenario is built and checked (keyword arguments override its fields).
+2. All randomness is drawn up front from one generator, ``rng = np.random.default_rng(rng)``:
+   first the arrivals of every tick (Poisson counts, if ``arrivals="poisson"``), then a pool of
+   unit exponential service times (if ``service="exponential"``). The engines themselves are pure:
+   the same inputs give the same run, bit for bit.
+3. An engine runs the ticks. The compiled kernel (:mod:`bpsim.kernel`) is used whenever the
+   strategy can be expressed by its rule, the pure-Python reference (:mod:`bpsim.reference`)
+   otherwise, or when asked for with ``engine="reference"``. The order of events inside a tick is
+   documented in :mod:`bpsim.reference`.
+4. A strategy with a ``control`` method (``adaptive``) is called every control interval with an
+   :class:`bpsim.control.Observation` and sets the capacity for the next interval.
+
+>>> from bpsim import simulate
+>>> r = simulate(strategy="block", capacity=100, duration_s=10, rng=1)
+>>> s = r.summary()
+>>> s["dropped"], s["delivered"], s["producer_backlog_end"] > 8000
+(0, 999, True)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .control import Meter
+from .reference import UNBOUNDED_CAPACITY, ReferenceEngine
+from .result import Result
+from .scenario import SCENARIO_FIELDS, Scenario
+from .strategies import ALL_STRATEGY_KWARGS, Strategy, make_strategy
+
+#: Per-message records kept per run (delivered messages); bounds the memory a run may take.
+MAX_RECORDS = 20_000_000
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A scenario turned into what an engine needs: per-tick arrays and plain numbers."""
+
+    n_ticks: int
+    dt: float
+    arrivals: np.ndarray        # int64 per tick
+    speed: np.ndarray           # float64 per tick
+    consumers: np.ndarray       # int64 per tick
+    n_workers: int
+    consumer_rate: float
+    mean_work: float            # seconds of full-speed work per message (mean)
+    pool: np.ndarray            # unit exponential draws (empty: deterministic service)
+    capacity: int               # initial capacity, or UNBOUNDED_CAPACITY
+    max_in_memory: int
+    message_bytes: int
+    memory_limit_bytes: int
+    restart_ticks: int
+    retries: int
+    backoff_ticks: np.ndarray   # int64, ticks before retry k+1
+    record_size: int
+
+
+def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
+    """Draw every random number and lay the scenario out tick by tick."""
+    sc = scenario
+    rng = np.random.default_rng(rng)
+    n, dt = sc.n_ticks, sc.dt_s
+    rate = sc.per_tick("rate")
+    if sc.arrivals == "poisson":
+        arrivals = rng.poisson(rate * dt).astype(np.int64)
+    else:
+        cum = np.floor(np.cumsum(rate * dt) + 1e-9)
+        arrivals = np.diff(cum, prepend=0.0).astype(np.int64)
+    speed = sc.per_tick("speed")
+    consumers = sc.per_tick("consumers").astype(np.int64)
+    workers = sc.max_consumers
+    offered = int(arrivals.sum())
+    # Most messages the workers could ever finish: their total work divided by the work per msg.
+    work = float(np.sum(np.minimum(consumers, workers) * speed)) * dt * sc.consumer_rate
+    if sc.service == "exponential":
+        bound = work + 10.0 * math.sqrt(work) + 20 + workers
+        pool_size = int(min(offered, bound)) + workers + 1
+        pool = rng.standard_exponential(pool_size)
+    else:
+        bound = float(np.sum(np.minimum(consumers, workers) *
+                             (np.floor(dt * speed * sc.consumer_rate) + 1))) + workers
+        pool = np.zeros(0)
+    record_size = int(min(offered, bound)) + 1
+    if record_size > MAX_RECORDS:
+        raise ValueError(
+            f"duration_s={sc.duration_s!r} is not valid here: this run could deliver "
+            f"{record_size:,} messages, more than the {MAX_RECORDS:,} bpsim keeps per run; "
+            "use a shorter run or lower rates.")
+    retries = getattr(strategy, "retries", 0) if strategy.name == "shed" else 0
+    backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
+                       dtype=np.int64)
+    return Inputs(
+        n_ticks=n, dt=dt, arrivals=arrivals, speed=speed, consumers=consumers,
+        n_workers=workers, consumer_rate=sc.consumer_rate, mean_work=1.0 / sc.consumer_rate,
+        pool=pool, capacity=sc.capacity if strategy.bounded else UNBOUNDED_CAPACITY,
+        max_in_memory=sc.max_messages_in_memory, message_bytes=sc.message_bytes,
+        memory_limit_bytes=sc.memory_limit_bytes,
+        restart_ticks=int(round(sc.restart_s / dt)), retries=int(retries),
+        backoff_ticks=backoff, record_size=record_size)
+
+
+def build_scenario(scenario=None, **overrides) -> Scenario:
+    """A :class:`Scenario` from ``None``, a dict or a Scenario, with keyword overrides."""
+    if scenario is None:
+        base = {}
+    elif isinstance(scenario, Scenario):
+        base = {f.name: getattr(scenario, f.name) for f in fields(Scenario)}
+    elif isinstance(scenario, dict):
+        base = dict(scenario)
+    else:
+        raise ValueError(f"scenario={scenario!r} is not valid: use a bpsim.Scenario, a dict of "
+                         "its fields, or None for the course's scenario.")
+    base.update(overrides)
+    unknown = set(base) - set(SCENARIO_FIELDS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValueError(f"{name}={base[name]!r} is not a parameter bpsim knows: use one of "
+                         f"{', '.join(SCENARIO_FIELDS + tuple(sorted(ALL_STRATEGY_KWARGS)))}.")
+    return Scenario(**base)
+
+
+def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
+             **kwargs) -> Result:
+    """Run one scenario with one strategy.
+
+    Parameters
+    ----------
+    scenario : Scenario, dict or None
+        The experiment; ``None`` is the course's scenario (see :class:`bpsim.Scenario`).
+    strategy : str or Strategy
+        A name from ``bpsim.STRATEGIES`` or a strategy object.
+    rng : int, numpy.random.Generator or None
+        Seed or generator for every random draw (SPEC 7).
+    engine : {"auto", "fast", "reference"}
+        Which engine runs the ticks; ``auto`` takes the compiled kernel when it can.
+    **kwargs
+        Scenario fields (``producer_rate=2000``, ``capacity=50`` ...) and strategy parameters
+        (``sample_every``, ``retries``, ``retry_backoff_s``, ``latency_target_s``,
+        ``memory_budget_bytes``, ``control_interval_s``, ``growth``, ``overflow``).
+
+    Returns
+    -------
+    Result
+        Time series, per-message latencies and ``summary()``.
+    """
+    strat_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ALL_STRATEGY_KWARGS}
+    sc = build_scenario(scenario, **kwargs)
+    strat = make_strategy(strategy, **strat_kwargs)
+    if engine not in ("auto", "fast", "reference"):
+        raise ValueError(f"engine={engine!r} is not valid: use 'auto', 'fast' or 'reference'.")
+    inputs = prepare(sc, strat, rng)
+    eng = _make_engine(inputs, strat, engine)
+    control = getattr(strat, "control", None)
+    if control is None:
+        eng.run(0, inputs.n_ticks)
+    else:
+        step = max(1, int(round(strat.control_interval_s / inputs.dt)))
+        meter = Meter(inputs, eng)
+        eng.set_capacity(min(sc.capacity, strat.memory_slots(meter.observe(0, step))))
+        meter = Meter(inputs, eng)
+        for start in range(0, inputs.n_ticks, step):
+            stop = min(start + step, inputs.n_ticks)
+            eng.run(start, stop)
+            if stop < inputs.n_ticks:
+                eng.set_capacity(control(meter.observe(stop, stop - start)))
+    return Result(sc, strat, inputs, eng)
+
+
+def _make_engine(inputs, strat, engine):
+    rule = strat.rule()
+    if engine == "reference" or (engine == "auto" and rule is None):
+        return ReferenceEngine(inputs, strat)
+    if rule is None:
+        raise ValueError(f"engine='fast' is not valid for {strat!r}: it has no compiled rule; "
+                         "use engine='auto' or 'reference'.")
+    from .kernel import FastEngine
+    return FastEngine(inputs, strat, rule)

@@ -1,0 +1,309 @@
+"""The reference engine: the model in plain Python, one tick at a time.
+
+This is the readable definition of what bpsim simulates; the compiled kernel
+(:mod:`bpsim.kernel`) must give exactly the same numbers, and the tests check that it does.
+
+Messages travel in *batches*: ``[gen, count]`` pairs of messages generated in the same tick, so
+that a producer at 100,000 msg/s costs no more per tick than one at 1,000. Workers take messages
+one at a time from the head of the buffer.
+
+Order of events inside tick ``i`` (which covers ``[i*dt, (i+1)*dt)``):
+
+1. **Restart.** A crashed server whose downtime is over comes back, empty.
+2. **Arrivals.** The producer generates ``arrivals[i]`` messages, stamped with time ``i*dt``.
+3. **Admission.** Batches are offered oldest first: the producer's held backlog (``block``; once
+   a held batch is held again, the newer ones stay held unoffered), then retries that are due
+   (``shed``), then the new messages. While the server is down the new
+   messages and due retries are lost (counted in ``lost_in_crash``); the backlog waits. Otherwise
+   the strategy decides each batch (see :mod:`bpsim.strategies`). A hand-over that would take the
+   server past its memory limit crashes it: everything it held, and that batch, are lost, and the
+   rest of the tick's hand-overs are lost too.
+4. **Service.** Each worker has ``dt * speed`` seconds of work this tick. It finishes its current
+   message if it can, then takes the next one from the head of the buffer, and so on; a message
+   taken mid-tick starts at that moment. Workers beyond the active count finish what they hold but
+   take nothing new. A delivered message's latency is its completion time minus ``i*dt`` of the
+   tick it was generated in.
+5. **Record.** The state at the end of the tick and the running totals are written to row ``i``.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from .strategies import Strategy
+
+# Columns of the per-tick table. State at the end of the tick, then running totals.
+COLUMNS = ("depth", "in_service", "held", "retry_pending", "capacity", "down",
+           "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost",
+           "rejected", "attempts")
+COL = {name: i for i, name in enumerate(COLUMNS)}
+
+# Scalar state, shared by name with the kernel so that both engines can be observed alike.
+SCALARS = ("depth", "in_service", "held", "retry_pending", "capacity", "down", "up_tick",
+           "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost",
+           "lost_down", "rejected", "attempts", "sample_counter", "n_records", "crashes",
+           "first_crash_tick", "max_depth", "peak_in_memory", "pool_index")
+S = {name: i for i, name in enumerate(SCALARS)}
+
+UNBOUNDED_CAPACITY = -1
+
+
+class ReferenceEngine:
+    """Runs a scenario tick by tick, in plain Python, with any :class:`Strategy`.
+
+    Parameters
+    ----------
+    inputs : bpsim.engine.Inputs
+        The scenario turned into per-tick arrays, with every random draw made up front.
+    strategy : Strategy
+        Any strategy object; only its ``admit`` method is used.
+    """
+
+    def __init__(self, inputs, strategy: Strategy):
+        self.x = inputs
+        self.strategy = strategy
+        self.table = np.zeros((inputs.n_ticks, len(COLUMNS)), dtype=np.int64)
+        self.rec_gen = np.zeros(inputs.record_size, dtype=np.int64)
+        self.rec_start = np.zeros(inputs.record_size)
+        self.rec_done = np.zeros(inputs.record_size)
+        self.wait_hist = np.zeros(inputs.n_ticks, dtype=np.int64)
+        self.crash_ticks = []
+        self.busy_time = 0.0
+        self.buffer = deque()          # [gen, count], head on the left
+        self.backlog = deque()         # held by the producer (block)
+        self.retry = [deque() for _ in range(max(1, inputs.retries))]  # [due, gen, count]
+        self.s = dict.fromkeys(SCALARS, 0)
+        self.s["capacity"] = inputs.capacity
+        self.s["first_crash_tick"] = -1
+        c = inputs.n_workers
+        self.busy = [False] * c
+        self.rem = [0.0] * c
+        self.wgen = [0] * c
+        self.wstart = [0.0] * c
+        self.tick = 0
+        self._front = self._reheld = False
+
+    # -- the verbs a strategy may use ----------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self.s["depth"]
+
+    @property
+    def capacity(self) -> int:
+        return self.s["capacity"]
+
+    def room(self) -> int:
+        if self.s["capacity"] == UNBOUNDED_CAPACITY:
+            return 1 << 62
+        return max(0, self.s["capacity"] - self.s["depth"])
+
+    def enqueue(self, gen, n):
+        s = self.s
+        if n <= 0:
+            return
+        if s["down"]:
+            s["lost"] += n
+            return
+        if s["depth"] + s["in_service"] + n > self.x.max_in_memory:
+            self._crash()
+            s["lost"] += n
+            return
+        self.buffer.append([gen, n])
+        s["depth"] += n
+        s["admitted"] += n
+        self.wait_hist[self.tick - gen] += n
+        s["max_depth"] = max(s["max_depth"], s["depth"])
+        s["peak_in_memory"] = max(s["peak_in_memory"], s["depth"] + s["in_service"])
+
+    def drop(self, n):
+        if n > 0:
+            self.s["dropped"] += n
+
+    def evict_oldest(self, n):
+        self._pop_head(n)
+        self.s["dropped"] += n
+
+    def hold(self, gen, n):
+        if n > 0:
+            if self._front:  # a held batch offered again goes back to the front
+                self.backlog.appendleft([gen, n])
+                self._reheld = True
+            else:
+                self.backlog.append([gen, n])
+            self.s["held"] += n
+
+    def reject(self, gen, n, attempt):
+        if n <= 0:
+            return
+        s = self.s
+        s["rejected"] += n
+        if attempt < self.x.retries:
+            due = self.tick + self.x.backoff_ticks[attempt]
+            self.retry[attempt].append([due, gen, n])
+            s["retry_pending"] += n
+        else:
+            s["shed"] += n
+
+    def sample(self, n, every):
+        s = self.s
+        total = s["sample_counter"] + n
+        passed = total // every
+        s["sample_counter"] = total % every
+        s["sampled_out"] += n - passed
+        return passed
+
+    # -- controls used between ticks (adaptive strategies, policies) ---------------------------
+    def set_capacity(self, capacity: int):
+        self.s["capacity"] = int(capacity)
+
+    def drop_head(self, n: int) -> int:
+        """Drop up to ``n`` messages from the head of the buffer; returns how many."""
+        n = min(int(n), self.s["depth"])
+        if n > 0:
+            self.evict_oldest(n)
+        return n
+
+    # -- the engine ----------------------------------------------------------------------------
+    def run(self, start: int, stop: int) -> None:
+        """Advance ticks ``start .. stop-1``."""
+        for i in range(start, stop):
+            self.tick = i
+            self._step(i)
+
+    def _pop_head(self, n):
+        self.s["depth"] -= n
+        while n > 0:
+            head = self.buffer[0]
+            take = min(n, head[1])
+            head[1] -= take
+            n -= take
+            if head[1] == 0:
+                self.buffer.popleft()
+
+    def _crash(self):
+        s = self.s
+        s["lost"] += s["depth"] + s["in_service"]
+        s["depth"] = 0
+        s["in_service"] = 0
+        self.buffer.clear()
+        for w in range(self.x.n_workers):
+            self.busy[w] = False
+            self.rem[w] = 0.0
+        s["down"] = 1
+        s["up_tick"] = self.tick + self.x.restart_ticks
+        s["crashes"] += 1
+        if s["first_crash_tick"] < 0:
+            s["first_crash_tick"] = self.tick
+        self.crash_ticks.append(self.tick)
+
+    def _offer(self, gen, n, attempt):
+        s = self.s
+        if s["down"]:
+            s["lost"] += n
+            s["lost_down"] += n
+        else:
+            self.strategy.admit(self, gen, n, attempt)
+
+    def _step(self, i):
+        s, x = self.s, self.x
+        # 1. restart
+        if s["down"] and i >= s["up_tick"]:
+            s["down"] = 0
+        # 2. arrivals
+        new = int(x.arrivals[i])
+        s["offered"] += new
+        s["attempts"] += new
+        # 3. admission: held backlog, due retries, new messages
+        if not s["down"]:
+            # Oldest first; once a batch is held again the producer is blocked on it, and the
+            # newer ones stay held without being offered (FIFO, and O(1) per tick).
+            while self.backlog:
+                gen, n = self.backlog.popleft()
+                s["held"] -= n
+                self._front, self._reheld = True, False
+                self._offer(gen, n, 0)
+                self._front = False
+                if self._reheld:
+                    break
+        for k in range(x.retries):
+            fifo = self.retry[k]
+            while fifo and fifo[0][0] <= i:
+                _, gen, n = fifo.popleft()
+                s["retry_pending"] -= n
+                s["attempts"] += n
+                self._offer(gen, n, k + 1)
+        if new:
+            self._offer(i, new, 0)
+        # 4. service
+        if not s["down"]:
+            self._serve(i)
+        # 5. record
+        row = self.table[i]
+        for name in COLUMNS:
+            row[COL[name]] = s[name]
+
+    def _serve(self, i):
+        s, x = self.s, self.x
+        dt = x.dt
+        speed = x.speed[i]
+        t = i * dt
+        if speed <= 0.0:
+            for w in range(x.n_workers):
+                if self.busy[w]:
+                    self.busy_time += dt
+            return
+        active = x.consumers[i]
+        budget = dt * speed
+        for w in range(x.n_workers):
+            used = 0.0
+            while True:
+                if self.busy[w]:
+                    left = budget - used
+                    if self.rem[w] <= left:
+                        used += self.rem[w]
+                        self.rem[w] = 0.0
+                        self.busy[w] = False
+                        s["in_service"] -= 1
+                        s["delivered"] += 1
+                        r = s["n_records"]
+                        if r < x.record_size:
+                            self.rec_gen[r] = self.wgen[w]
+                            self.rec_start[r] = self.wstart[w]
+                            self.rec_done[r] = t + used / speed
+                            s["n_records"] = r + 1
+                    else:
+                        self.rem[w] -= left
+                        used = budget
+                        break
+                if w >= active or s["depth"] == 0:
+                    break
+                self.wgen[w] = self.buffer[0][0]
+                self._pop_head(1)
+                s["in_service"] += 1
+                self.busy[w] = True
+                self.wstart[w] = t + used / speed
+                self.rem[w] = self._work()
+            self.busy_time += dt if self.busy[w] else used / speed
+
+    def _work(self):
+        x = self.x
+        if x.pool.size == 0:
+            return x.mean_work
+        s = self.s
+        v = x.pool[s["pool_index"] % x.pool.size] * x.mean_work
+        s["pool_index"] += 1
+        return v
+
+    # -- what the driver reads -----------------------------------------------------------------
+    def scalars(self) -> dict:
+        return dict(self.s)
+
+    def busy_seconds(self) -> float:
+        return self.busy_time
+
+    def records(self, lo, hi):
+        return self.rec_gen[lo:hi], self.rec_start[lo:hi], self.rec_done[lo:hi]
+
+    def crash_tick_list(self):
+        return list(self.crash_ticks)
