@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the summary as JSON on one line")
     # Document the sub-command's flags in the top-level --help too.
     parser.epilog = "run flags:\n" + "\n".join(
-        f"  {flag:<22} {help_ % {'default': default}}" for flag, _, _, default, help_ in _FLAGS)
+        f"  {flag:<22} {help_ % {'default': default}}" for flag, _, _, default, help_ in _FLAGS
+    ) + f"\n  {'--json':<22} print the summary as JSON on one line\n"
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
