@@ -211,7 +211,7 @@ class CoDel(Policy):
     Right: it needs no estimate of the consumer's speed, and it tells a burst from a standing queue.
     Wrong here: CoDel expects senders to slow down when they lose a packet (TCP does), and this
     producer never does, so against a large overload its drop rate takes a while to ramp up, and
-    meanwhile the queue fills the whole memory budget.
+    meanwhile the queue grows deep into the memory budget and late messages pile up.
 
     Parameters
     ----------
