@@ -208,10 +208,11 @@ class CoDel(Policy):
     ``interval_s = 0.1`` (one control interval, ten messages' work). Drops are decided once per
     control interval: all the drops CoDel's schedule makes due by then happen together.
 
-    Right: it needs no estimate of the consumer's speed, and it tells a burst from a standing queue.
-    Wrong here: CoDel expects senders to slow down when they lose a packet (TCP does), and this
-    producer never does, so against a large overload its drop rate takes a while to ramp up, and
-    meanwhile the queue grows deep into the memory budget and late messages pile up.
+    Right: it needs no estimate of the consumer's speed, and it leaves alone a burst that drains
+    within an interval. Wrong here: a burst of 10 ms messages takes longer than that to drain, so
+    CoDel drops into bursts too; and it expects senders to slow down when they lose a packet (TCP
+    does). This producer never does, so against a large overload CoDel's drop rate takes a while
+    to ramp up, and meanwhile the queue grows deep into the memory budget.
 
     Parameters
     ----------
