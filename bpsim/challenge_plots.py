@@ -3,9 +3,11 @@
 Each helper draws one figure, which the notebook shows when the cell ends, and returns ``None``:
 strict nbval runs cells without history, and IPython then cannot see a trailing ``;``, so a
 returned ``Figure`` would print its repr in the test run but not in the committed notebook
-(``plt.gcf()`` gets the figure if you need it). Colours follow :mod:`bpsim.plots`: a fixed buffer that drops arrivals is ``drop_newest``'s
-orange, the reference adaptive policy is ``adaptive``'s black, CoDel (which drops at the head)
-borrows ``drop_oldest``'s colour, AIMD ``shed``'s sky blue, and the learner's policy is blue.
+(``plt.gcf()`` gets the figure if you need it).
+
+Colours follow :mod:`bpsim.plots`: a fixed buffer that drops arrivals is ``drop_newest``'s orange,
+the reference adaptive policy is ``adaptive``'s black, CoDel (which drops at the head) borrows
+``drop_oldest``'s colour, AIMD ``shed``'s sky blue, and the learner's policy is blue.
 """
 from __future__ import annotations
 

@@ -440,12 +440,13 @@ class PolicyStrategy(Strategy):
 
 
 def check_decision(value, name="policy", time_s=0.0):
-    """``value`` as a capacity (int) or a :class:`Decision`, or a ValueError that says what works."""
+    """``value`` as a capacity (int) or a :class:`Decision`; otherwise a ValueError that teaches."""
     at = f"policy {name!r} returned {value!r} at t = {time_s:.1f} s"
     hint = ("return the new capacity as a whole number of messages, 0 or more (for example "
             "int(obs.service_rate_per_s * 0.5)), or Decision(capacity=..., drop_head=...).")
     if value is None:
-        raise ValueError(f"{at}: did the function forget its return statement? A policy must {hint}")
+        raise ValueError(f"{at}: did the function forget its return statement? "
+                         f"A policy must {hint}")
     if isinstance(value, Decision):
         if value.capacity is not None:
             _whole_or_raise(value.capacity, f"{at}: Decision.capacity must be None or", hint)
@@ -457,7 +458,8 @@ def check_decision(value, name="policy", time_s=0.0):
 
 
 def _whole_or_raise(v, prefix, hint):
-    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer, float, np.floating))
+    number = (int, np.integer, float, np.floating)
+    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, number)
     if ok and isinstance(v, (float, np.floating)):
         ok = math.isfinite(v) and float(v).is_integer()
         if not ok and math.isfinite(v):

@@ -115,7 +115,7 @@ def test_codel_drops_from_the_head_during_a_slowdown_and_balances():
     assert tr["drop_head"][during].sum() > 5 * max(1, before)
 
 
-# -- built-in policies, unit by unit ----------------------------------------------------------------
+# -- built-in policies, unit by unit --------------------------------------------------------------
 def test_codel_follows_the_interval_over_sqrt_count_schedule():
     c = CoDel(target_s=0.05, interval_s=0.1)
     t, drops = 0.0, []
@@ -169,7 +169,7 @@ def test_fixed_capacity_ignores_the_budget():
     assert FixedCapacity(80).decide(obs(memory_limit_bytes=2_000_000)) == 80
 
 
-# -- errors that teach ------------------------------------------------------------------------------
+# -- errors that teach ----------------------------------------------------------------------------
 @pytest.mark.parametrize("bad, words", [
     (None, "return statement"), (-1, "whole number"), (2.5, "int()"), ("50", "whole number"),
     (float("nan"), "whole number"), (True, "whole number"),
@@ -214,7 +214,8 @@ def test_policy_strategy_checks_its_parameters(kw, name):
 
 @pytest.mark.parametrize("make, name", [
     (lambda: FixedCapacity(-1), "capacity"), (lambda: CoDel(target_s=0), "target_s"),
-    (lambda: CoDel(interval_s=float("inf")), "interval_s"), (lambda: AIMD(decrease=1.5), "decrease"),
+    (lambda: CoDel(interval_s=float("inf")), "interval_s"),
+    (lambda: AIMD(decrease=1.5), "decrease"),
     (lambda: ReferenceAdaptive(latency_target_s=-1), "latency_target_s"),
 ])
 def test_built_in_parameters_are_checked(make, name):
