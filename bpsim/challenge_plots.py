@@ -30,6 +30,11 @@ def policy_color(name: str, others: str = YOU) -> str:
     return POLICY_COLORS.get(name.split()[0], others)
 
 
+def _thin(result, every_s=0.01):
+    """Step between plotted ticks: one point per ``every_s`` is plenty for a 30 s run."""
+    return max(1, int(round(every_s / result.scenario.dt_s)))
+
+
 def _shade(ax, challenge):
     for start, stop in challenge.trouble:
         ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.15, lw=0)
@@ -110,9 +115,11 @@ def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel",
     for ax, name in zip(axes[1:], policies):
         r = board.results[(name, scenario)]
         tr = r.strategy.traced()
-        ax.plot(r.time_s, r.queue_depth, color=policy_color(name), lw=0.6, alpha=0.45,
+        k = _thin(r)
+        ax.plot(r.time_s[::k], r.queue_depth[::k], color=policy_color(name), lw=0.6, alpha=0.45,
                 label="queue depth")
-        ax.plot(r.time_s, r.capacity, color=policy_color(name), lw=1.8, label="capacity")
+        ax.plot(r.time_s[::k], r.capacity[::k], color=policy_color(name), lw=1.8,
+                label="capacity")
         ax.plot(tr["time_s"], tr["service_rate_per_s"] * target, color=COLORS["theory"], ls="--",
                 lw=1, label=f"speed x {target:g} s")
         label_axes(ax, name, "", "messages")
@@ -141,7 +148,9 @@ def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, sl
         print(f"{name:>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of the time, "
               f"lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
         color = policy_color(name)
-        a.plot(r.time_s, r.capacity, style, color=color, lw=1.6, label=f"{name}: capacity")
+        k = _thin(r)
+        a.plot(r.time_s[::k], r.capacity[::k], style, color=color, lw=1.6,
+               label=f"{name}: capacity")
         b.plot(r.delivery_time_s, r.latency_s, ".", ms=2, color=color, alpha=0.6, label=name)
     budget = ch.scenario.memory_limit_bytes if ch.memory_budget is None else ch.memory_budget
     a.axhline(budget // ch.scenario.message_bytes, color=COLORS["limit"], lw=1,
