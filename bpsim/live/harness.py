@@ -145,7 +145,7 @@ class LiveRun:
 
 
 def run_live(*, backpressure: bool, capacity=20, service_time=0.02, rate=0.01, duration=4.0,
-             small_buffers=False, tail_s=0.3, size=1000) -> LiveRun:
+             small_buffers=False, tail_s=0.1, size=1000) -> LiveRun:
     """Start a consumer, run a producer against it for ``duration`` s, then stop the consumer.
 
     ``small_buffers`` shrinks the hidden buffers (:data:`SMALL`). ``tail_s`` is how long the
@@ -181,11 +181,63 @@ def run_live(*, backpressure: bool, capacity=20, service_time=0.02, rate=0.01, d
         return LiveRun(params, cons.summary(), prod.summary(), trace)
 
 
-def simulate_like(run: LiveRun):
-    """bpsim's prediction for the same parameters: ``block`` for backpressure, else ``drop_newest``."""
+def simulate_like(run: LiveRun, extra_capacity: int = 0):
+    """bpsim's prediction for the same parameters: ``block`` for backpressure, else ``drop_newest``.
+
+    ``extra_capacity`` adds slots to the buffer: the hidden buffers, if you want the model to
+    know about them.
+    """
     import bpsim
     p = run.params
     return bpsim.simulate(strategy="block" if p["backpressure"] else "drop_newest",
                           producer_rate=1 / p["rate"], consumer_rate=1 / p["service_time"],
-                          capacity=p["capacity"], duration_s=p["duration"], dt_s=0.001,
-                          message_bytes=p["size"], rng=0)
+                          capacity=p["capacity"] + extra_capacity, duration_s=p["duration"],
+                          dt_s=0.001, message_bytes=p["size"], rng=0)
+
+
+def at(run: LiveRun, key: str, t: float) -> float:
+    """A traced counter of the consumer (``processed``, ``dropped``, ...) at time ``t`` (s)."""
+    return float(np.interp(t, run.trace["t"], run.trace[key]))
+
+
+def live_vs_sim(run: LiveRun, sim) -> dict:
+    """Counts at the end of the producer's run, live and simulated, side by side (messages)."""
+    end = run.params["duration"]
+    s = sim.summary()
+    return {
+        "sent": (run.producer["sent"], s["admitted"] if run.params["backpressure"] else s["offered"]),
+        "processed": (round(at(run, "processed", end)), s["delivered"]),
+        "dropped": (round(at(run, "dropped", end)), s["dropped"]),
+    }
+
+
+def print_comparison(run: LiveRun, sim, tolerance: float = 0.10) -> None:
+    """Print live and simulated counts at the end of the producer's run, with verdicts.
+
+    Live numbers change a little from run to run (timer jitter, the moment the producer starts),
+    so they are printed after a ``~``; the verdicts (is ``processed`` and ``dropped`` within
+    ``tolerance`` of bpsim, or 2 messages) are what should never change. ``sent`` is printed
+    without a verdict: with backpressure the live producer sends more than bpsim admits, by the
+    size of the hidden buffers.
+    """
+    for name, (live, predicted) in live_vs_sim(run, sim).items():
+        line = f"{name:>9}: live ~{live:,}  bpsim {predicted:,}"
+        if name != "sent":
+            ok = abs(live - predicted) <= max(tolerance * predicted, 2)
+            line += f"  -> within {tolerance:.0%} (or 2 messages): {'yes' if ok else 'NO'}"
+        print(line)
+
+
+def print_producer(run: LiveRun, tolerance: float = 0.15) -> None:
+    """What the producer felt: its rate, the time it was blocked, and when pressure first came."""
+    p = run.producer
+    print(f"producer asked for {p['target_rate_per_s']:g} msg/s, achieved ~{p['achieved_rate_per_s']:.0f} "
+          f"msg/s, blocked on the socket ~{100 * p['blocked_fraction']:.0f}% of the run")
+    if p["first_block_s"] is None:
+        print("it never had to wait: no backpressure reached it")
+        return
+    service = 1 / run.params["service_time"]
+    after = p["rate_under_pressure_per_s"]
+    ok = abs(after - service) <= tolerance * service
+    print(f"first wait after ~{p['sent_before_block']} messages; from then on ~{after:.1f} msg/s, "
+          f"the consumer's {service:g} msg/s within {tolerance:.0%}: {'yes' if ok else 'NO'}")

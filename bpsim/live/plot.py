@@ -14,15 +14,16 @@ from ..plots import COLORS, label_axes, strategy_color
 WINDOW_S = 0.5
 
 
-def _rate(t, cumulative, window=WINDOW_S):
-    """Messages per second over consecutive windows of ``window`` s: (window ends, rates)."""
+def _rate(t, cumulative, window=WINDOW_S, start=None, stop=None):
+    """Messages per second over consecutive windows of ``window`` s: (rates, window edges)."""
     t = np.asarray(t, float)
     cumulative = np.asarray(cumulative, float)
     if t.size < 2:
-        return np.array([]), np.array([])
-    edges = np.arange(t[0], t[-1] + 1e-9, window)
+        return np.array([]), np.array([0.0])
+    edges = np.arange(t[0] if start is None else start,
+                      (t[-1] if stop is None else stop) + 1e-9, window)
     counts = np.interp(edges, t, cumulative)
-    return edges[1:], np.diff(counts) / window
+    return np.diff(counts) / window, edges
 
 
 def live_run_figure(snapshots, title="Live consumer"):
@@ -35,27 +36,31 @@ def live_run_figure(snapshots, title="Live consumer"):
     axes[0].axhline(cap, color=COLORS["limit"], ls=":", label=f"capacity ({cap})")
     label_axes(axes[0], title, "", "messages in buffer")
     axes[0].legend(loc="upper left")
-    axes[1].plot(t, [s["processed"] for s in snapshots], color=COLORS["consumer"], label="processed")
+    axes[1].plot(t, [s["processed"] for s in snapshots], color=COLORS["target"], label="processed")
     axes[1].plot(t, [s["dropped"] for s in snapshots], color=COLORS["limit"], label="dropped")
     axes[1].plot(t, [s["received"] for s in snapshots], color=COLORS["producer"], label="received")
     label_axes(axes[1], "", "", "messages (cumulative)")
     axes[1].legend(loc="upper left")
-    te, rate = _rate(t, [s["processed"] for s in snapshots])
-    axes[2].step(te, rate, where="post", color=color, label="throughput")
+    axes[2].stairs(*_rate(t, [s["processed"] for s in snapshots]), baseline=None, color=color,
+                   label="throughput")
     axes[2].axhline(1 / snapshots[-1]["service_time"], color=COLORS["theory"], ls="--",
                     label="service rate")
     label_axes(axes[2], "", "time since the consumer started (s)", "processed (msg/s)")
+    axes[2].set_ylim(bottom=0)
     axes[2].legend(loc="lower right")
     return fig
 
 
-def compare_figure(runs, sims, title="Live run beside bpsim's prediction"):
-    """Buffer depth, throughput and drops of live runs (solid) and simulations (dashed).
+def compare_figure(runs, sims, title="Live runs (solid) beside bpsim's prediction (dashed)"):
+    """Buffer depth, arrivals, throughput and drops of live runs and their simulations.
 
     ``runs`` are :class:`bpsim.live.harness.LiveRun` and ``sims`` the matching
-    :class:`bpsim.Result` (:func:`bpsim.live.harness.simulate_like`).
+    :class:`bpsim.Result` (:func:`bpsim.live.harness.simulate_like`). Arrivals are what the live
+    consumer read from its sockets, and what bpsim offered (``drop_newest``) or admitted (``block``).
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
+    (depth, send), (done, drops) = axes
+    xlabel = "time since the first message (s)"
     for run, sim in zip(runs, sims):
         bp = run.params["backpressure"]
         color = strategy_color("block" if bp else "drop_newest")
@@ -63,57 +68,63 @@ def compare_figure(runs, sims, title="Live run beside bpsim's prediction"):
         tr, end = run.trace, run.params["duration"]
         keep = (tr["t"] >= 0) & (tr["t"] <= end)
         t = tr["t"][keep]
-        axes[0].plot(t, tr["buffered"][keep], color=color, label=f"{name}: live")
-        axes[0].plot(sim.time_s, sim.queue_depth, color=color, ls="--", label=f"{name}: bpsim")
-        te, rate = _rate(t, tr["processed"][keep])
-        axes[1].step(te, rate, where="post", color=color, label=f"{name}: live")
-        se, srate = _rate(sim.time_s, np.cumsum(sim.delivered))
-        axes[1].step(se, srate, where="post", color=color, ls="--", label=f"{name}: bpsim")
-        axes[2].plot(t, tr["dropped"][keep], color=color, label=f"{name}: live")
-        axes[2].plot(sim.time_s, np.cumsum(sim.dropped), color=color, ls="--",
-                     label=f"{name}: bpsim")
+        live = dict(color=color, label=f"{name}: live")
+        model = dict(color=color, ls="--", label=f"{name}: bpsim")
+        depth.plot(t, tr["buffered"][keep], **live)
+        # bpsim's depth sampled like the live trace (every 50 ms), not every 1 ms tick.
+        ts = np.arange(0, end + 1e-9, 0.05)
+        depth.plot(ts, sim.queue_depth[np.minimum((ts / sim.scenario.dt_s).astype(int),
+                                                  sim.queue_depth.size - 1)], **model)
+        arrived = np.cumsum(sim.admitted if bp else sim.offered)
+        win = dict(start=0.0, stop=end)
+        send.stairs(*_rate(t, tr["received"][keep], **win), baseline=None, lw=1.5, **live)
+        send.stairs(*_rate(sim.time_s, arrived, **win), baseline=None, lw=1.5, **model)
+        done.stairs(*_rate(t, tr["processed"][keep], **win), baseline=None, lw=1.5, **live)
+        done.stairs(*_rate(sim.time_s, np.cumsum(sim.delivered), **win), baseline=None, lw=1.5,
+                    **model)
+        drops.plot(t, tr["dropped"][keep], **live)
+        drops.plot(sim.time_s, np.cumsum(sim.dropped), **model)
     cap = runs[0].params["capacity"]
-    axes[0].axhline(cap, color=COLORS["limit"], ls=":", lw=1, label=f"capacity ({cap})")
-    label_axes(axes[0], "Buffer depth", "time since the first message (s)", "messages in buffer")
-    label_axes(axes[1], f"Throughput ({WINDOW_S:g} s windows)", "time since the first message (s)",
-               "processed (msg/s)")
-    label_axes(axes[2], "Dropped", "time since the first message (s)", "messages (cumulative)")
-    axes[1].set_ylim(bottom=0)
-    axes[0].legend(fontsize=8, loc="lower right")
-    axes[2].legend(fontsize=8, loc="upper left")
+    depth.axhline(cap, color=COLORS["limit"], ls=":", lw=1, label=f"capacity ({cap})")
+    label_axes(depth, "Buffer depth", xlabel, "messages in buffer")
+    label_axes(send, f"Arriving at the consumer ({WINDOW_S:g} s windows)", xlabel,
+               "read (live) or admitted (bpsim), msg/s")
+    label_axes(done, f"Throughput ({WINDOW_S:g} s windows)", xlabel, "processed (msg/s)")
+    label_axes(drops, "Dropped", xlabel, "messages (cumulative)")
+    for ax in (send, done):
+        ax.set_ylim(bottom=0)
+    depth.legend(fontsize=8, loc="lower right")
     fig.suptitle(title)
     return fig
 
 
-def hidden_buffers_figure(rows, service_rate, title="Hidden buffers before the producer feels it"):
-    """Horizontal bars: messages held by each hidden buffer, one row per configuration.
+def hidden_buffers_figure(rows, service_rate, title="Hidden buffers: messages held before the "
+                                                    "producer feels any pressure"):
+    """Grouped horizontal bars: messages each hidden buffer holds, one group per configuration.
 
     ``rows`` maps a label to :func:`bpsim.live.buffers.hidden_messages` output. The x axis is
-    logarithmic (the defaults hold hundreds of times more than the shrunk buffers); each bar is
-    annotated with how long the consumer needs to work through that many messages.
+    logarithmic (the defaults hold hundreds of times more than the shrunk buffers); each group's
+    label says how long the consumer (``service_rate`` msg/s) needs to work through them all.
     """
     parts = [("kernel", "kernel socket buffers", COLORS["memory"]),
              ("asyncio_write_buffer", "asyncio write buffer", COLORS["producer"]),
              ("consumer_read", "consumer's last read", COLORS["consumer"])]
-    fig, ax = plt.subplots(figsize=(9, 2.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(10, 3.6), constrained_layout=True)
     labels = list(rows)
+    height = 0.25
     for i, label in enumerate(labels):
-        left = 0.5
-        for key, name, color in parts:
+        for j, (key, name, color) in enumerate(parts):
+            y = i + (j - 1) * height
             n = rows[label][key]
-            if n:
-                ax.barh(i, n, left=left, color=color, label=name if i == 0 or not ax.containers
-                        else None)
-                left += n
-        total = rows[label]["total"]
-        ax.text(left * 1.1, i, f"{total:,} messages = {total / service_rate:,.1f} s of work",
-                va="center", fontsize=9)
+            ax.barh(y, max(n, 0), height=height * 0.9, color=color, label=name if i == 0 else None,
+                    left=0)
+            ax.text(max(n, 1) * 1.15, y, f"{n:,}", va="center", fontsize=8)
+    ticks = [f"{label}\n{rows[label]['total']:,} messages\n= {rows[label]['total'] / service_rate:,.1f} s "
+             f"of work" for label in labels]
     ax.set_xscale("log")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlim(0.5, max(r["total"] for r in rows.values()) * 40)
-    handles, names = ax.get_legend_handles_labels()
-    uniq = dict(zip(names, handles))
-    ax.legend(uniq.values(), uniq.keys(), fontsize=8, loc="lower right")
+    ax.set_xlim(0.8, max(r["total"] for r in rows.values()) * 5)
+    ax.set_yticks(range(len(labels)), ticks)
+    ax.legend(fontsize=8, loc="upper right")
     label_axes(ax, title, "messages held (log scale)", "")
     ax.grid(True, axis="x", alpha=0.3)
     return fig

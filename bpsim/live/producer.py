@@ -5,14 +5,16 @@ It connects to a consumer on loopback and writes one message every ``rate`` seco
 ``await writer.drain()``: ``write`` hands the bytes to asyncio's write buffer, which passes them
 to the kernel's send buffer as fast as the kernel takes them, and ``drain`` waits only while the
 write buffer is above its high-water mark. That wait is the producer *feeling* backpressure, and
-the producer adds it up (``blocked_s``). The schedule does not try to catch up after a wait: the
-next message goes one interval after the previous one, or at once if it is already late.
+the producer adds it up (``blocked_s``). Message ``k`` is due ``k * rate`` seconds after the
+start, and a timer that fires late is made up at once; but after the socket held the producer back
+the schedule restarts from that moment, with no burst to catch up (a blocked producer loses time).
 
 Hidden buffers sit between the producer and the consumer's ``pause_reading``: asyncio's write
 buffer (64 KiB by default), the producer's kernel send buffer and the consumer's kernel receive
 buffer (both grow automatically, to megabytes on Linux). The producer sends at full speed until
 they are all full, and only then slows down; ``sent_before_block`` says how many messages that
-took. ``--sndbuf`` and ``--write-buffer`` shrink the producer's two (the consumer has ``--rcvbuf``).
+took, and ``rate_under_pressure_per_s`` is the rate from the first wait to the last (the hidden
+buffers are full at both moments, so it is the rate the consumer allowed). ``--sndbuf`` and ``--write-buffer`` shrink the producer's two (the consumer has ``--rcvbuf``).
 
 The books, all in messages: ``sent`` were handed to the kernel whole; ``cut_off`` (0 or 1) was
 handed over in part when the run ended or the connection broke (the consumer counts it as lost in
@@ -64,6 +66,8 @@ class Producer:
         self.high_water = None
         self.started = None
         self.ended = None
+        self._held = False
+        self._last_block = None       # (time, seq) of the latest wait
         self._writer = None
         self._conn_written = 0        # bytes written on the current connection
         self._conn_first = 0          # seq of the first message on the current connection
@@ -126,6 +130,7 @@ class Producer:
             raise NoConsumer(f"nothing is listening on {self.host}:{self.port} ({e.strerror or e}): "
                              f"start a consumer first (python -m bpsim.live consumer --port "
                              f"{self.port}) or pass its --port") from None
+        self.started = time.monotonic()      # the run's clock starts once connected
         self.log(f"producer {self.name} connected to {self.host}:{self.port}, one message every "
                  f"{self.rate} s ({self.size} bytes)")
         trace = asyncio.create_task(self.write_trace()) if self.trace_path else None
@@ -138,7 +143,10 @@ class Producer:
                 break
             if due >= end or (self.count is not None and self.seq >= self.count):
                 break
-            due = max(due + self.rate, self.now())   # no catching up after a wait
+            # Keep to the clock (a late timer is made up at once), except after the socket held
+            # the producer back: then the schedule restarts from now, with no burst to catch up.
+            due = max(due + self.rate, self.now()) if self._held else due + self.rate
+            self._held = False
             if writer is None:
                 writer = await self._reconnect(end)
                 if writer is None:
@@ -175,6 +183,8 @@ class Producer:
             if self.first_block is None:
                 self.first_block = t0 - self.started
                 self.sent_before_block = self.seq
+            self._last_block = (t0 - self.started, self.seq)
+            self._held = True
             drain = asyncio.ensure_future(writer.drain())
             stop = asyncio.ensure_future(self._stop.wait())
             left = None if end == float("inf") else max(0.0, end - self.now())
@@ -227,9 +237,12 @@ class Producer:
 
     def summary(self) -> dict:
         elapsed = self.ended if self.ended is not None else self.now()
+        # The rate under pressure is measured from the first wait to the last one: at both moments
+        # the hidden buffers are full, so what went out in between is what the consumer took.
         after = None
-        if self.first_block is not None and elapsed - self.first_block > 0.5:
-            after = (self.seq - self.sent_before_block) / (elapsed - self.first_block)
+        if self.first_block is not None and self._last_block[0] - self.first_block > 0.5:
+            after = ((self._last_block[1] - self.sent_before_block)
+                     / (self._last_block[0] - self.first_block))
         return {
             "producer": self.name, "host": self.host, "port": self.port,
             "interval_s": self.rate, "target_rate_per_s": round(1 / self.rate, 3) if self.rate else None,
@@ -241,7 +254,7 @@ class Producer:
             "blocked_fraction": round(self.blocked_s / elapsed, 3) if elapsed > 0 else None,
             "first_block_s": None if self.first_block is None else round(self.first_block, 3),
             "sent_before_block": self.sent_before_block,
-            "rate_after_first_block_per_s": None if after is None else round(after, 3),
+            "rate_under_pressure_per_s": None if after is None else round(after, 3),
             "disconnects": self.disconnects, "sent_on_broken_connections": self.sent_on_broken,
             "sndbuf_bytes": self.sndbuf_bytes, "write_buffer_high_bytes": self.high_water,
         }
