@@ -13,8 +13,8 @@ Hidden buffers sit between the producer and the consumer's ``pause_reading``: as
 buffer (64 KiB by default), the producer's kernel send buffer and the consumer's kernel receive
 buffer (both grow automatically, to megabytes on Linux). The producer sends at full speed until
 they are all full, and only then slows down; ``sent_before_block`` says how many messages that
-took, and ``rate_under_pressure_per_s`` is the rate from the first wait to the last (the hidden
-buffers are full at both moments, so it is the rate the consumer allowed). ``--sndbuf`` and ``--write-buffer`` shrink the producer's two (the consumer has ``--rcvbuf``).
+took, and ``rate_under_pressure_per_s`` is the rate between waits (:func:`rate_under_pressure`):
+the rate the consumer allowed. ``--sndbuf`` and ``--write-buffer`` shrink the producer's two (the consumer has ``--rcvbuf``).
 
 The books, all in messages: ``sent`` were handed to the kernel whole; ``cut_off`` (0 or 1) was
 handed over in part when the run ended or the connection broke (the consumer counts it as lost in
@@ -36,6 +36,25 @@ from .wire import DEFAULT_SIZE, make_message, set_buffer
 
 #: How long the producer waits, at the end, for its write buffer to reach the kernel (s).
 LINGER_S = 2.0
+
+
+def rate_under_pressure(blocks, min_span_s: float = 0.5):
+    """Messages per second while held back: the least-squares slope of ``(time, seq)`` at waits.
+
+    At every wait the hidden buffers are full, so between waits the producer sends exactly what
+    the consumer took (give or take the few messages the buffers' fill moves by); fitting a line
+    through all the waits averages that wobble out. ``None`` with too short a span.
+
+    >>> rate_under_pressure([(1.0, 10), (2.0, 30), (3.0, 50)])
+    20.0
+    """
+    if len(blocks) < 3 or blocks[-1][0] - blocks[0][0] < min_span_s:
+        return None
+    n = len(blocks)
+    mt = sum(t for t, _ in blocks) / n
+    ms = sum(s for _, s in blocks) / n
+    var = sum((t - mt) ** 2 for t, _ in blocks)
+    return sum((t - mt) * (s - ms) for t, s in blocks) / var
 
 
 class NoConsumer(Exception):
@@ -67,7 +86,7 @@ class Producer:
         self.started = None
         self.ended = None
         self._held = False
-        self._last_block = None       # (time, seq) of the latest wait
+        self._blocks = []             # (time, seq) at waits, at most one per 20 ms
         self._writer = None
         self._conn_written = 0        # bytes written on the current connection
         self._conn_first = 0          # seq of the first message on the current connection
@@ -183,7 +202,8 @@ class Producer:
             if self.first_block is None:
                 self.first_block = t0 - self.started
                 self.sent_before_block = self.seq
-            self._last_block = (t0 - self.started, self.seq)
+            if not self._blocks or t0 - self.started - self._blocks[-1][0] >= 0.02:
+                self._blocks.append((t0 - self.started, self.seq))
             self._held = True
             drain = asyncio.ensure_future(writer.drain())
             stop = asyncio.ensure_future(self._stop.wait())
@@ -237,12 +257,7 @@ class Producer:
 
     def summary(self) -> dict:
         elapsed = self.ended if self.ended is not None else self.now()
-        # The rate under pressure is measured from the first wait to the last one: at both moments
-        # the hidden buffers are full, so what went out in between is what the consumer took.
-        after = None
-        if self.first_block is not None and self._last_block[0] - self.first_block > 0.5:
-            after = ((self._last_block[1] - self.sent_before_block)
-                     / (self._last_block[0] - self.first_block))
+        after = rate_under_pressure(self._blocks)
         return {
             "producer": self.name, "host": self.host, "port": self.port,
             "interval_s": self.rate, "target_rate_per_s": round(1 / self.rate, 3) if self.rate else None,
