@@ -194,8 +194,11 @@ def _producer(args) -> int:
               f"blocked on the socket {s['blocked_s']:.2f} s ({100 * s['blocked_fraction']:.0f}% "
               f"of the run); {block}", flush=True)
         if s["cut_off"] or s["unsent"]:
-            print(f"  at the end {s['unsent']} messages never left the producer and "
-                  f"{s['cut_off']} was cut off mid-message", flush=True)
+            print(f"  at the end: never left the producer {s['unsent']}, cut off mid-message "
+                  f"{s['cut_off']} (the consumer counts that one as lost in the disconnect)",
+                  flush=True)
         if s["disconnects"]:
-            print(f"  the connection broke {s['disconnects']} time(s)", flush=True)
+            print(f"  the connection broke {s['disconnects']} time(s); "
+                  f"{s['sent_on_broken_connections']} messages had been sent on broken connections "
+                  f"(the consumers' summaries say how many arrived)", flush=True)
     return 1 if (summary["disconnects"] and not args.reconnect) else 0
