@@ -395,12 +395,12 @@ class PolicyStrategy(Strategy):
     def rule(self):
         return Rule(overflow=HOLD if self.overflow == "block" else DROP)
 
-    def memory_slots(self, obs) -> int:
-        """Called once as a run starts: a fresh policy, an empty trace, the budget's slots."""
+    def start(self, obs) -> int:
+        """Called once as a run starts: a fresh policy, an empty trace, the first capacity."""
         self._live = copy.deepcopy(self.policy)
         self.trace = {k: [] for k in ("time_s", "capacity", "service_rate_per_s", "budget_bytes",
                                       "decided", "drop_head")}
-        return budget_slots(self._seen(obs))
+        return min(obs.capacity, budget_slots(self._seen(obs)))
 
     def control(self, obs):
         obs = self._seen(obs)
