@@ -404,9 +404,12 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
        count as finally timed out;
     3. DNS records older than ``stale_s`` die; the discovery rate follows the cache;
     4. retries that are due, then new requests (Poisson), are sent: refused if the class is
-       blocked, rejected with 429 if their queue is full, queued otherwise;
+       blocked, queued at the tail of their level's queue (or the shared FIFO) otherwise;
     5. each level (or the shared FIFO) spends its seat-seconds: first on requests already in
-       service, then from the head of its queue; requests whose cost is paid complete;
+       service, then from the head of its queue; requests whose cost is paid complete. What
+       is left waiting beyond the queue's bound is rejected with 429, taken from this tick's
+       arrivals in proportion to their numbers (a request that can start at once needs no
+       room in the queue);
     6. a first success of the removal's ``by`` class schedules the removal;
     7. the state is recorded.
 
@@ -448,6 +451,7 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
     queues = [deque() for _ in range(n_lv)]     # batches [cls, gen, count, entry]
     qlen = [0] * n_lv
     serving = [[] for _ in range(n_lv)]          # batches [cls, count, remaining_s, entry, gen]
+    fresh = [[] for _ in range(n_lv)]            # this tick's arrivals, for the 429s
 
     ledger = [deque() for _ in range(nc)]
     retry_due: dict[int, dict] = {}              # tick -> {(cls, attempt): count}
@@ -500,18 +504,54 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
             fail(c, attempt, n, "reject", i)
             return
         lv = cls_level[c] if fairness else 0
-        limit = lv_limits[lv - 1] if lv else m.fifo_limit
-        take = n if limit is None else max(0, min(n, limit - qlen[lv]))
-        if take < n:
-            C[c][_IX["rejected"]] += n - take
-            fail(c, attempt, n - take, "reject", i)
-        if take:
-            e = _Entry(i, attempt)
-            e.q = take
-            ledger[c].append(e)
-            queues[lv].append([c, i, take, e])
-            qlen[lv] += take
-            C[c][iq] += take
+        e = _Entry(i, attempt)
+        e.q = n
+        ledger[c].append(e)
+        b = [c, i, n, e]
+        queues[lv].append(b)
+        fresh[lv].append(b)
+        qlen[lv] += n
+        C[c][iq] += n
+
+    def trim(lv, i):
+        """After service: what waits beyond the queue's bound gets a 429. It comes out of this
+        tick's arrivals in proportion to their numbers (they arrived interleaved); only after a
+        switch that shrank the bound can older requests be over it, and then the newest go."""
+        limit = (lv_limits[lv - 1] if lv else m.fifo_limit)
+        if limit is None or qlen[lv] <= limit:
+            return
+        excess = qlen[lv] - limit
+        batches = [b for b in fresh[lv] if b[2] > 0]
+        total = sum(b[2] for b in batches)
+        cut = min(excess, total)
+        share = [cut * b[2] // total for b in batches] if total else []
+        rest = cut - sum(share)
+        order = sorted(range(len(batches)), key=lambda j: -(cut * batches[j][2] % total))
+        for j in order[:rest]:
+            share[j] += 1
+        for b, k in zip(batches, share):
+            reject_waiting(b, k, lv, i)
+        excess -= cut
+        for b in reversed(queues[lv]):
+            if excess <= 0:
+                break
+            k = min(excess, b[2])
+            reject_waiting(b, k, lv, i)
+            excess -= k
+
+    def reject_waiting(b, k, lv, i):
+        if k <= 0:
+            return
+        c, _, _, e = b
+        b[2] -= k
+        qlen[lv] -= k
+        C[c][_IX["rejected"]] += k
+        if e.expired:                           # its client had already gone
+            C[c][iqo] -= k
+        else:
+            e.q -= k
+            C[c][iq] -= k
+            fail(c, e.attempt, k, "reject", i)
 
     def complete(c, n, entry, gen, i):
         lat = (i + 1 - gen) * dt
@@ -564,6 +604,9 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         q = queues[lv]
         while q and pool > 1e-12:
             c, gen, n, entry = q[0]
+            if n == 0:                          # emptied by a 429
+                q.popleft()
+                continue
             cost = P[c]["cost_s"]
             u = min(cost, dt)
             k = min(n, int(pool / u + 1e-9))
@@ -571,10 +614,9 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
                 break
             pool -= k * u
             qlen[lv] -= k
+            q[0][2] = n - k
             if k == n:
                 q.popleft()
-            else:
-                q[0][2] = n - k
             if entry.expired:
                 C[c][iqo] -= k
                 C[c][iso] += k
@@ -673,6 +715,9 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
             for lv in range(1, n_lv):
                 if serving[lv]:
                     busy += serve(lv, 0.0, i)
+        for lv in range(n_lv):
+            trim(lv, i)
+            fresh[lv].clear()
         # 6. removal
         if rm_by >= 0 and removal_tick is None and C[rm_by][_IX["successes_tick"]] > 0:
             removal_tick = i + 1 + int(round(m.removal.delay_s / dt))

@@ -97,7 +97,7 @@ class Assumptions:
     backoff_cap_s: float = 300.0
     api_servers: int = 3
     seats_per_server: int = 600
-    fifo_limit: int = 50_000
+    fifo_limit: int = 100_000
     dns_records: int = 3000
     dns_refresh_s: float = 30.0
     dns_stale_s: float = 1200.0
