@@ -603,33 +603,55 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         pool = budget - used
         q = queues[lv]
         while q and pool > 1e-12:
-            c, gen, n, entry = q[0]
-            if n == 0:                          # emptied by a 429
+            b = q[0]
+            if b[2] == 0:                       # emptied by a 429
                 q.popleft()
                 continue
-            cost = P[c]["cost_s"]
-            u = min(cost, dt)
-            k = min(n, int(pool / u + 1e-9))
+            if b[1] == i:                       # only this tick's arrivals are left
+                return budget - serve_fresh(lv, pool, i)
+            u = min(P[b[0]]["cost_s"], dt)
+            k = min(b[2], int(pool / u + 1e-9))
             if k == 0:
                 break
             pool -= k * u
-            qlen[lv] -= k
-            q[0][2] = n - k
-            if k == n:
+            start(b, k, lv, i)
+            if b[2] == 0:
                 q.popleft()
-            if entry.expired:
-                C[c][iqo] -= k
-                C[c][iso] += k
-            else:
-                entry.q -= k
-                entry.s += k
-                C[c][iq] -= k
-                C[c][isv] += k
-            if cost <= dt + 1e-12:
-                complete(c, k, entry, gen, i)
-            else:
-                serving[lv].append([c, k, cost - dt, entry, gen])
         return budget - max(pool, 0.0)
+
+    def serve_fresh(lv, pool, i):
+        """This tick's arrivals came interleaved: serve the same fraction of each batch."""
+        q = queues[lv]
+        rest = [b for b in q if b[2] > 0]
+        need = sum(b[2] * min(P[b[0]]["cost_s"], dt) for b in rest)
+        frac = 1.0 if need <= pool else pool / need
+        for b in rest:
+            k = b[2] if frac >= 1.0 else int(frac * b[2] + 1e-9)
+            if k:
+                pool -= k * min(P[b[0]]["cost_s"], dt)
+                start(b, k, lv, i)
+        q.clear()
+        q.extend(b for b in rest if b[2] > 0)
+        return max(pool, 0.0)
+
+    def start(b, k, lv, i):
+        """Move k requests of queued batch b into service (completing them if they fit)."""
+        c, gen, _, entry = b
+        b[2] -= k
+        qlen[lv] -= k
+        if entry.expired:
+            C[c][iqo] -= k
+            C[c][iso] += k
+        else:
+            entry.q -= k
+            entry.s += k
+            C[c][iq] -= k
+            C[c][isv] += k
+        cost = P[c]["cost_s"]
+        if cost <= dt + 1e-12:
+            complete(c, k, entry, gen, i)
+        else:
+            serving[lv].append([c, k, cost - dt, entry, gen])
 
     def move_level(old_to_new):
         # fairness switched: requeue everything waiting, keeping arrival order per class
