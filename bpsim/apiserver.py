@@ -407,9 +407,9 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
        blocked, queued at the tail of their level's queue (or the shared FIFO) otherwise;
     5. each level (or the shared FIFO) spends its seat-seconds: first on requests already in
        service, then from the head of its queue; requests whose cost is paid complete. What
-       is left waiting beyond the queue's bound is rejected with 429, taken from this tick's
-       arrivals in proportion to their numbers (a request that can start at once needs no
-       room in the queue);
+       is left waiting beyond the queue's bound is rejected with 429, drawn at random from this
+       tick's arrivals, which arrived interleaved and are served in proportion too (a request
+       that can start at once needs no room in the queue);
     6. a first success of the removal's ``by`` class schedules the removal;
     7. the state is recorded.
 
@@ -514,9 +514,9 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         C[c][iq] += n
 
     def trim(lv, i):
-        """After service: what waits beyond the queue's bound gets a 429. It comes out of this
-        tick's arrivals in proportion to their numbers (they arrived interleaved); only after a
-        switch that shrank the bound can older requests be over it, and then the newest go."""
+        """After service: what waits beyond the queue's bound gets a 429, drawn at random from
+        this tick's arrivals (they arrived interleaved); only after a switch that shrank the
+        bound can older requests be over it, and then the newest go."""
         limit = (lv_limits[lv - 1] if lv else m.fifo_limit)
         if limit is None or qlen[lv] <= limit:
             return
@@ -524,13 +524,16 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         batches = [b for b in fresh[lv] if b[2] > 0]
         total = sum(b[2] for b in batches)
         cut = min(excess, total)
-        share = [cut * b[2] // total for b in batches] if total else []
-        rest = cut - sum(share)
-        order = sorted(range(len(batches)), key=lambda j: -(cut * batches[j][2] % total))
-        for j in order[:rest]:
-            share[j] += 1
+        if cut == total:
+            share = [b[2] for b in batches]
+        elif len(batches) == 1:
+            share = [cut]
+        elif cut:                               # which of them: uniformly at random
+            share = rng.multivariate_hypergeometric([b[2] for b in batches], cut)
+        else:
+            share = []
         for b, k in zip(batches, share):
-            reject_waiting(b, k, lv, i)
+            reject_waiting(b, int(k), lv, i)
         excess -= cut
         for b in reversed(queues[lv]):
             if excess <= 0:
@@ -620,13 +623,18 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         return budget - max(pool, 0.0)
 
     def serve_fresh(lv, pool, i):
-        """This tick's arrivals came interleaved: serve the same fraction of each batch."""
+        """This tick's arrivals came interleaved: serve the same fraction of each batch (rounded
+        at random, so a batch of one is served as often as its share says)."""
         q = queues[lv]
         rest = [b for b in q if b[2] > 0]
         need = sum(b[2] * min(P[b[0]]["cost_s"], dt) for b in rest)
         frac = 1.0 if need <= pool else pool / need
         for b in rest:
-            k = b[2] if frac >= 1.0 else int(frac * b[2] + 1e-9)
+            if frac >= 1.0:
+                k = b[2]
+            else:                               # randomized rounding: right on average
+                x = frac * b[2]
+                k = min(b[2], int(x) + (rng.random() < x - int(x)))
             if k:
                 pool -= k * min(P[b[0]]["cost_s"], dt)
                 start(b, k, lv, i)

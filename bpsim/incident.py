@@ -116,6 +116,26 @@ class Assumptions:
     dt_s: float = 1.0
 
 
+#: Where each number of :class:`Assumptions` comes from; anything not listed is an assumption.
+SOURCES = {
+    "dns_stale_s": "postmortem: caches kept names working ~20 min",
+    "seats_per_server": "Kubernetes default 400 + 200 (APF docs), not OpenAI's",
+    "deploy_at": "assumed, inside the 14:51-15:20 rollout",
+    "admin_from": "assumed, after the 15:13 alerts",
+    "fix_at": "assumed; the postmortem gives no times",
+    "nodes": "assumed ('thousands of nodes' is public)",
+    "duration_s": "model setting: 14:45 to 17:00",
+    "dt_s": "model setting: the tick",
+}
+
+
+def print_assumptions(a: Assumptions = Assumptions()) -> None:
+    """Every number of the model with where it comes from."""
+    for name, value in a.__dict__.items():
+        shown = f"{value:,}" if isinstance(value, (int, float)) else value
+        print(f"{name:>20} = {shown!s:<9} {SOURCES.get(name, 'modelling assumption')}")
+
+
 def capacity(a: Assumptions = Assumptions(), api_servers: int | None = None) -> float:
     """Seat-seconds per second the API servers can give (= their seats)."""
     return (a.api_servers if api_servers is None else api_servers) * a.seats_per_server
@@ -260,6 +280,46 @@ def outcome(r) -> dict:
 def print_outcome(r) -> None:
     for k, v in outcome(r).items():
         print(f"{k:>32}: {v}")
+
+
+def print_load_check(a: Assumptions = Assumptions()) -> None:
+    """Load against capacity for the staging and the production cluster, and the tipping size."""
+    cap = capacity(a)
+    for name, n in (("staging", a.staging_nodes), ("production", a.nodes)):
+        load = float(telemetry_load(n, a)) + baseline_load(a)
+        print(f"{name:>10}: {n:>5,} nodes -> {load:>6,.0f} seat-s/s = {load / cap:>5.0%} of "
+              f"capacity ({cap:,.0f})")
+    print(f"{'tips at':>10}: {tipping_nodes(a):,.0f} nodes")
+
+
+def print_dns_numbers(r, a: Assumptions = Assumptions()) -> None:
+    """When the cache stopped being refreshed, when it ran out, and the re-resolution load."""
+    ok = r.series("discovery", "successes_tick") > 0
+    stalled = r.first_time((r.time_s > at(a.deploy_at)) & ~ok)
+    half = r.first_time(resolving_fraction(r) < 0.5)
+    before = r.rate("discovery", "attempts", 60)[int(at(a.deploy_at) / a.dt_s) - 1]
+    after = r.rate("discovery", "attempts", 600)[-1]
+    print(f"last successful refresh:  {clock(stalled)}")
+    print(f"half the names dead:      {clock(half)} ({(half - stalled) / 60:.0f} min later)")
+    print(f"discovery requests/s:     {before:,.0f} before, {after:,.0f} after "
+          f"(x{after / before:.0f}), = {after * a.dns_cost_s / capacity(a):.0%} of capacity")
+
+
+def print_admin_numbers(r) -> None:
+    """The operator's attempts, and how many were answered before they gave up."""
+    b = r.books("admin")
+    lat = r.latency("admin", 600)
+    print(f"delete attempts: {b['attempts']:,}; answered in time: {b['succeeded']:,}; "
+          f"typical wait of an attempt at 16:30: {lat[int(at('16:30') / r.model.dt_s)]:.0f} s")
+
+
+def print_storm(runs: dict, last_s: float = 120.0) -> None:
+    """Goodput and attempts per second over the last ``last_s`` of each retry-storm run."""
+    for name, r in runs.items():
+        ok = r.rate("clients", "succeeded", last_s)[-1]
+        att = r.rate("clients", "attempts", last_s)[-1]
+        print(f"{name:>20}: {ok:>5,.0f} answered/s, {att:>5,.0f} attempts/s in the last "
+              f"{last_s:.0f} s")
 
 
 # -- figures -------------------------------------------------------------------------------------
