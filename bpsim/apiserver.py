@@ -424,7 +424,7 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
     dt = m.dt_s
     n_ticks = int(round(m.duration_s / dt))
     nc = len(m.classes)
-    table = np.zeros((n_ticks, nc, len(SERIES)))
+    rows = []
     dns_dead = np.zeros(n_ticks)
     seats_series = np.zeros(n_ticks)
     busy_series = np.zeros(n_ticks)
@@ -452,6 +452,7 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
     qlen = [0] * n_lv
     serving = [[] for _ in range(n_lv)]          # batches [cls, count, remaining_s, entry, gen]
     fresh = [[] for _ in range(n_lv)]            # this tick's arrivals, for the 429s
+    bound = [math.inf if m.fifo_limit is None else m.fifo_limit] + lv_limits
 
     ledger = [deque() for _ in range(nc)]
     retry_due: dict[int, dict] = {}              # tick -> {(cls, attempt): count}
@@ -517,10 +518,7 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
         """After service: what waits beyond the queue's bound gets a 429, drawn at random from
         this tick's arrivals (they arrived interleaved); only after a switch that shrank the
         bound can older requests be over it, and then the newest go."""
-        limit = (lv_limits[lv - 1] if lv else m.fifo_limit)
-        if limit is None or qlen[lv] <= limit:
-            return
-        excess = qlen[lv] - limit
+        excess = qlen[lv] - bound[lv]
         batches = [b for b in fresh[lv] if b[2] > 0]
         total = sum(b[2] for b in batches)
         cut = min(excess, total)
@@ -746,13 +744,16 @@ def simulate_apiserver(model: ApiServerModel, rng=None) -> ApiServerResult:
                 if serving[lv]:
                     busy += serve(lv, 0.0, i)
         for lv in range(n_lv):
-            trim(lv, i)
-            fresh[lv].clear()
+            if qlen[lv] > bound[lv]:
+                trim(lv, i)
+            if fresh[lv]:
+                fresh[lv].clear()
         # 6. removal
         if rm_by >= 0 and removal_tick is None and C[rm_by][_IX["successes_tick"]] > 0:
             removal_tick = i + 1 + int(round(m.removal.delay_s / dt))
         # 7. record
-        table[i] = C
+        rows.append([row[:] for row in C])
         busy_series[i] = busy
         seats_series[i] = seats
+    table = np.array(rows, dtype=float).reshape(n_ticks, nc, len(SERIES))
     return ApiServerResult(model, table, dns_dead, seats_series, busy_series, removed_at)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
 from .apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
                         simulate_apiserver)
@@ -112,8 +112,8 @@ class Assumptions:
     fix_at: str = "15:50"
     scaled_nodes: int = 1000
     scaled_api_servers: int = 6
-    duration_s: float = 2.25 * 3600
-    dt_s: float = 1.0
+    duration_s: float = 2.0 * 3600
+    dt_s: float = 2.0
 
 
 #: Where each number of :class:`Assumptions` comes from; anything not listed is an assumption.
@@ -124,7 +124,7 @@ SOURCES = {
     "admin_from": "assumed, after the 15:13 alerts",
     "fix_at": "assumed; the postmortem gives no times",
     "nodes": "assumed ('thousands of nodes' is public)",
-    "duration_s": "model setting: 14:45 to 17:00",
+    "duration_s": "model setting: 14:45 to 16:45",
     "dt_s": "model setting: the tick",
 }
 
@@ -324,8 +324,24 @@ def print_storm(runs: dict, last_s: float = 120.0) -> None:
 
 # -- figures -------------------------------------------------------------------------------------
 def _clock_axis(ax):
-    ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda h, _: f"{int(h):02d}:{int(round((h % 1) * 60)) % 60:02d}"))
+    """hh:mm ticks on an axis in hours, at a round number of minutes (call after plotting)."""
+    lo, hi = ax.get_xlim()
+    span_min = (hi - lo) * 60
+    step = next((m for m in (1, 2, 5, 10, 15, 30, 60) if span_min / m <= 10), 120)
+    ax.xaxis.set_major_locator(MultipleLocator(step / 60))
+
+    def fmt(h, _):
+        minutes = int(round(h * 60))
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+
+
+def _plain_log(ax):
+    """A log y axis labelled 2, 5, 10, 20, ... instead of powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _hours(r):
@@ -376,9 +392,15 @@ def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000):
     return fig
 
 
+_MARKS = {"deploy_at": "telemetry switched on", "admin_from": "operator starts trying",
+          "fix_at": "fix switched on"}
+
+
 def _mark(ax, a, what=("deploy_at",)):
+    """Dotted lines at the model's assumed moments, labelled for the legend."""
     for key in what:
-        ax.axvline(clock_hours(getattr(a, key)), color="#777777", lw=0.8, ls=":")
+        ax.axvline(clock_hours(getattr(a, key)), color="#777777", lw=0.8, ls=":",
+                   label=f"{getattr(a, key)} {_MARKS[key]}")
 
 
 def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
@@ -389,6 +411,8 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
     keep = (h >= clock_hours(since)) & (h <= clock_hours(until))
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     for c in r.model.classes:
+        if r.series(c.name, "attempts")[keep][-1] == 0:
+            continue                            # not active yet in this window
         col = CLASS_COLORS[c.name]
         q = r.series(c.name, "queued") + r.series(c.name, "queued_orphan")
         axes[0].plot(h[keep], q[keep], color=col, label=c.name)
@@ -398,7 +422,7 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
                         label=f"{c.name} timeout ({c.timeout_s:.0f} s)")
         axes[2].plot(h[keep], 100 * r.goodput_fraction(c.name, 10)[keep], color=col,
                      label=c.name)
-    axes[1].set_yscale("log")
+    _plain_log(axes[1])
     past = timeout_passed_at(r, "discovery")
     for ax in axes:
         _mark(ax, a)
@@ -411,7 +435,7 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
     _clock_axis(axes[2])
     label_axes(axes[0], "One shared FIFO: the telemetry flood fills the queue", "",
                "requests waiting")
-    label_axes(axes[1], "Everyone waits behind it, past their timeouts", "",
+    label_axes(axes[1], "One queue, one wait: soon longer than every timeout", "",
                "time in system (s), 10-s mean")
     label_axes(axes[2], "Answered before the client gave up", "Pacific time (hh:mm)",
                "% of attempts")
@@ -461,23 +485,28 @@ def admin_figure(r, a: Assumptions = Assumptions()):
             label="operator's delete: time in system (1-min mean)")
     ax.axhline(a.admin_timeout_s, color=CLASS_COLORS["admin"], ls="--",
                label=f"operator gives up after {a.admin_timeout_s:.0f} s")
-    ax.set_yscale("log")
+    ax.set_ylim(0, None)
     _mark(ax, a, ("deploy_at", "admin_from"))
     _clock_axis(ax)
     label_axes(ax, "Locked out: the delete that would end it waits behind the flood",
-               "Pacific time (hh:mm)", "seconds")
+               "Pacific time (hh:mm)", "time in system (s)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def run_fixes(a: Assumptions = Assumptions(), rng=2024) -> dict:
+def run_fixes(a: Assumptions = Assumptions(), rng=2024, base=None) -> dict:
     """For each fix: ``{fix: (run without the operator's delete, run with it)}``, plus
-    ``"none"``."""
-    out = {}
-    for f in ("none",) + FIXES:
-        fixes = () if f == "none" else (f,)
-        out[f] = tuple(run_incident(a, rng=rng, fixes=fixes, removal=rm) for rm in (False, True))
+    ``"none"``. ``base``: the run without fixes, if already made with the same ``a`` and
+    ``rng`` (its delete never succeeds, so it serves as both)."""
+    if base is None:
+        base = run_incident(a, rng=rng)
+    if first_admin_success(base) is not None:
+        raise ValueError("base: the operator's delete succeeds in this run without fixes, so "
+                         "it cannot stand for the run without the delete; pass base=None.")
+    out = {"none": (base, base)}
+    for f in FIXES:
+        out[f] = tuple(run_incident(a, rng=rng, fixes=(f,), removal=rm) for rm in (False, True))
     return out
 
 
@@ -583,7 +612,7 @@ def explore(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry=
     for c in r.model.classes:
         ax2.plot(h, r.latency(c.name), color=CLASS_COLORS[c.name], label=c.name)
         ax2.axhline(c.timeout_s, color=CLASS_COLORS[c.name], ls="--", lw=0.8)
-    ax2.set_yscale("log")
+    _plain_log(ax2)
     for ax in (ax1, ax2):
         _clock_axis(ax)
     tip = tipping_nodes(a)
