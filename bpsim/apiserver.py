@@ -18,12 +18,17 @@ A request finishes at the end of the tick its cost is paid in (latency is known 
 **Admission.** Either
 
 - ``fairness=False``: one shared FIFO queue in front of all the seats (the naive server; the
-  optional ``fifo_limit`` bounds it, and arrivals beyond it get HTTP 429), or
+  optional ``fifo_limit`` bounds it), or
 - ``fairness=True``: in the spirit of Kubernetes API Priority and Fairness (APF), each class
-  belongs to a :class:`PriorityLevel` that owns a share of the seats and its own bounded queue,
-  and a request that finds its level's queue full is rejected at once with HTTP 429. Real APF
-  also fair-queues the flows inside a level (shuffle sharding) and lets levels lend and borrow
-  seats; this model leaves both out.
+  belongs to a :class:`PriorityLevel` that owns a share of the seats and its own bounded queue.
+  Real APF also fair-queues the flows inside a level (shuffle sharding) and lets levels lend and
+  borrow seats; this model leaves both out.
+
+A request that can start at once needs no room in the queue; one that would have to wait in a
+full queue is rejected at once with HTTP 429. Requests arriving in the same tick arrived
+interleaved, so they are served, and turned away, in proportion to their numbers (the few
+that round one way or the other are drawn at random). A class can also be ``blocked`` at the
+network: its requests never reach the server.
 
 **Clients that give up.** A client waits ``timeout_s`` for an answer. The server does not know
 when a client has given up: the abandoned request (an *orphan*) stays in the queue and is still
@@ -54,7 +59,8 @@ books*; retries are attempts of the same request, not new requests)::
 where ``queued`` and ``in_service`` count only live attempts (whose client still waits), and a
 request is final once its last allowed attempt failed. The *server's books* count attempts::
 
-    attempts == completed + rejected + blocked + queued_all + in_service_all
+    attempts == completed + rejected + blocked + queued + queued_orphan
+                + in_service + in_service_orphan
 
 with ``completed`` counting live and orphan completions alike. :meth:`ApiServerResult.books`
 returns both sides of both identities.
@@ -70,7 +76,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
