@@ -252,3 +252,41 @@ def test_a_full_fifo_turns_away_each_class_in_proportion_not_in_a_fixed_order():
     assert share["a"] == pytest.approx(0.5, abs=0.02)
     assert share["b"] == pytest.approx(0.5, abs=0.02)
     assert share["tiny"] == pytest.approx(0.5, abs=0.1)   # ~1,200 attempts: sd ~0.015
+
+
+# -- figures and the explorer --------------------------------------------------------------------
+def _every_axis_is_labelled(fig):
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        assert ax.get_xlabel() or ax.get_ylabel(), "an axis without labels"
+    assert any(ax.get_title() for ax in fig.axes), "a figure without a title"
+
+
+def test_incident_figures_have_titles_and_labelled_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    a = incident.Assumptions()
+    r = incident.run_incident(a)
+    runs = {"immediate": simulate_apiserver(incident.retry_storm_model(0.0, duration_s=200),
+                                            rng=1)}
+    fixes = {"none": (r, r)}
+    for fig in (incident.timeline_figure(), incident.load_figure(a),
+                incident.collapse_figure(r, a), incident.dns_figure(r, a),
+                incident.admin_figure(r, a), incident.retry_storm_figure(runs),
+                incident.fixes_figure(fixes, a)):
+        _every_axis_is_labelled(fig)
+        plt.close(fig)
+
+
+def test_the_explorer_redraws_when_a_slider_moves(capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    w = incident.explorer()
+    first = capsys.readouterr().out
+    w.children[0].value = 1500                   # nodes: below the tipping size
+    second = capsys.readouterr().out
+    assert "never broke" in second and second != first
+    plt.close("all")
