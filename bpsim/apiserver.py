@@ -217,6 +217,11 @@ class Switch:
             _check(self.field in CLASS_FIELDS, "Switch.field", self.field,
                    f"a class field {CLASS_FIELDS}")
         _check(self.at_s >= 0, "Switch.at_s", self.at_s, "seconds >= 0")
+        v, f = self.value, self.field
+        ok = {"seats": lambda: v > 0, "cost_s": lambda: v > 0, "rate_per_s": lambda: v >= 0,
+              "clients": lambda: v is None or v >= 1, "retries": lambda: v >= 0,
+              "backoff_s": lambda: v >= 0, "backoff_cap_s": lambda: v >= 0}.get(f, lambda: True)
+        _check(ok(), f"Switch({f!r}).value", v, f"a value a {f} can take")
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,9 @@ class Removal:
     by: str
     target: str
     delay_s: float = 60.0
+
+    def __post_init__(self):
+        _check(self.delay_s >= 0, "removal.delay_s", self.delay_s, "seconds >= 0")
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,10 @@ def test_bad_model_parameters_are_named():
         ApiServerModel(classes=(c,), seats=1, fairness=True, levels=(PriorityLevel("a", 1, 1),))
     with pytest.raises(ValueError, match="Switch.field"):
         Switch(1, "speed", 2)
+    with pytest.raises(ValueError, match="seats"):
+        Switch(1, "seats", 0)
+    with pytest.raises(ValueError, match="cost_s"):
+        Switch(1, "cost_s", -1, "x")
     with pytest.raises(ValueError, match="retry"):
         incident.incident_model(retry="sometimes")
     with pytest.raises(ValueError, match="fixes"):
