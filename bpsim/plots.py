@@ -1,8 +1,10 @@
 """Figures: one colour per strategy across the whole series, and every axis labelled with units.
 
 The palette is Okabe and Ito's, chosen to stay distinguishable for colour-blind readers. Every
-figure helper returns its ``Figure`` and leaves showing it to the caller (a notebook shows it when
-the cell ends; end the line with ``;`` to hide the repr).
+figure helper returns its ``Figure`` and leaves showing it to the caller: a notebook shows it when
+the cell ends. Assign the result (``fig = plots.plot_strategy(r)``) so that the figure is shown
+once and its repr not at all; a trailing ``;`` does that in JupyterLab but is ignored when nbval
+runs the cells, which then see one output more than was saved.
 
 Each helper takes an optional ``fig``: a ``matplotlib.figure.Figure`` to draw into, cleared first.
 The dashboards in :mod:`bpsim.widgets` pass their own figure, outside pyplot, so a redraw neither
@@ -174,7 +176,8 @@ def plot_latency(result, ax=None):
     _mark_crashes(ax, result)
     label_axes(ax, f"Latency of delivered messages ({_name(result)})", "Delivery time (s)",
                "Latency (s)")
-    ax.set_ylim(bottom=0)
+    top = float(np.max(lat)) if len(lat) else 1.0
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend above the data
     ax.set_xlim(0, result.scenario.duration_s)
     _legend(ax, loc="upper left", markerscale=3)
     return ax.figure
@@ -195,6 +198,9 @@ def plot_strategy(result, fig=None):
     _mark_crashes(ax_q, result, y=result.queue_depth)
     label_axes(ax_q, f"Queue depth ({name})", "Time (s)", "Messages waiting (count)")
     ax_q.set_xlim(0, result.scenario.duration_s)
+    top = max(float(np.max(depth)), float(np.nanmax(cap)) if result.strategy.bounded else 0,
+              float(np.max(result.producer_backlog)))
+    ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
     _legend(ax_q, loc="upper left")
     plot_latency(result, ax=ax_l)
     return fig
@@ -280,12 +286,13 @@ def plot_comparison(results: dict, fig=None):
     ax_q, ax_l, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
     plot_queue_depths(results, ax=ax_q, title="Queue depth", log=True, legend_below=True)
     labels = list(results)
+    summaries = [r.summary() for r in results.values()]  # each one sorts the latencies: once
     y = np.arange(len(labels))
     markers = (("latency_p50_s", "o", "p50"), ("latency_p95_s", "s", "p95"),
                ("latency_p99_s", "^", "p99"))
     for key, marker, text in markers:
-        for i, r in enumerate(results.values()):
-            v = r.summary()[key]
+        for i, (r, s) in enumerate(zip(results.values(), summaries)):
+            v = s[key]
             if v is not None:
                 ax_l.plot([v], [i], marker=marker, ms=7, ls="none",
                           color=strategy_color(_name(r)), mec="black", mew=0.5)
@@ -299,8 +306,8 @@ def plot_comparison(results: dict, fig=None):
 
     left = np.zeros(len(labels))
     for key, text, color, hatch in OUTCOMES:
-        counts = np.array([_outcomes(r.summary())[key] for r in results.values()], dtype=float)
-        offered = np.array([r.summary()["offered"] for r in results.values()], dtype=float)
+        counts = np.array([_outcomes(s)[key] for s in summaries], dtype=float)
+        offered = np.array([s["offered"] for s in summaries], dtype=float)
         share = 100 * counts / np.maximum(offered, 1)
         if not share.any():
             continue
@@ -316,6 +323,35 @@ def plot_comparison(results: dict, fig=None):
     for ax in (ax_l, ax_o):
         for tick, r in zip(ax.get_yticklabels(), results.values()):
             tick.set_color(strategy_color(_name(r)))
+    return fig
+
+
+def plot_scale_out(results: dict, events=(), fig=None):
+    """Adding consumers that take time to start: the server's queue and the producer's backlog.
+
+    Parameters
+    ----------
+    results : dict
+        ``{label: Result}``, the same scale-out run with different strategies.
+    events : sequence of (time_s, label)
+        Moments to mark on both panels (when consumers were ordered, when they were ready).
+    fig : matplotlib.figure.Figure, optional
+    """
+    fig, (ax_q, ax_b) = new_figure(2, fig=fig)
+    plot_queue_depths(results, ax=ax_q, title="Messages in the server's queue", events=events)
+    first = next(iter(results.values())).scenario
+    limit = first.max_messages_in_memory
+    ax_q.axhline(limit, color=COLORS["limit"], lw=1, alpha=0.6,
+                 label=f"memory limit ({limit:,} messages)")
+    ax_q.set_ylim(top=1.3 * max(limit, max(r.summary()["max_queue_depth"] for r in results.values())))
+    _legend(ax_q, loc="center right")
+    for (label, r), (color, ls) in zip(results.items(), _styles(results)):
+        t, held = thin(r.time_s, r.producer_backlog)
+        ax_b.plot(t, held, color=color, ls=ls, lw=1.8, label=label)
+    for t_e, _ in events:
+        ax_b.axvline(t_e, color=COLORS["theory"], lw=1, ls=":")
+    label_axes(ax_b, "Messages held by the producer", "Time (s)", "Producer backlog (messages)")
+    _legend(ax_b, loc="upper right")
     return fig
 
 

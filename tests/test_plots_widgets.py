@@ -38,6 +38,7 @@ def figures():
         "queue_depths": plots.plot_queue_depths(both, events=[(3, "scale out")]),
         "comparison": plots.plot_comparison({**both, "unbounded": crash}),
         "producer_wait": plots.plot_producer_wait(both),
+        "scale_out": plots.plot_scale_out(both, events=[(2, "ordered"), (4, "ready")]),
         "littles_law": plots.plot_littles_law(checks),
         "crash_dashboard": widgets.crash_dashboard().figure,
         "strategy_dashboard": widgets.strategy_dashboard().figure,
