@@ -6,7 +6,8 @@ must take well under 150 ms on a small machine, so the previews are light on pur
 
 * a coarse tick, so that a run has at most :data:`PREVIEW_TICKS` ticks (the counts per second
   are the same; only the timing inside a tick is blurred);
-* one figure made once, outside pyplot, redrawn in place and sent as a small PNG into an
+* one figure made once, outside pyplot, with a fixed layout and four or five ticks per axis
+  (text is the costliest thing to draw), redrawn in place and sent as a small PNG into an
   ``Output`` widget with ``clear_output(wait=True)`` (the old picture stays until the new one
   is there: no flicker);
 * sliders that report on release (``continuous_update=False``), so a drag costs one redraw,
@@ -55,6 +56,12 @@ def preview_dt(duration_s: float, max_ticks: int = PREVIEW_TICKS) -> float:
     (0.01, 0.001)
     """
     return max(0.001, duration_s / max_ticks)
+
+
+def _light(fig) -> None:
+    """Fewer tick labels: drawing text is most of a redraw's cost (about 30 ms saved)."""
+    for ax in fig.axes:
+        ax.locator_params(nbins=4)
 
 
 def _wrap(text: str) -> str:
@@ -221,6 +228,7 @@ def crash_sentence(result) -> str:
 def _render_crash(fig, producer_rate, consumer_rate, memory_limit_mb, message_bytes):
     r = crash_run(producer_rate, consumer_rate, memory_limit_mb, message_bytes)
     plots.plot_queue_and_memory(r, fig=fig)
+    _light(fig)
     return crash_sentence(r)
 
 
@@ -292,6 +300,7 @@ def _render_strategy(fig, strategy, producer_rate, consumer_rate, capacity, cons
                      sample_every):
     r = strategy_run(strategy, producer_rate, consumer_rate, capacity, consumers, sample_every)
     plots.plot_strategy(r, fig=fig)
+    _light(fig)
     return describe(r)
 
 
