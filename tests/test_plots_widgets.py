@@ -110,3 +110,20 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
 def test_summary_table_has_one_row_per_run():
     table = plots.summary_table({"x": run("drop_newest"), "y": run("block")})
     assert len(table.splitlines()) == 3
+
+
+def test_crash_sentence_counts_every_crash():
+    # 1,000 messages of room filled at 4,990 msg/s: it crashes again after each 5 s restart.
+    r = widgets.crash_run(producer_rate=5000, consumer_rate=10, memory_limit_mb=10,
+                          message_bytes=10_000)
+    s = r.summary()
+    assert s["crashes"] > 1
+    text = widgets.crash_sentence(r)
+    assert f"{s['lost_in_crash'] - s['lost_while_down']:,} messages were lost" in text
+
+
+def test_crash_preview_matches_the_closed_form_even_with_little_memory():
+    r = widgets.crash_run(producer_rate=2000, consumer_rate=1990, memory_limit_mb=10,
+                          message_bytes=10_000)
+    predicted = theory.time_to_exhaust_memory_s(2000, 1990, 10_000_000, 10_000)
+    assert abs(r.summary()["crash_time_s"] - predicted) <= 0.03 * predicted
