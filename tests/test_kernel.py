@@ -115,6 +115,20 @@ def test_adaptive_through_simulate(overflow):
     assert_same_results(fast, ref)
 
 
+@pytest.mark.parametrize("make_policy", ["CoDel", "AIMD", "ReferenceAdaptive"])
+@pytest.mark.parametrize("overflow", ["drop", "block"])
+def test_policies_through_simulate(make_policy, overflow):
+    # Policies steer between segments with set_capacity and (CoDel) drop_head.
+    from bpsim import policies
+    strat = policies.PolicyStrategy(getattr(policies, make_policy)(), overflow=overflow,
+                                    control_interval_s=0.05)
+    kw = dict(duration_s=4, arrivals="poisson", service="exponential", producer_rate=1500,
+              speed_schedule=((1.0, 0.3), (2.5, 1.0)), rng=5)
+    fast = bpsim.simulate(strategy=strat, engine="fast", **kw)
+    ref = bpsim.simulate(strategy=strat, engine="reference", **kw)
+    assert_same_results(fast, ref)
+
+
 def test_auto_uses_the_kernel_for_built_ins():
     sc = build_scenario(duration_s=1)
     for name in bpsim.STRATEGIES:
