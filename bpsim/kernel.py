@@ -49,8 +49,10 @@ The rings, and why their sizes are enough
 A push onto a full ring is refused and makes ``run`` raise, so a wrong bound cannot go unnoticed.
 
 Compiling takes about 4 s of CPU the first time; numba caches the machine code in
-``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about 0.2 s. Where the package
-directory is read-only, numba falls back to a user cache directory, or set ``NUMBA_CACHE_DIR``.
+``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
+package directory is read-only, numba uses the user's cache directory (``~/.cache/numba``) or
+``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still works, compiled afresh
+in each process.
 """
 from __future__ import annotations
 
@@ -99,8 +101,22 @@ FIRST_TRY = np.int64(0)  # attempt of a first try; an np.int64 so that numba com
 #   call with ten arrays cost more than the work inside. Inlined, they stay small readable
 #   functions here and cost nothing at run time. Only _offer (three call sites) stays a real
 #   function: inlined too it would run 1.6x faster but take 5x longer to compile (about 20 s).
-_jit = njit(cache=True, error_model="numpy", _nrt=False)
-_inline = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+# * cache=True where numba has somewhere to write: next to this file, else the user's cache
+#   directory, or NUMBA_CACHE_DIR. With none of these writable numba refuses cache=True outright;
+#   then the kernel is compiled in every new process instead (a few seconds, same results).
+def _compiler(**options):
+    def decorate(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError as err:  # "cannot cache function ...: no locator available"
+            if "cannot cache" not in str(err):
+                raise
+            return njit(cache=False, **options)(fn)
+    return decorate
+
+
+_jit = _compiler(error_model="numpy", _nrt=False)
+_inline = _compiler(error_model="numpy", _nrt=False, inline="always")
 
 # Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
 # rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,

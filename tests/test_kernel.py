@@ -226,3 +226,23 @@ def test_strategy_without_rule_runs_on_the_reference_engine(seed):
     assert s["offered"] == (s["delivered"] + s["dropped"] + s["shed"] + s["sampled_out"]
                             + s["lost_in_crash"] + s["queue_end"] + s["in_service_end"]
                             + s["producer_backlog_end"])
+
+
+# -- compiling where numba cannot write its cache ------------------------------------------------------
+def test_kernel_compiles_without_a_cache(monkeypatch):
+    # A read-only install with no writable cache directory: numba refuses cache=True ("no
+    # locator available"); the kernel must then compile without the cache rather than fail.
+    from bpsim import kernel
+
+    real, asked = kernel.njit, []
+
+    def njit_without_cache(**options):
+        asked.append(options["cache"])
+        if options["cache"]:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x.py'")
+        return real(**options)
+
+    monkeypatch.setattr(kernel, "njit", njit_without_cache)
+    f = kernel._compiler(error_model="numpy")(lambda a: a + 1)
+    assert f(41) == 42
+    assert asked == [True, False]
