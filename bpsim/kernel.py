@@ -450,6 +450,34 @@ def _drop_head(v, buf, n):
     return n
 
 
+# -- a stale cache -------------------------------------------------------------------------------------
+# numba freezes module globals into the machine code, and its cache is keyed on this file alone: after
+# an edit of reference.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would still use
+# the old slots. So the constants the kernel was compiled with are compared, once per process, with
+# the current ones, and a mismatch throws the cached code away.
+LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFERED, ADMITTED,
+          DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
+          SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
+          DROP, HOLD, REJECT, UNBOUNDED_CAPACITY) + COLUMN_SLOTS
+
+
+@_jit
+def _compiled_layout():
+    return LAYOUT
+
+
+_fresh = False
+
+
+def _ensure_fresh_cache():
+    global _fresh
+    if not _fresh:
+        if _compiled_layout() != LAYOUT:
+            for f in (_run, _offer, _drop_head, _compiled_layout):
+                f.recompile()  # also replaces the cached copy
+        _fresh = True
+
+
 # -- the engine object ------------------------------------------------------------------------------
 class FastEngine:
     """Runs a scenario with the compiled kernel; same interface as :class:`ReferenceEngine`.
@@ -465,6 +493,7 @@ class FastEngine:
     """
 
     def __init__(self, inputs, strategy, rule):
+        _ensure_fresh_cache()
         x = inputs
         self.strategy, self.rule = strategy, rule
         if rule.overflow not in (DROP, HOLD, REJECT):
