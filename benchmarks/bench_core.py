@@ -9,7 +9,7 @@ Run it as ``python benchmarks/bench_core.py`` (``--quick`` for fewer repeats). I
    latencies recorded; both the least CPU time of a few repeats in this process (CPU time, so
    that other work on a shared machine disturbs the figures less), after a warm-up run;
 3. the cost per simulated second as the producer goes from 1,000 to 100,000 msg/s: bpsim moves
-   batches of messages, so its cost per tick barely changes; SimPy handles every message as an event;
+   batches of messages, so its cost per tick barely changes; SimPy makes every message an event;
 4. the post-processing of a result (``summary()``, latency arrays, time series), timed apart.
 
 The SimPy models are written the way SimPy is usually written (a producer process, a consumer

@@ -39,6 +39,8 @@ The rings, and why their sizes are enough
 -----------------------------------------
 * The buffer holds at most ``max_in_memory`` messages (the memory check) and each batch holds at
   least one, so it never has more batches than that, nor more than messages were ever generated.
+  (A batch of the same tick as the tail is merged into it: invisible, as messages of one tick are
+  alike, and it keeps the ring short.)
 * The producer's held backlog gains at most one batch per tick (the new one; a batch offered from
   the backlog and held again replaces itself), and holds at most as many batches as messages.
 * Retry FIFO ``k`` receives at most one batch per tick (first tries come one batch per tick, and a
@@ -62,7 +64,7 @@ from numba import njit
 from .reference import COLUMNS, S, SCALARS, UNBOUNDED_CAPACITY
 from .strategies import DROP, HOLD, REJECT
 
-# -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ------------------
+# -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
 # Scalars first, at the same index as reference.S, so scalars() is a view of v[:N_SCALARS].
 DEPTH, IN_SERVICE, HELD, RETRY_PENDING = S["depth"], S["in_service"], S["held"], S["retry_pending"]
 CAPACITY, DOWN, UP_TICK = S["capacity"], S["down"], S["up_tick"]
@@ -82,9 +84,15 @@ TICK, FRONT, REHELD, BUF_HEAD, BUF_LEN, HOLD_HEAD, HOLD_LEN, N_CRASH_TICKS, RING
 COLUMN_SLOTS = tuple(S[name] for name in COLUMNS)
 N_COLUMNS = len(COLUMNS)
 
-# -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) ------------------------------------
+# Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
+# rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
+# gen_tick) and ``wf`` (remaining work, start time); records ``rec_gen`` and ``rec_t`` [2, size]
+# (start, done); ``fv`` [1] the busy worker-seconds.
+
+# -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
-C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW, C_BACKOFF = range(4, 9)  # backoff[k] at C_BACKOFF+k
+C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW = range(4, 8)
+C_BACKOFF = 8  # backoff (ticks) before retry k+1 at C_BACKOFF + k
 F_DT, F_MEAN_WORK, F_SAMPLE_FROM = range(3)
 
 ENDLESS_ROOM = 1 << 62
@@ -118,13 +126,7 @@ def _compiler(**options):
 _jit = _compiler(error_model="numpy", _nrt=False)
 _inline = _compiler(error_model="numpy", _nrt=False, inline="always")
 
-# Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
-# rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
-# gen_tick) and ``wf`` (remaining work, start time); records ``rec_gen`` and ``rec_t`` [2, size]
-# (start, done); ``fv`` [1] the busy worker-seconds.
-
-
-# -- rings ------------------------------------------------------------------------------------------
+# -- rings -----------------------------------------------------------------------------------------
 @_inline
 def _buf_push(v, buf, gen, n):
     """Append ``n`` messages of tick ``gen`` to the buffer (merged into the tail if same tick)."""
@@ -198,7 +200,7 @@ def _retry_push(v, rq, k, due, gen, n):
     v[length] += 1
 
 
-# -- the verbs a strategy uses (same names as in reference.ReferenceEngine) ---------------------------
+# -- the verbs a strategy uses (same names as in reference.ReferenceEngine) ------------------------
 @_inline
 def _room(v):
     if v[DOWN]:
@@ -296,7 +298,7 @@ def _overflow(v, cfg, hold, rq, gen, n, attempt):
         _reject(v, cfg, rq, gen, n, attempt)
 
 
-# -- admission: the generic rule ------------------------------------------------------------------------
+# -- admission: the generic rule -------------------------------------------------------------------
 @_inline
 def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt):
     """The strategy's decision on one batch, from the rule's knobs.
@@ -332,7 +334,7 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
         _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt)
 
 
-# -- service ------------------------------------------------------------------------------------------
+# -- service ---------------------------------------------------------------------------------------
 @_inline
 def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i):
     """Step 4 of a tick: each worker spends ``dt * speed`` seconds of work (reference._serve)."""
@@ -385,7 +387,7 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
         fv[0] += dt if wi[0, w] else used / sp
 
 
-# -- a tick, and a run of ticks -----------------------------------------------------------------------
+# -- a tick, and a run of ticks --------------------------------------------------------------------
 @_inline
 def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
           arrivals, speed, consumers, pool, cfg, fcfg, i):
@@ -450,11 +452,11 @@ def _drop_head(v, buf, n):
     return n
 
 
-# -- a stale cache -------------------------------------------------------------------------------------
-# numba freezes module globals into the machine code, and its cache is keyed on this file alone: after
-# an edit of reference.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would still use
-# the old slots. So the constants the kernel was compiled with are compared, once per process, with
-# the current ones, and a mismatch throws the cached code away.
+# -- a stale cache ---------------------------------------------------------------------------------
+# numba freezes module globals into the machine code, and its cache is keyed on this file alone:
+# after an edit of reference.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would
+# still use the old slots. So the constants the kernel was compiled with are compared, once per
+# process, with the current ones, and a mismatch throws the cached code away.
 LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFERED, ADMITTED,
           DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
@@ -478,7 +480,7 @@ def _ensure_fresh_cache():
         _fresh = True
 
 
-# -- the engine object ------------------------------------------------------------------------------
+# -- the engine object -----------------------------------------------------------------------------
 class FastEngine:
     """Runs a scenario with the compiled kernel; same interface as :class:`ReferenceEngine`.
 

@@ -82,7 +82,7 @@ def test_same_rule_same_books_when_a_crash_interrupts_an_admission(seed):
     assert a == b
 
 
-# -- fixed scenarios: every strategy, the course's defaults and the hard corners ----------------------
+# -- fixed scenarios: every strategy, the course's defaults and the hard corners -------------------
 STRATEGY_OBJECTS = [
     Unbounded(), Block(), DropNewest(), DropOldest(), Sample(), Sample(every=3, start_fraction=0),
     Sample(every=1, start_fraction=1.0), Shed(), Shed(retries=3, backoff_s=0.005),
@@ -136,7 +136,7 @@ def test_auto_uses_the_kernel_for_built_ins():
         assert isinstance(_make_engine(prepare(sc, strat, 0), strat, "auto"), FastEngine)
 
 
-# -- randomized scenarios ---------------------------------------------------------------------------
+# -- randomized scenarios --------------------------------------------------------------------------
 MESSAGE_BYTES = 100
 
 
@@ -201,7 +201,7 @@ def test_adaptive_randomized(scenario, overflow, target, interval, seed):
     assert_same_results(a, b)
 
 
-# -- a strategy without a rule runs on the reference engine ------------------------------------------
+# -- a strategy without a rule runs on the reference engine ----------------------------------------
 class KeepHalf(Strategy):
     """Admits the first half of every batch (rounded up) if it fits; drops the rest. No rule."""
 
@@ -228,7 +228,7 @@ def test_strategy_without_rule_runs_on_the_reference_engine(seed):
                             + s["producer_backlog_end"])
 
 
-# -- compiling where numba cannot write its cache ------------------------------------------------------
+# -- compiling where numba cannot write its cache --------------------------------------------------
 def test_kernel_compiles_without_a_cache(monkeypatch):
     # A read-only install with no writable cache directory: numba refuses cache=True ("no
     # locator available"); the kernel must then compile without the cache rather than fail.
