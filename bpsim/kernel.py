@@ -50,7 +50,7 @@ The rings, and why their sizes are enough
 
 A push onto a full ring is refused and makes ``run`` raise, so a wrong bound cannot go unnoticed.
 
-Compiling takes about 4 s of CPU the first time; numba caches the machine code in
+Compiling takes about 7 s of CPU the first time; numba caches the machine code in
 ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
 package directory is read-only, numba uses the user's cache directory (``~/.cache/numba``) or
 ``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still works, compiled afresh
@@ -107,8 +107,10 @@ FIRST_TRY = np.int64(0)  # attempt of a first try; an np.int64 so that numba com
 #   and FastEngine.run raises).
 # * inline="always" for the small helpers: numba passes each array as 7 to 9 machine words, so a
 #   call with ten arrays cost more than the work inside. Inlined, they stay small readable
-#   functions here and cost nothing at run time. Only _offer (three call sites) stays a real
-#   function: inlined too it would run 1.6x faster but take 5x longer to compile (about 20 s).
+#   functions here and cost nothing at run time. The cost is compile time, paid once per install:
+#   every call site is a copy, which is why _step offers all batches from one call site (three
+#   sites took 20 s to compile). With _offer as a real function (@_jit) instead, the first compile
+#   takes about 4.5 s of CPU instead of 7, and a run 1.5 to 2 times as long.
 # * cache=True where numba has somewhere to write: next to this file, else the user's cache
 #   directory, or NUMBA_CACHE_DIR. With none of these writable numba refuses cache=True outright;
 #   then the kernel is compiled in every new process instead (a few seconds, same results).
@@ -325,7 +327,7 @@ def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
     _overflow(v, cfg, hold, rq, gen, rest - k, attempt)
 
 
-@_jit
+@_inline
 def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt):
     if v[DOWN]:
         v[LOST] += n
@@ -398,35 +400,40 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
     new = arrivals[i]
     v[OFFERED] += new
     v[ATTEMPTS] += new
-    # 3. admission: held backlog (until a batch is held again), due retries, new messages
-    if not v[DOWN]:
-        size = hold.shape[1]
-        while v[HOLD_LEN] > 0:
+    # 3. admission, oldest first: the held backlog (unless the server is down; until a batch is
+    #    held again), then the due retries of each attempt, then the new messages. One call site
+    #    for _offer, so that it can be inlined once.
+    backlog = not v[DOWN]
+    v[REHELD] = 0
+    k = 0            # the retry FIFO being drained
+    fresh = new > 0  # the new batch, not offered yet
+    size_h, size_r = hold.shape[1], rq.shape[2]
+    while True:
+        if backlog and v[HOLD_LEN] > 0 and not v[REHELD]:
             h = v[HOLD_HEAD]
-            gen, n = hold[0, h], hold[1, h]
-            v[HOLD_HEAD] = 0 if h + 1 == size else h + 1
+            gen, n, attempt = hold[0, h], hold[1, h], FIRST_TRY
+            v[HOLD_HEAD] = 0 if h + 1 == size_h else h + 1
             v[HOLD_LEN] -= 1
             v[HELD] -= n
-            v[FRONT] = 1
-            v[REHELD] = 0
-            _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n,
-                   FIRST_TRY)
-            v[FRONT] = 0
-            if v[REHELD]:
-                break
-    size = rq.shape[2]
-    for k in range(cfg[C_RETRIES]):
-        head, length = RQ + 2 * k, RQ + 2 * k + 1
-        while v[length] > 0 and rq[k, 0, v[head]] <= i:
+            v[FRONT] = 1  # if held again, it goes back to the front
+        elif k < cfg[C_RETRIES]:
+            head, length = RQ + 2 * k, RQ + 2 * k + 1
+            if v[length] == 0 or rq[k, 0, v[head]] > i:
+                k += 1  # nothing (more) due in this FIFO
+                continue
             h = v[head]
-            gen, n = rq[k, 1, h], rq[k, 2, h]
-            v[head] = 0 if h + 1 == size else h + 1
+            gen, n, attempt = rq[k, 1, h], rq[k, 2, h], k + 1
+            v[head] = 0 if h + 1 == size_r else h + 1
             v[length] -= 1
             v[RETRY_PENDING] -= n
             v[ATTEMPTS] += n
-            _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, k + 1)
-    if new:
-        _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, i, new, FIRST_TRY)
+        elif fresh:
+            gen, n, attempt = i, new, FIRST_TRY
+            fresh = False
+        else:
+            break
+        _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt)
+        v[FRONT] = 0
     # 4. service
     if not v[DOWN]:
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i)
