@@ -409,7 +409,9 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
     fresh = new > 0  # the new batch, not offered yet
     size_h, size_r = hold.shape[1], rq.shape[2]
     while True:
-        if backlog and v[HOLD_LEN] > 0 and not v[REHELD]:
+        if backlog and (v[HOLD_LEN] == 0 or v[REHELD]):
+            backlog = False  # done with it: what is held from now on waits for the next tick
+        if backlog:
             h = v[HOLD_HEAD]
             gen, n, attempt = hold[0, h], hold[1, h], FIRST_TRY
             v[HOLD_HEAD] = 0 if h + 1 == size_h else h + 1

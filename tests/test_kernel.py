@@ -104,6 +104,16 @@ def test_kernel_equals_reference(strategy, case):
              segments=[(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))])
 
 
+@pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
+def test_memory_for_one_message(strategy):
+    # Every hand-over while a message is in service crashes the server; restart at once. (Found by
+    # the randomized test: block re-offered, in the same tick, a batch the crash had just held.)
+    sc = build_scenario(producer_rate=400, consumer_rate=40, capacity=1, duration_s=0.3,
+                        arrivals="poisson", message_bytes=100, memory_limit_bytes=100,
+                        restart_s=0.0)
+    run_both(sc, strategy, seed=0)
+
+
 @pytest.mark.parametrize("overflow", ["drop", "block"])
 def test_adaptive_through_simulate(overflow):
     kw = dict(strategy="adaptive", overflow=overflow, duration_s=4, arrivals="poisson",
