@@ -107,6 +107,24 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
     assert "Spot on" in out[2] and "Close" in out[3] and "Not quite" in out[4]
 
 
+def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(capsys):
+    # ``my_prediction = 2,650`` is the tuple (2, 650); True, -3 and nan are not counts.
+    for guess in ((2, 650), (1, 0), (2, 65), True, -3, float("nan")):
+        widgets.check_prediction(guess, 2650)
+    out = capsys.readouterr().out.splitlines()
+    assert "predicted 2,650" in out[0] and "Spot on" in out[0] and "2650" in out[0]
+    assert "predicted 1,000" in out[1]
+    assert "could not read" in out[2] and "commas" in out[2]
+    assert all("not a count" in line for line in out[3:])
+
+
+def test_sentences_when_the_producer_sends_nothing_or_one_message_waits():
+    assert "sent nothing" in widgets.describe(widgets.strategy_run(producer_rate=0))
+    assert "sends nothing" in widgets.crash_sentence(widgets.crash_run(producer_rate=0))
+    text = widgets.crash_sentence(widgets.crash_run(producer_rate=50, consumer_rate=2000))
+    assert "past 1 message in" in text
+
+
 def test_summary_table_has_one_row_per_run():
     table = plots.summary_table({"x": run("drop_newest"), "y": run("block")})
     assert len(table.splitlines()) == 3
