@@ -196,11 +196,20 @@ def plot_strategy(result, fig=None):
         ax_q.plot(t2, held, color=strategy_color(name), ls="--", lw=1.2,
                   label="held by the producer")
     _mark_crashes(ax_q, result, y=result.queue_depth)
-    label_axes(ax_q, f"Queue depth ({name})", "Time (s)", "Messages waiting (count)")
     ax_q.set_xlim(0, result.scenario.duration_s)
-    top = max(float(np.max(depth)), float(np.nanmax(cap)) if result.strategy.bounded else 0,
-              float(np.max(result.producer_backlog)))
-    ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
+    buffer_top = max(float(np.max(depth)),
+                     float(np.nanmax(cap)) if result.strategy.bounded else 0.0)
+    top = max(buffer_top, float(np.max(result.producer_backlog)))
+    if top > 10 * max(buffer_top, 1.0):
+        # The producer holds far more than the buffer (block under overload): on a linear axis
+        # the buffer would be a flat line at the bottom, so both go on a log scale.
+        ax_q.set_yscale("symlog", linthresh=10)
+        ax_q.set_ylim(0, 3 * top)
+        ylabel = "Messages waiting (count, log scale)"
+    else:
+        ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
+        ylabel = "Messages waiting (count)"
+    label_axes(ax_q, f"Queue depth ({name})", "Time (s)", ylabel)
     _legend(ax_q, loc="upper left")
     plot_latency(result, ax=ax_l)
     return fig
