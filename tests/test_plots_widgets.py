@@ -145,3 +145,20 @@ def test_crash_preview_matches_the_closed_form_even_with_little_memory():
                           message_bytes=10_000)
     predicted = theory.time_to_exhaust_memory_s(2000, 1990, 10_000_000, 10_000)
     assert abs(r.summary()["crash_time_s"] - predicted) <= 0.03 * predicted
+
+
+def test_block_under_overload_shows_buffer_and_producer_on_a_log_axis():
+    # The producer ends up holding ~100x the buffer: a linear axis would flatten the buffer to 0.
+    fig = plots.plot_strategy(run("block", capacity=50))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog" and "log scale" in ax.get_ylabel()
+    plt.close(fig)
+    fig = plots.plot_strategy(run("drop_newest", capacity=50))
+    assert fig.axes[0].get_yscale() == "linear"
+    plt.close(fig)
+
+
+def test_strategy_dashboard_redraws_block_under_overload():
+    d = widgets.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
+                                   capacity=10)
+    assert "held by the producer" in d.last_text
