@@ -162,3 +162,16 @@ def test_strategy_dashboard_redraws_block_under_overload():
     d = widgets.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
                                    capacity=10)
     assert "held by the producer" in d.last_text
+
+
+def test_crash_loop_is_marked_at_every_crash_and_counted_in_the_legend():
+    r = widgets.crash_run(producer_rate=5000, consumer_rate=100, memory_limit_mb=50,
+                          message_bytes=10_000)
+    n = len(r.crash_times_s)
+    assert n > 1
+    fig = plots.plot_queue_and_memory(r)
+    for ax in fig.axes:
+        labels = ax.get_legend_handles_labels()[1]
+        assert f"{n} crashes, first at {r.crash_times_s[0]:.1f} s" in labels
+        marks = [line for line in ax.get_lines() if line.get_marker() == "X"]
+        assert len(marks) == n
