@@ -197,8 +197,5 @@ def _make_engine(inputs, strat, engine):
     if rule is None:
         raise ValueError(f"engine='fast' is not valid for {strat!r}: it has no compiled rule; "
                          "use engine='auto' or 'reference'.")
-    try:
-        from .kernel import FastEngine
-    except ImportError:  # the compiled kernel has not landed yet (temporary)
-        return ReferenceEngine(inputs, strat)
+    from .kernel import FastEngine  # numba is a dependency: a failing import must be seen
     return FastEngine(inputs, strat, rule)
