@@ -56,7 +56,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .engine import simulate
-from .policies import AIMD, CoDel, FixedCapacity, PolicyStrategy, ReferenceAdaptive, policy_name
+from .policies import (AIMD, CoDel, FixedCapacity, PolicyError, PolicyStrategy, ReferenceAdaptive,
+                       policy_name)
 from .scenario import Scenario
 
 __all__ = ["LATENCY_TARGET_S", "BASE", "Challenge", "suite", "builtin_policies", "run_policy",
@@ -194,7 +195,11 @@ def run_policy(policy, challenge: Challenge, *, control_interval_s: float = 0.1,
         sc = sc.with_(duration_s=duration_s)
     strategy = PolicyStrategy(policy, control_interval_s=control_interval_s,
                               memory_budget=challenge.memory_budget)
-    return simulate(sc, strategy=strategy, rng=challenge.seed)
+    try:
+        return simulate(sc, strategy=strategy, rng=challenge.seed)
+    except PolicyError as e:
+        # The message says everything; the frames behind it are the engine's, not the learner's.
+        raise PolicyError(f"{e} (scenario {challenge.name!r})") from None
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,9 @@ def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, sl
     ch = suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
     if compare is None:
         fixed = FixedCapacity(int(ch.scenario.consumer_rate * latency_target_s))
-        compare = fixed if policy_name(policy) != policy_name(fixed) else FixedCapacity(10)
+        if policy_name(policy) == policy_name(fixed):   # the same buffer: compare with another
+            fixed = FixedCapacity(10 if fixed.capacity != 10 else 50)
+        compare = fixed
     fig, (a, b) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, constrained_layout=True)
     for p, style in ((compare, ":"), (policy, "-")):
         name = policy_name(p)

@@ -83,8 +83,9 @@ class Assumptions:
     limits summed), ``fifo_limit`` (requests the naive server will hold waiting).
     Discovery: ``dns_records`` refreshed every ``dns_refresh_s``, each costing ``dns_cost_s``,
     with ``dns_timeout_s``; dead records re-resolved every ``dns_reresolve_s``.
-    Admin: one operator from ``admin_from`` retrying a delete of ``admin_cost_s`` every
-    ``admin_retry_s`` (one attempt at a time).
+    Admin: from ``admin_from``, operators (and their scripts) send ``admin_rate_per_s`` delete
+    requests a second, each costing ``admin_cost_s``; one that fails is retried after
+    ``admin_retry_s``, and while a retry is pending no new delete is sent.
     Fixes: applied at ``fix_at``; scale down to ``scaled_nodes``, up to ``scaled_api_servers``.
     """
     nodes: int = 2500
@@ -104,6 +105,7 @@ class Assumptions:
     dns_reresolve_s: float = 1.0
     dns_cost_s: float = 0.1
     dns_timeout_s: float = 5.0
+    admin_rate_per_s: float = 1.0
     admin_cost_s: float = 0.5
     admin_timeout_s: float = 60.0
     admin_retry_s: float = 10.0
@@ -118,11 +120,11 @@ class Assumptions:
 
 #: Where each number of :class:`Assumptions` comes from; anything not listed is an assumption.
 SOURCES = {
-    "dns_stale_s": "postmortem: caches kept names working ~20 min",
+    "dns_stale_s": "postmortem: caches kept names working about 20 min",
     "seats_per_server": "Kubernetes default 400 + 200 (APF docs), not OpenAI's",
     "deploy_at": "assumed, inside the 14:51-15:20 rollout",
     "admin_from": "assumed, after the 15:13 alerts",
-    "fix_at": "assumed; the postmortem gives no times",
+    "fix_at": "assumed; the postmortem gives no time for the fixes",
     "nodes": "assumed ('thousands of nodes' is public)",
     "duration_s": "model setting: 14:45 to 16:45",
     "dt_s": "model setting: the tick",
@@ -202,7 +204,7 @@ def incident_model(a: Assumptions = Assumptions(), *, fairness: bool = False,
     )
     t_fix = at(a.fix_at)
     sw = [Switch(at(a.deploy_at), "rate_per_s", a.nodes * a.per_node_rate_per_s, "telemetry"),
-          Switch(at(a.admin_from), "rate_per_s", 1.0, "admin")]
+          Switch(at(a.admin_from), "rate_per_s", a.admin_rate_per_s, "admin")]
     for f in fixes:
         if f == "scale_down":
             sw += [Switch(t_fix, "rate_per_s", a.scaled_nodes * a.per_node_rate_per_s,
@@ -284,11 +286,12 @@ def print_outcome(r) -> None:
 
 def print_load_check(a: Assumptions = Assumptions()) -> None:
     """Load against capacity for the staging and the production cluster, and the tipping size."""
-    cap = capacity(a)
+    cap, other = capacity(a), baseline_load(a)
     for name, n in (("staging", a.staging_nodes), ("production", a.nodes)):
-        load = float(telemetry_load(n, a)) + baseline_load(a)
-        print(f"{name:>10}: {n:>5,} nodes -> {load:>6,.0f} seat-s/s = {load / cap:>5.0%} of "
-              f"capacity ({cap:,.0f})")
+        tele = float(telemetry_load(n, a))
+        print(f"{name:>10}: {n:>5,} nodes -> telemetry {tele:>5,.0f} + discovery {other:.0f} = "
+              f"{tele + other:>5,.0f} seat-s/s = {(tele + other) / cap:>4.0%} of capacity "
+              f"({cap:,.0f})")
     print(f"{'tips at':>10}: {tipping_nodes(a):,.0f} nodes")
 
 
@@ -309,8 +312,11 @@ def print_admin_numbers(r) -> None:
     """The operator's attempts, and how many were answered before they gave up."""
     b = r.books("admin")
     lat = r.latency("admin", 600)
-    print(f"delete attempts: {b['attempts']:,}; answered in time: {b['succeeded']:,}; "
-          f"typical wait of an attempt at 16:30: {lat[int(at('16:30') / r.model.dt_s)]:.0f} s")
+    start = min(w.at_s for w in r.model.switches if w.cls == "admin" and w.field == "rate_per_s")
+    span = r.time_s[-1] - start
+    print(f"delete attempts: {b['attempts']:,} (about {b['attempts'] / span:.1f} a second); "
+          f"answered in time: {b['succeeded']:,}; typical wait of an attempt at 16:30: "
+          f"{lat[int(at('16:30') / r.model.dt_s)]:.0f} s")
 
 
 def print_storm(runs: dict, last_s: float = 120.0) -> None:
@@ -394,12 +400,13 @@ def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000):
 
 _MARKS = {"deploy_at": "telemetry switched on", "admin_from": "operator starts trying",
           "fix_at": "fix switched on"}
+_MARK_STYLES = {"deploy_at": ":", "admin_from": "-.", "fix_at": "--"}
 
 
 def _mark(ax, a, what=("deploy_at",)):
-    """Dotted lines at the model's assumed moments, labelled for the legend."""
+    """Grey lines at the model's assumed moments, one style each, labelled for the legend."""
     for key in what:
-        ax.axvline(clock_hours(getattr(a, key)), color="#777777", lw=0.8, ls=":",
+        ax.axvline(clock_hours(getattr(a, key)), color="#777777", lw=0.8, ls=_MARK_STYLES[key],
                    label=f"{getattr(a, key)} {_MARKS[key]}")
 
 
@@ -427,7 +434,8 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
     for ax in axes:
         _mark(ax, a)
         if past is not None:
-            ax.axvline(START_HOUR + past / 3600, color=CLASS_COLORS["discovery"], lw=0.8)
+            ax.axvline(START_HOUR + past / 3600, color=CLASS_COLORS["discovery"], lw=0.8,
+                       label=f"{clock(past)} discovery past its timeout")
     if past is not None:
         axes[1].annotate(f"{clock(past)}: discovery waits past its timeout",
                          (START_HOUR + past / 3600, 30), xytext=(5, 0),

@@ -53,7 +53,7 @@ import numpy as np
 from .control import Observation
 from .strategies import DROP, HOLD, Adaptive, Rule, Strategy
 
-__all__ = ["Decision", "Policy", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel",
+__all__ = ["Decision", "Policy", "PolicyError", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel",
            "AIMD", "budget_slots", "policy_name"]
 
 
@@ -86,15 +86,24 @@ class Policy:
 
     def decide(self, obs: Observation):  # pragma: no cover - abstract
         """The new capacity (an int) or a :class:`Decision`, from one interval's measurements."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} has no decide(self, obs) method: a "
+                                  "Policy subclass must define one that returns the capacity.")
 
     def label(self) -> str:
         """Short name for tables and legends."""
         return self.name
 
 
+def _not_a_class(policy) -> None:
+    """A class where an instance belongs (``Smoothed`` for ``Smoothed()``) is an easy slip."""
+    if isinstance(policy, type):
+        raise ValueError(f"policy={policy.__name__} is a class, not a policy: pass an instance "
+                         f"of it, {policy.__name__}() (with its parameters, if it has any).")
+
+
 def policy_name(policy) -> str:
     """A readable name for any policy: its ``label()``, ``name``, or function name."""
+    _not_a_class(policy)
     if hasattr(policy, "label"):
         return policy.label()
     return getattr(policy, "name", None) or getattr(policy, "__name__", type(policy).__name__)
@@ -365,6 +374,7 @@ class PolicyStrategy(Strategy):
     """
 
     def __init__(self, policy, overflow="drop", control_interval_s=0.1, memory_budget=None):
+        _not_a_class(policy)
         if hasattr(policy, "decide"):
             if not callable(policy.decide):
                 raise ValueError(f"policy={policy!r} is not valid: its decide must be a method.")
@@ -405,7 +415,13 @@ class PolicyStrategy(Strategy):
     def control(self, obs):
         obs = self._seen(obs)
         ask = self._live.decide if hasattr(self._live, "decide") else self._live
-        decision = check_decision(ask(obs), self.name, obs.time_s)
+        try:
+            answer = ask(obs)
+        except Exception as e:      # the learner's code failed: keep its traceback, say where
+            e.add_note(f"(raised by policy {self.name!r} at t = {obs.time_s:.1f} s; the lines "
+                       "above that mention your notebook cell show where)")
+            raise
+        decision = check_decision(answer, self.name, obs.time_s)
         cap = decision.capacity if isinstance(decision, Decision) else decision
         drop = decision.drop_head if isinstance(decision, Decision) else 0
         t = self.trace
@@ -439,33 +455,53 @@ class PolicyStrategy(Strategy):
                 "memory_budget": self.memory_budget}
 
 
+class PolicyError(ValueError):
+    """A policy answered with something that is not a capacity (raised by :func:`check_decision`).
+
+    The message names the policy, the value, the time and what would work; the traceback behind
+    it is the engine's, not the learner's, so :func:`bpsim.challenge.run_suite` shows the message
+    alone.
+    """
+
+
+_WHAT_WORKS = ("return the new capacity as a whole number of messages, 0 or more (for example "
+               "max(1, int(obs.service_rate_per_s * 0.5))), or Decision(capacity=..., "
+               "drop_head=...).")
+
+
 def check_decision(value, name="policy", time_s=0.0):
-    """``value`` as a capacity (int) or a :class:`Decision`; otherwise a ValueError that teaches."""
+    """``value`` as a capacity (int) or a :class:`Decision`; otherwise a :class:`PolicyError`
+    (a ValueError) that names the policy, the value and what would work."""
     at = f"policy {name!r} returned {value!r} at t = {time_s:.1f} s"
-    hint = ("return the new capacity as a whole number of messages, 0 or more (for example "
-            "int(obs.service_rate_per_s * 0.5)), or Decision(capacity=..., drop_head=...).")
     if value is None:
-        raise ValueError(f"{at}: did the function forget its return statement? "
-                         f"A policy must {hint}")
+        raise PolicyError(f"{at}: did the function forget its return statement? A policy must "
+                          f"{_WHAT_WORKS}")
     if isinstance(value, Decision):
         if value.capacity is not None:
-            _whole_or_raise(value.capacity, f"{at}: Decision.capacity must be None or", hint)
-        _whole_or_raise(value.drop_head, f"{at}: Decision.drop_head must be", hint)
+            _whole_or_raise(value.capacity, at, "Decision.capacity (or None, to keep it)")
+        _whole_or_raise(value.drop_head, at, "Decision.drop_head")
         cap = None if value.capacity is None else int(value.capacity)
         return Decision(capacity=cap, drop_head=int(value.drop_head))
-    _whole_or_raise(value, f"{at}: a policy must", hint)
+    _whole_or_raise(value, at, "the capacity")
     return int(value)
 
 
-def _whole_or_raise(v, prefix, hint):
+def _whole_or_raise(v, at, what):
+    """Raise a PolicyError ``at: what must be ...`` unless ``v`` is a whole number >= 0."""
     number = (int, np.integer, float, np.floating)
-    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, number)
-    if ok and isinstance(v, (float, np.floating)):
-        ok = math.isfinite(v) and float(v).is_integer()
-        if not ok and math.isfinite(v):
-            raise ValueError(f"{prefix} be a whole number: wrap it in int(), or {hint}")
-    if not ok or v < 0:
-        raise ValueError(f"{prefix} {hint}")
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, number):
+        raise PolicyError(f"{at}: {what} must be a whole number of messages. A policy must "
+                          f"{_WHAT_WORKS}")
+    if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+        raise PolicyError(f"{at}: {what} must be a whole number of messages, not {v!r}. nan "
+                          "comes from the latency and sojourn fields when no message finished in "
+                          "the interval: test math.isnan(obs.latency_p95_s) before using it.")
+    if isinstance(v, (float, np.floating)) and not float(v).is_integer():
+        raise PolicyError(f"{at}: {what} must be a whole number of messages: wrap the value in "
+                          "int(), for example int(obs.service_rate_per_s * 0.5).")
+    if v < 0:
+        raise PolicyError(f"{at}: {what} must be a whole number of messages, 0 or more: wrap "
+                          "the value in max(0, ...).")
 
 
 def _check_whole(name, value, minimum, what):

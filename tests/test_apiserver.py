@@ -294,3 +294,15 @@ def test_the_explorer_redraws_when_a_slider_moves(capsys):
     second = capsys.readouterr().out
     assert "never broke" in second and second != first
     plt.close("all")
+
+
+def test_every_number_the_incident_model_uses_is_a_listed_assumption(capsys):
+    # a rate hard-coded in incident_model would be a non-public number nobody labelled
+    from dataclasses import fields, replace
+    a = replace(incident.Assumptions(), admin_rate_per_s=0.25)
+    m = incident.incident_model(a)
+    assert {(w.cls, w.value) for w in m.switches if w.field == "rate_per_s"} == {
+        ("telemetry", a.nodes * a.per_node_rate_per_s), ("admin", 0.25)}
+    incident.print_assumptions(a)
+    out = capsys.readouterr().out
+    assert all(f.name in out for f in fields(incident.Assumptions))

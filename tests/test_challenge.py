@@ -126,3 +126,39 @@ def test_table_lists_every_policy_best_first(board):
 def test_errors_name_the_problem(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# -- a learner's policy that goes wrong --------------------------------------------------------
+def test_a_bad_return_in_the_suite_names_policy_and_scenario_without_the_engine_frames():
+    import traceback
+
+    from bpsim.policies import PolicyError
+
+    def forgetful(obs):
+        int(obs.service_rate_per_s)
+
+    with pytest.raises(PolicyError, match="forgetful.*return statement.*scenario 'slowdown'") as e:
+        run_suite([forgetful], duration_s=1)
+    frames = [f.filename for f in traceback.extract_tb(e.value.__traceback__)]
+    assert not any(f.endswith(("engine.py", "reference.py", "kernel.py")) for f in frames)
+    assert e.value.__suppress_context__
+
+
+def test_an_exception_in_the_policy_keeps_its_type_and_says_which_policy():
+    def typo(obs):
+        return obs.queue_dept
+
+    with pytest.raises(AttributeError) as e:
+        run_suite([typo], duration_s=1)
+    assert any("'typo'" in note for note in e.value.__notes__)
+
+
+def test_a_policy_class_instead_of_an_instance_says_to_call_it():
+    from bpsim.policies import Policy
+
+    class Mine(Policy):
+        def decide(self, obs):
+            return 10
+
+    with pytest.raises(ValueError, match=r"Mine\(\)"):
+        run_suite([Mine], duration_s=1)

@@ -47,3 +47,13 @@ def test_policy_colors_follow_the_strategy_palette():
     assert policy_color("fixed 50") == STRATEGY_COLORS["drop_newest"]
     assert policy_color("adaptive") == STRATEGY_COLORS["adaptive"]
     assert policy_color("my_policy") not in (policy_color(n) for n in ("adaptive", "codel", "aimd"))
+
+
+@pytest.mark.parametrize("target, budget, slowdown", [(0.1, 1.0, 0.0), (2.0, 20.0, 1.0)])
+def test_the_fixed_policy_is_compared_with_a_different_buffer_at_the_slider_ends(
+        capsys, target, budget, slowdown):
+    # at a 0.1 s target Little's law sizes the comparison at 10 slots, as the fixed policy itself
+    show_policy("fixed", latency_target_s=target, memory_budget_mb=budget, slowdown=slowdown)
+    names = [line.split(":")[0].strip() for line in capsys.readouterr().out.splitlines()]
+    assert len(names) == 2 and names[0] != names[1], names
+    check_figure()

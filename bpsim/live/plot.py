@@ -119,8 +119,10 @@ def hidden_buffers_figure(rows, service_rate, title="Hidden buffers: messages he
             ax.barh(y, max(n, 0), height=height * 0.9, color=color, label=name if i == 0 else None,
                     left=0)
             ax.text(max(n, 1) * 1.15, y, f"{n:,}", va="center", fontsize=8)
-    ticks = [f"{label}\n{rows[label]['total']:,} messages\n= {rows[label]['total'] / service_rate:,.1f} s "
-             f"of work" for label in labels]
+    # Two decimals: a service time in hundredths of a second never leaves a half to round, so
+    # the label matches a printout of total x service time (0.85 s, not 0.8 here and 0.9 there).
+    ticks = [f"{label}\n{rows[label]['total']:,} messages\n"
+             f"= {rows[label]['total'] / service_rate:,.2f} s of work" for label in labels]
     ax.set_xscale("log")
     ax.set_xlim(0.8, max(r["total"] for r in rows.values()) * 5)
     ax.set_yticks(range(len(labels)), ticks)
