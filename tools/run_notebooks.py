@@ -3,8 +3,8 @@
     python tools/run_notebooks.py notebooks/01-the-scenario.ipynb [...]
 
 Each notebook runs top to bottom in a new kernel from its own folder; the widget-state blob is
-removed from the metadata (nbval never compares it, and it is large), and the time each notebook
-took is printed.
+removed from the metadata (nbval never compares it, and it is large), as are execution
+timestamps, and the time each notebook took is printed.
 """
 import sys
 import time
@@ -16,11 +16,13 @@ from nbclient import NotebookClient
 def run(path: str) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3",
+    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}
                    ).execute()
     took = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # timestamps would make every re-run a diff
+        cell.get("metadata", {}).pop("execution", None)
     nbformat.write(nb, path)
     return took
 
