@@ -1,0 +1,589 @@
+"""Drive the series in a real JupyterLab (and Voila) in headless Chromium.
+
+nbval proves a notebook's code runs and its text is stable; only a browser shows what a learner
+sees: a widget that fails to render, a slider that no longer redraws its plot. This module holds
+the pieces the browser tests and ``benchmarks/slider_latency.py`` share:
+
+- :class:`LabServer` / :class:`VoilaServer` start a server from the installed packages on a free
+  loopback port with a token, with every Jupyter config/runtime/workspace folder in a temporary
+  directory (no user settings touched), and stop it by its own process.
+- :func:`launch_chromium` starts Debian's ``chromium`` (never a downloaded browser) through the
+  ``playwright`` package.
+- :func:`open_notebook`, :func:`run_all`, :func:`problems` and :func:`dashboards` open a notebook,
+  run it through the Run menu, and read back what the page shows.
+- :func:`snapshot` and :func:`move_control` capture a dashboard's plots and text and move one of
+  its controls the way a learner would (keyboard on a slider, a click on a selector).
+
+The selectors are JupyterLab 4 / ipywidgets 8 ones; see ``shared/reference/browser-testing.md``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Chromium flags that work as root, headless, with no network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
+#: How long (ms) a whole notebook may take to run in the browser, and one control to redraw.
+RUN_ALL_TIMEOUT_MS = 240_000
+REDRAW_TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium_path() -> str | None:
+    """Path of the system ``chromium`` (or ``chromium-browser``), or None when there is none."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def launch_chromium(playwright):
+    """A headless Chromium browser driven by ``playwright``, from the system's binary."""
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("no `chromium` on PATH (Debian: apt-get install -y chromium)")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+def _jupyter_env(tmp: Path) -> dict:
+    """Environment for a server: private Jupyter folders, this checkout's bpsim, inline plots."""
+    env = dict(os.environ)
+    for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                      ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+                      ("JUPYTERLAB_SETTINGS_DIR", "settings")]:
+        (tmp / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(tmp / sub)
+    # Render every cell (no virtual scrolling), so errors and widgets far down a notebook are in
+    # the DOM, and never prompt about news.
+    notebook_settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True, exist_ok=True)
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none"}))
+    apputils_settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    apputils_settings.mkdir(parents=True, exist_ok=True)
+    (apputils_settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false"}))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.pop("MPLBACKEND", None)  # Agg here would make every inline figure vanish
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def _wait_port(port: int, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server not listening after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the process we started (and only it): politely, then firmly."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+class LabServer:
+    """JupyterLab serving a copy of the notebooks from a temporary folder.
+
+    The notebooks are copied (``copy`` maps a name in the served folder to a source folder) so that
+    JupyterLab's autosave can never write an executed notebook over a committed one.
+
+    Use as a context manager; ``url(path)`` gives a page address with the token.
+    """
+
+    def __init__(self, copy: dict[str, Path], startup_timeout_s: float = 60):
+        self.copy = copy
+        self.startup_timeout_s = startup_timeout_s
+        self.token = uuid.uuid4().hex
+        self.port = free_port()
+        self.proc = None
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="bpsim-lab-")
+        tmp = Path(self._tmp.name)
+        self.root = tmp / "root"
+        self.root.mkdir()
+        for name, src in self.copy.items():
+            shutil.copytree(src, self.root / name,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        self.log = tmp / "jupyterlab.log"
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+               "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+               "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=self.root,
+                                         env=_jupyter_env(tmp))
+        try:
+            _wait_http(self.api("status"), self.proc, self.log, self.startup_timeout_s)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            try:  # shuts the kernels down too
+                self._request("POST", "shutdown")
+                self.proc.wait(timeout=20)
+            except Exception:
+                pass
+            _stop(self.proc)
+        self._tmp.cleanup()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def api(self, path: str) -> str:
+        return f"{self.base}/api/{path}?token={self.token}"
+
+    def url(self, notebook: str) -> str:
+        """Address that opens ``notebook`` (relative to the served root) in a clean workspace."""
+        return f"{self.base}/lab/tree/{notebook}?token={self.token}&reset"
+
+    def _request(self, method: str, path: str):
+        req = urllib.request.Request(self.api(path), method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """End every kernel session (one notebook's kernel must not slow the next one down)."""
+        for session in self._request("GET", "sessions") or []:
+            self._request("DELETE", f"sessions/{session['id']}")
+
+
+class VoilaServer:
+    """Voila serving one notebook as a stand-alone app (presentation mode)."""
+
+    def __init__(self, notebook: Path, startup_timeout_s: float = 60):
+        self.notebook = Path(notebook)
+        self.startup_timeout_s = startup_timeout_s
+        self.port = free_port()
+        self.proc = None
+
+    def __enter__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="bpsim-voila-")
+        tmp = Path(self._tmp.name)
+        root = tmp / "root"
+        shutil.copytree(self.notebook.parent, root,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        self.log = tmp / "voila.log"
+        cmd = [sys.executable, "-m", "voila", str(root / self.notebook.name), "--no-browser",
+               f"--port={self.port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, cwd=root,
+                                         env=_jupyter_env(tmp))
+        try:  # ready when it accepts connections (a GET of the page would start the kernel)
+            _wait_port(self.port, self.proc, self.log, self.startup_timeout_s)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            _stop(self.proc)
+        self._tmp.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+
+# ---------------------------------------------------------------- JupyterLab pages
+
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
+IDLE = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
+
+
+def open_notebook(page, server: LabServer, notebook: str, timeout_ms: float = 90_000) -> None:
+    """Open ``notebook`` in a clean workspace and wait until its kernel is connected and idle.
+
+    The toolbar says "idle" before the kernel is really connected (and Run All then does
+    nothing), so readiness is asked of the server too: the notebook's kernel must be idle with a
+    connection open.
+    """
+    page.goto(server.url(notebook), timeout=timeout_ms)
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=timeout_ms)
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        sessions = [s for s in server._request("GET", "sessions") or []
+                    if s.get("path", "").endswith(notebook)]
+        kernels = [s["kernel"] for s in sessions if s.get("kernel")]
+        if any(k.get("execution_state") == "idle" and k.get("connections", 0) >= 1
+               for k in kernels):
+            break
+        time.sleep(0.2)
+    else:
+        raise TimeoutError(f"the kernel of {notebook} never became idle and connected")
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
+def run_all(page, timeout_ms: float = RUN_ALL_TIMEOUT_MS) -> float:
+    """Run every cell through the Run menu; wait until all ran (or one failed). Returns seconds."""
+    start = time.perf_counter()
+    for attempt in range(3):
+        page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+        page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
+        try:  # started: some prompt left "[ ]" (a kernel still settling can swallow the request)
+            page.wait_for_function(
+                """(sel) => [...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
+                    .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
+                arg=NOTEBOOK, timeout=15_000, polling=100)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    # Done when no prompt says [*] (queued and running cells do; after a failure Run All clears
+    # the rest back to [ ]) and the kernel is idle.
+    page.wait_for_function(
+        """([sel, idle]) => {
+            const nb = document.querySelector(sel);
+            if (!nb || !document.querySelector(idle)) return false;
+            return ![...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+                .some(p => p.textContent.includes('*'));
+        }""", arg=[NOTEBOOK, IDLE], timeout=timeout_ms, polling=250)
+    return time.perf_counter() - start
+
+
+_PROBLEMS_JS = """(sel) => {
+    const nb = document.querySelector(sel);
+    const out = {errors: [], stderr: [], widget_errors: [], unrendered: [], unrun: [], views: 0};
+    const text = (el) => el.innerText.trim().slice(0, 800);
+    // JupyterLab renders both tracebacks and warnings as stderr; a traceback names its exception.
+    const isError = (t) => /Traceback|^\\w*(Error|Exception)\\b|^\\w+Error: /m.test(t);
+    [...nb.querySelectorAll('.jp-Cell')].forEach((cell, i) => {
+        if (cell.classList.contains('jp-CodeCell')) {
+            const prompt = cell.querySelector('.jp-InputArea-prompt');
+            const src = cell.querySelector('.jp-InputArea-editor');
+            const hasCode = src && src.innerText.trim().length > 0;
+            if (hasCode && !/\\[\\d+\\]/.test(prompt ? prompt.textContent : ''))
+                out.unrun.push(i);
+        }
+        cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+            .forEach(e => (isError(e.innerText) ? out.errors : out.stderr).push([i, text(e)]));
+        // A widget view is an output without a MIME type (the widget renderer's own node).
+        cell.querySelectorAll('.jp-OutputArea-output:not([data-mime-type])').forEach(v => {
+            out.views += 1;
+            if (/Error displaying widget/i.test(v.innerText))
+                out.widget_errors.push([i, text(v)]);
+            else if (!v.querySelector('.jupyter-widgets'))
+                out.unrendered.push([i, text(v) || '(empty widget view)']);
+        });
+    });
+    return out;
+}"""
+
+
+def problems(page, settle_ms: float = 15_000) -> dict:
+    """What a learner would see go wrong on the open notebook.
+
+    Keys: ``errors`` (tracebacks), ``stderr`` (other text on stderr, e.g. warnings),
+    ``widget_errors`` ("Error displaying widget"), ``unrendered`` (widget views still showing
+    "Loading widget..." or nothing after ``settle_ms``), ``unrun`` (code cells without an
+    execution number); each a list of ``[cell index, text]`` (``unrun``: indices). ``views`` is
+    the number of widget views on the page.
+    """
+    deadline = time.monotonic() + settle_ms / 1000
+    while True:
+        found = page.evaluate(_PROBLEMS_JS, NOTEBOOK)
+        if not found["unrendered"] or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+# ---------------------------------------------------------------- dashboards
+
+SLIDER = ".widget-slider .noUi-handle"
+#: Selectors a learner changes by clicking: dropdowns, toggle buttons, radio buttons, checkboxes.
+SELECTORS = (".widget-dropdown select, .widget-toggle-buttons, .widget-radio-box, "
+             ".widget-checkbox input")
+
+_DASHBOARDS_JS = """([sel, slider, selectors]) => {
+    const root = document.querySelector(sel) || document.body;
+    const cells = [...root.querySelectorAll('.jp-Cell')];
+    const scopes = cells.length ? cells : [root];
+    const found = [];
+    scopes.forEach((cell, i) => {
+        const sliders = cell.querySelectorAll(slider).length;
+        const sel = cell.querySelectorAll(selectors).length;
+        const outputs = cell.querySelectorAll('.widget-output').length;
+        if ((sliders || sel) && outputs)
+            found.push({cell: cells.length ? i : -1, sliders: sliders, selectors: sel,
+                        outputs: outputs});
+    });
+    return found;
+}"""
+
+
+def dashboards(page, scope: str = NOTEBOOK) -> list[dict]:
+    """Cells (or, without cells as in Voila, the page) with sliders/selectors and widget outputs.
+
+    Each is ``{"cell": index or -1, "sliders": n, "selectors": n, "outputs": n}``.
+    """
+    return page.evaluate(_DASHBOARDS_JS, [scope, SLIDER, SELECTORS])
+
+
+def _scope_js(scope: str, cell: int) -> str:
+    """JS expression for the element holding one dashboard."""
+    if cell < 0:
+        return f"document.querySelector({json.dumps(scope)}) || document.body"
+    return f"document.querySelector({json.dumps(scope)}).querySelectorAll('.jp-Cell')[{cell}]"
+
+
+def snapshot(page, cell: int, scope: str = NOTEBOOK) -> dict:
+    """What a dashboard's outputs show now: image sources, canvas pixels, text.
+
+    Image sources are long data URLs; they are kept whole so any redraw changes them.
+    """
+    return page.evaluate(
+        f"""() => {{
+            const el = {_scope_js(scope, cell)};
+            const outs = [...el.querySelectorAll('.widget-output')];
+            return {{
+                images: outs.flatMap(o => [...o.querySelectorAll('img')].map(i => i.src)),
+                canvases: outs.flatMap(o => [...o.querySelectorAll('canvas')].map(c => {{
+                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }})),
+                text: outs.map(o => [...o.querySelectorAll('.jp-RenderedText')]
+                    .map(t => t.innerText).join('\\n')).join('\\n---\\n'),
+            }};
+        }}""")
+
+
+def plots(snap: dict) -> list[str]:
+    return snap["images"] + snap["canvases"]
+
+
+def controls(page, cell: int, scope: str = NOTEBOOK) -> list[dict]:
+    """The sliders and selectors of one dashboard, in page order, with labels and state."""
+    return page.evaluate(
+        f"""([slider, selectors]) => {{
+            const el = {_scope_js(scope, cell)};
+            const label = (c) => {{
+                const w = c.closest('.widget-inline-hbox, .widget-slider, .widget-dropdown, '
+                    + '.widget-toggle-buttons, .widget-radio, .widget-checkbox') || c;
+                const l = w.querySelector('.widget-label, label');
+                return (l ? l.innerText : '').trim();
+            }};
+            const out = [];
+            el.querySelectorAll(slider).forEach((h, k) => out.push({{
+                kind: 'slider', index: k, label: label(h),
+                now: h.getAttribute('aria-valuenow'), max: h.getAttribute('aria-valuemax'),
+                min: h.getAttribute('aria-valuemin')}}));
+            el.querySelectorAll(selectors).forEach((s, k) => out.push({{
+                kind: 'selector', index: k, label: label(s), tag: s.tagName,
+                cls: s.className}}));
+            return out;
+        }}""", [SLIDER, SELECTORS])
+
+
+def move_control(page, cell: int, control: dict, step: int = 0, scope: str = NOTEBOOK) -> str:
+    """Move one control the way a learner would; returns a description of the move.
+
+    A slider's handle is focused and gets ArrowRight (ArrowLeft once it is at its maximum, or on
+    odd ``step`` when it can go both ways, so repeated moves stay in range). A dropdown gets the
+    next option, toggle/radio buttons the next unselected button, a checkbox a click.
+    """
+    root = page.locator(scope) if cell < 0 else page.locator(scope).locator(".jp-Cell").nth(cell)
+    if cell < 0 and page.locator(scope).count() == 0:
+        root = page.locator("body")
+    if control["kind"] == "slider":
+        handle = root.locator(SLIDER).nth(control["index"])
+        now = float(handle.get_attribute("aria-valuenow"))
+        hi = float(handle.get_attribute("aria-valuemax"))
+        lo = float(handle.get_attribute("aria-valuemin"))
+        key = "ArrowRight"
+        if now >= hi or (step % 2 == 1 and now > lo):
+            key = "ArrowLeft"
+        handle.focus()
+        handle.press(key)
+        return f"slider {control['label']!r} {key} from {now:g}"
+    widget = root.locator(SELECTORS).nth(control["index"])
+    tag = control.get("tag", "")
+    if tag == "SELECT":
+        options = widget.locator("option").all_inner_texts()
+        current = widget.evaluate("s => s.selectedIndex")
+        nxt = (current + 1) % len(options)
+        widget.select_option(index=nxt)
+        return f"dropdown {control['label']!r} -> {options[nxt]!r}"
+    if tag == "INPUT":
+        widget.click()
+        return f"checkbox {control['label']!r} clicked"
+    buttons = widget.locator("button, input[type=radio]")
+    n = buttons.count()
+    for k in range(n):
+        b = buttons.nth(k)
+        selected = b.evaluate("b => b.classList.contains('mod-active') || b.checked === true")
+        if not selected:
+            b.click()
+            return f"buttons {control['label']!r} -> {b.inner_text() or k}"
+    raise AssertionError(f"no unselected button in {control['label']!r}")
+
+
+def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
+    """Tag the dashboard's current images, so a redraw (even an identical one) can be seen."""
+    page.evaluate(f"""() => {{
+        const el = {_scope_js(scope, cell)};
+        el.querySelectorAll('.widget-output img').forEach(i => i.dataset.bpsimSeen = '1');
+    }}""")
+
+
+def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOUT_MS,
+                scope: str = NOTEBOOK, idle: str | None = IDLE, settle_ms: int = 300) -> dict:
+    """Wait until the dashboard's plots are drawn again after a move, then until they settle.
+
+    A redraw is an image element that was not there at :func:`mark_plots` time, or a plot (image
+    source, canvas pixels) that differs from ``before``, with at least as many plots as before.
+    Returns the new snapshot, taken once the kernel is idle (``idle`` selector, if any) and the
+    outputs stopped changing for ``settle_ms``. Raises playwright's TimeoutError if nothing is
+    redrawn.
+    """
+    n_before = len(plots(before))
+    page.wait_for_function(
+        f"""([before, n]) => {{
+            const el = {_scope_js(scope, cell)};
+            const outs = [...el.querySelectorAll('.widget-output')];
+            const imgs = outs.flatMap(o => [...o.querySelectorAll('img')]);
+            if (imgs.some(i => !i.complete)) return false;
+            const now = imgs.map(i => i.src)
+                .concat(outs.flatMap(o => [...o.querySelectorAll('canvas')].map(c => {{
+                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }})));
+            const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p));
+            return now.length >= n && now.length > 0 && fresh;
+        }}""", arg=[plots(before), n_before], timeout=timeout_ms, polling=20)
+    deadline = time.monotonic() + timeout_ms / 1000
+    last = None
+    while time.monotonic() < deadline:
+        if idle:
+            page.wait_for_selector(idle, timeout=timeout_ms)
+        snap = snapshot(page, cell, scope)
+        if snap == last:
+            return snap
+        last = snap
+        page.wait_for_timeout(settle_ms)
+    return last
+
+
+#: Moves tried per control before concluding its plot/text never changes (one step of a slider
+#: may legitimately leave a rounded number unchanged).
+MOVES_PER_CONTROL = 3
+
+
+def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = IDLE,
+                    only: list[dict] | None = None) -> list[str]:
+    """Move every control of one dashboard (or ``only`` these); return what failed.
+
+    Each control gets up to ``MOVES_PER_CONTROL`` moves; each move must redraw the plot within
+    ``REDRAW_TIMEOUT_MS``, and over the moves the plot and (when the dashboard prints any) the
+    computed text must change. An empty list means every control works.
+    """
+    failures = []
+    before = snapshot(page, cell, scope)
+    if not plots(before):
+        return [f"cell {cell}: dashboard shows no plot before any move"]
+    for control in (controls(page, cell, scope) if only is None else only):
+        plot_changed = text_changed = False
+        start_text = before["text"]
+        for step in range(MOVES_PER_CONTROL):
+            mark_plots(page, cell, scope)
+            # Keep moving the same way (alternating only at the slider's end), so the value
+            # really goes somewhere new.
+            move = move_control(page, cell, control, step=0, scope=scope)
+            try:
+                after = wait_redraw(page, cell, before, scope=scope, idle=idle)
+            except Exception as exc:  # playwright TimeoutError
+                failures.append(f"cell {cell}: {move}: no redraw within "
+                                f"{REDRAW_TIMEOUT_MS / 1000:.0f} s ({type(exc).__name__})")
+                break
+            plot_changed |= plots(after) != plots(before)
+            text_changed |= after["text"] != start_text
+            before = after
+            if plot_changed and (text_changed or not start_text.strip()):
+                break
+        else:
+            if not plot_changed:
+                failures.append(f"cell {cell}: {control['kind']} {control['label']!r}: plot "
+                                f"identical after {MOVES_PER_CONTROL} moves")
+            elif not text_changed:
+                failures.append(f"cell {cell}: {control['kind']} {control['label']!r}: computed "
+                                f"text unchanged after {MOVES_PER_CONTROL} moves: "
+                                f"{start_text.strip()[:200]!r}")
+    return failures
+
+
+
+def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:
+    """Save the whole open notebook as one PNG (the viewport is stretched to its height).
+
+    JupyterLab scrolls the notebook inside its own panel, so a "full page" screenshot would show
+    only one screen; for the picture the window is made as tall as the notebook, then restored.
+    """
+    size = page.viewport_size
+    height = page.evaluate(
+        """(sel) => {
+            const n = document.querySelector(sel);
+            if (!n) return 0;
+            const scroller = n.closest('.jp-WindowedPanel-outer') || n;
+            return scroller.scrollHeight + scroller.getBoundingClientRect().top + 40;
+        }""", NOTEBOOK)
+    tall = min(max_height, max(size["height"], height + 200))
+    page.set_viewport_size({"width": size["width"], "height": tall})
+    try:
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
