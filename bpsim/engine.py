@@ -18,7 +18,7 @@ What happens in a call, in order:
 >>> r = simulate(strategy="block", capacity=100, duration_s=10, rng=1)
 >>> s = r.summary()
 >>> s["dropped"], s["delivered"], s["producer_backlog_end"] > 8000
-(0, 999, True)
+(0, 1000, True)
 """
 from __future__ import annotations
 

@@ -339,7 +339,7 @@ class Adaptive(Strategy):
 
     def control(self, obs) -> int:
         """New capacity from one interval's measurements (see :class:`bpsim.control.Observation`)."""
-        target = int(obs.service_rate_per_s * self.latency_target_s)
+        target = int(obs.service_rate_per_s * self.latency_target_s + 1e-6)  # float fuzz
         target = max(1, min(target, self.memory_slots(obs)))
         if target <= obs.capacity:
             return target  # shrink at once

@@ -1,0 +1,78 @@
+"""The two commands of the README, for any machine with Python 3.10 or newer.
+
+    python3 tasks.py lab     # install what the series needs, then open it in JupyterLab
+    python3 tasks.py test    # install everything the tests need, then run every test
+
+Both make (or reuse) a virtual environment in ``.venv`` next to this file and install bpsim into it
+in editable mode, so a change to ``bpsim/`` shows up in the notebooks after a kernel restart.
+Set ``BPSIM_VENV`` to use another folder. Extra arguments after ``test`` go to pytest
+(``python3 tasks.py test tests/test_cli.py -x``); after ``lab``, to JupyterLab.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("BPSIM_VENV", ROOT / ".venv"))
+
+
+def _bin(name: str) -> Path:
+    return VENV / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def _run(*cmd, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def ensure_env(extras: str) -> Path:
+    """Create the virtual environment if needed and install bpsim with ``extras`` into it."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"bpsim needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
+    python = _bin("python")
+    if not python.exists():
+        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except Exception as err:  # e.g. Debian without python3-venv
+            sys.exit(f"Could not create a virtual environment in {VENV} ({err}). On Debian or "
+                     "Ubuntu install it with: sudo apt-get install python3-venv")
+    spec = f".[{extras}]" if extras else "."
+    _run(python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", spec)
+    return python
+
+
+def lab(args) -> int:
+    python = ensure_env("")
+    cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # Agg here would stop figures from showing in the notebooks
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def test(args) -> int:
+    python = ensure_env("test")
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    cmd = [python, "-m", "pytest", *args]
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("lab", "test"):
+        print(__doc__)
+        return 2
+    return {"lab": lab, "test": test}[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The two install routes (pip via pyproject.toml, conda via environment.yml) stay in step."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_lists_the_runtime_dependencies_of_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_deps = {_name(r) for r in project["dependencies"]}
+    conda, pip_section, in_deps = set(), [], False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        m = re.match(r"^  - (\S.*)$", line)
+        if in_deps and m and not m.group(1).startswith("pip:"):
+            conda.add(_name(m.group(1)))
+        elif in_deps and re.match(r"^      - ", line):
+            pip_section.append(line.strip()[2:])
+    conda -= {"python", "pip"}
+    assert conda == pip_deps, f"only in environment.yml: {conda - pip_deps}; only in " \
+                              f"pyproject.toml: {pip_deps - conda}"
+    assert "-e ." in pip_section  # the conda route installs bpsim itself
+
+
+def test_python_floor_matches():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    floor = re.search(r"(\d+\.\d+)", project["requires-python"]).group(1)
+    assert f"python>={floor}" in (ROOT / "environment.yml").read_text()
