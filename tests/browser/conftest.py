@@ -22,6 +22,10 @@ import labharness  # noqa: E402
 
 ARTIFACTS = labharness.REPO / "test-artifacts" / "browser"
 
+# The fixture notebooks are inputs of the browser tests, not notebooks for nbval to check (one is
+# broken on purpose).
+collect_ignore_glob = ["fixtures/*"]
+
 
 def pytest_configure(config):
     config.addinivalue_line(

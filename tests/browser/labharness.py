@@ -577,8 +577,12 @@ def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:
         """(sel) => {
             const n = document.querySelector(sel);
             if (!n) return 0;
-            const scroller = n.closest('.jp-WindowedPanel-outer') || n;
-            return scroller.scrollHeight + scroller.getBoundingClientRect().top + 40;
+            const scroller = n.querySelector('.jp-WindowedPanel-outer') || n;
+            scroller.scrollTop = 0;
+            const cells = n.querySelectorAll('.jp-Cell');
+            const last = cells.length ? cells[cells.length - 1].getBoundingClientRect().bottom
+                : scroller.scrollHeight + scroller.getBoundingClientRect().top;
+            return last + 80;  // and the status bar below
         }""", NOTEBOOK)
     tall = min(max_height, max(size["height"], height + 200))
     page.set_viewport_size({"width": size["width"], "height": tall})
