@@ -349,11 +349,16 @@ def problems(page, settle_ms: float = 15_000) -> dict:
 # ---------------------------------------------------------------- dashboards
 
 SLIDER = ".widget-slider .noUi-handle"
+#: A dashboard's plots: inline PNGs in Output widgets, or ipympl canvases.
+PLOT_IMG = ".widget-output img"
+PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas"
+#: A dashboard's computed text: what its callbacks print into Output widgets.
+PLOT_TEXT = ".widget-output .jp-RenderedText"
 #: Selectors a learner changes by clicking: dropdowns, toggle buttons, radio buttons, checkboxes.
 SELECTORS = (".widget-dropdown select, .widget-toggle-buttons, .widget-radio-box, "
              ".widget-checkbox input")
 
-_DASHBOARDS_JS = """([sel, slider, selectors]) => {
+_DASHBOARDS_JS = """([sel, slider, selectors, plotsel]) => {
     const root = document.querySelector(sel) || document.body;
     const cells = [...root.querySelectorAll('.jp-Cell')];
     const scopes = cells.length ? cells : [root];
@@ -361,7 +366,7 @@ _DASHBOARDS_JS = """([sel, slider, selectors]) => {
     scopes.forEach((cell, i) => {
         const sliders = cell.querySelectorAll(slider).length;
         const sel = cell.querySelectorAll(selectors).length;
-        const outputs = cell.querySelectorAll('.widget-output').length;
+        const outputs = cell.querySelectorAll(plotsel).length;
         if ((sliders || sel) && outputs)
             found.push({cell: cells.length ? i : -1, sliders: sliders, selectors: sel,
                         outputs: outputs});
@@ -375,7 +380,8 @@ def dashboards(page, scope: str = NOTEBOOK) -> list[dict]:
 
     Each is ``{"cell": index or -1, "sliders": n, "selectors": n, "outputs": n}``.
     """
-    return page.evaluate(_DASHBOARDS_JS, [scope, SLIDER, SELECTORS])
+    return page.evaluate(_DASHBOARDS_JS, [scope, SLIDER, SELECTORS,
+                                          f".widget-output, {PLOT_CANVAS}"])
 
 
 def _scope_js(scope: str, cell: int) -> str:
@@ -393,13 +399,11 @@ def snapshot(page, cell: int, scope: str = NOTEBOOK) -> dict:
     return page.evaluate(
         f"""() => {{
             const el = {_scope_js(scope, cell)};
-            const outs = [...el.querySelectorAll('.widget-output')];
             return {{
-                images: outs.flatMap(o => [...o.querySelectorAll('img')].map(i => i.src)),
-                canvases: outs.flatMap(o => [...o.querySelectorAll('canvas')].map(c => {{
-                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }})),
-                text: outs.map(o => [...o.querySelectorAll('.jp-RenderedText')]
-                    .map(t => t.innerText).join('\\n')).join('\\n---\\n'),
+                images: [...el.querySelectorAll('{PLOT_IMG}')].map(i => i.src),
+                canvases: [...el.querySelectorAll('{PLOT_CANVAS}')].map(c => {{
+                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }}),
+                text: [...el.querySelectorAll('{PLOT_TEXT}')].map(t => t.innerText).join('\\n'),
             }};
         }}""")
 
@@ -478,7 +482,7 @@ def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
     """Tag the dashboard's current images, so a redraw (even an identical one) can be seen."""
     page.evaluate(f"""() => {{
         const el = {_scope_js(scope, cell)};
-        el.querySelectorAll('.widget-output img').forEach(i => i.dataset.bpsimSeen = '1');
+        el.querySelectorAll('{PLOT_IMG}').forEach(i => i.dataset.bpsimSeen = '1');
     }}""")
 
 
@@ -496,12 +500,11 @@ def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOU
     page.wait_for_function(
         f"""([before, n]) => {{
             const el = {_scope_js(scope, cell)};
-            const outs = [...el.querySelectorAll('.widget-output')];
-            const imgs = outs.flatMap(o => [...o.querySelectorAll('img')]);
+            const imgs = [...el.querySelectorAll('{PLOT_IMG}')];
             if (imgs.some(i => !i.complete)) return false;
             const now = imgs.map(i => i.src)
-                .concat(outs.flatMap(o => [...o.querySelectorAll('canvas')].map(c => {{
-                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }})));
+                .concat([...el.querySelectorAll('{PLOT_CANVAS}')].map(c => {{
+                    try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }}));
             const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p));
             return now.length >= n && now.length > 0 && fresh;
         }}""", arg=[plots(before), n_before], timeout=timeout_ms, polling=20)
@@ -584,7 +587,7 @@ def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:
                 : scroller.scrollHeight + scroller.getBoundingClientRect().top;
             return last + 80;  // and the status bar below
         }""", NOTEBOOK)
-    tall = min(max_height, max(size["height"], height + 200))
+    tall = int(min(max_height, max(size["height"], height)))
     page.set_viewport_size({"width": size["width"], "height": tall})
     try:
         page.wait_for_timeout(300)
