@@ -43,6 +43,12 @@ RUN_ALL_TIMEOUT_MS = 240_000
 REDRAW_TIMEOUT_MS = 30_000
 
 
+def log(message: str) -> None:
+    """Print what the harness does when ``BPSIM_BROWSER_LOG`` is set (run pytest with ``-s``)."""
+    if os.environ.get("BPSIM_BROWSER_LOG"):
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
@@ -352,8 +358,8 @@ SLIDER = ".widget-slider .noUi-handle"
 #: A dashboard's plots: inline PNGs in Output widgets, or ipympl canvases.
 PLOT_IMG = ".widget-output img"
 PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas"
-#: A dashboard's computed text: what its callbacks print into Output widgets.
-PLOT_TEXT = ".widget-output .jp-RenderedText"
+#: A dashboard's computed text: what its callbacks print into Output widgets, or HTML widgets.
+PLOT_TEXT = ".widget-output .jp-RenderedText, .widget-html-content"
 #: Selectors a learner changes by clicking: dropdowns, toggle buttons, radio buttons, checkboxes.
 SELECTORS = (".widget-dropdown select, .widget-toggle-buttons, .widget-radio-box, "
              ".widget-checkbox input")
@@ -468,14 +474,12 @@ def move_control(page, cell: int, control: dict, step: int = 0, scope: str = NOT
         widget.click()
         return f"checkbox {control['label']!r} clicked"
     buttons = widget.locator("button, input[type=radio]")
-    n = buttons.count()
-    for k in range(n):
-        b = buttons.nth(k)
-        selected = b.evaluate("b => b.classList.contains('mod-active') || b.checked === true")
-        if not selected:
-            b.click()
-            return f"buttons {control['label']!r} -> {b.inner_text() or k}"
-    raise AssertionError(f"no unselected button in {control['label']!r}")
+    active = widget.evaluate("""w => [...w.querySelectorAll('button, input[type=radio]')]
+        .findIndex(b => b.classList.contains('mod-active') || b.checked === true)""")
+    nxt = (active + 1) % buttons.count()  # the one after the selected one, round the ring
+    b = buttons.nth(nxt)
+    b.click()
+    return f"buttons {control['label']!r} -> {b.inner_text() or nxt}"
 
 
 def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
@@ -487,7 +491,7 @@ def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
 
 
 def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOUT_MS,
-                scope: str = NOTEBOOK, idle: str | None = IDLE, settle_ms: int = 300) -> dict:
+                scope: str = NOTEBOOK, idle: str | None = IDLE, settle_ms: int = 150) -> dict:
     """Wait until the dashboard's plots are drawn again after a move, then until they settle.
 
     A redraw is an image element that was not there at :func:`mark_plots` time, or a plot (image
@@ -522,51 +526,204 @@ def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOU
 
 
 #: Moves tried per control before concluding its plot/text never changes (one step of a slider
-#: may legitimately leave a rounded number unchanged).
+#: Small moves tried per control before trying its far end (one step of a slider may
+#: legitimately leave a rounded number unchanged).
 MOVES_PER_CONTROL = 3
+#: Most options of one selector tried while looking for a setting where a control matters.
+MAX_OPTIONS = 8
+
+
+def _control_root(page, cell: int, scope: str):
+    if cell < 0:
+        return page.locator(scope) if page.locator(scope).count() else page.locator("body")
+    return page.locator(scope).locator(".jp-Cell").nth(cell)
+
+
+_STATE_JS = """([el, slider, selectors, c]) => {
+    if (c.kind === 'slider') {
+        const h = el.querySelectorAll(slider)[c.index];
+        if (!h) return {disabled: true, value: null, options: 0};
+        return {disabled: h.closest('.noUi-target').hasAttribute('disabled'),
+                value: h.getAttribute('aria-valuenow'), options: 0};
+    }
+    const s = el.querySelectorAll(selectors)[c.index];
+    if (!s) return {disabled: true, value: null, options: 0};
+    if (s.tagName === 'SELECT')
+        return {disabled: s.disabled, value: s.selectedIndex, options: s.options.length};
+    if (s.tagName === 'INPUT')
+        return {disabled: s.disabled, value: s.checked, options: 2};
+    const items = [...s.querySelectorAll('button, input[type=radio]')];
+    return {disabled: items.every(b => b.disabled),
+            value: items.findIndex(b => b.classList.contains('mod-active') || b.checked === true),
+            options: items.length};
+}"""
+
+
+def control_state(page, cell: int, control: dict, scope: str = NOTEBOOK) -> dict:
+    """``{"disabled": bool, "value": ..., "options": n}`` of one control as the page shows it."""
+    return page.evaluate(
+        f"([slider, selectors, c]) => ({_STATE_JS})([{_scope_js(scope, cell)}, slider, "
+        f"selectors, c])", [SLIDER, SELECTORS, control])
+
+
+def _set_state(page, cell: int, control: dict, value, scope: str) -> None:
+    """Put a control back to ``value`` (a slider: by typing it into its readout)."""
+    root = _control_root(page, cell, scope)
+    if control["kind"] == "slider":
+        handle = root.locator(SLIDER).nth(control["index"])
+        readout = handle.locator("xpath=ancestor::div[contains(@class,'widget-slider')][1]"
+                                 ).locator(".widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(f"{float(value):f}".rstrip("0").rstrip("."))
+        page.keyboard.press("Enter")
+        return
+    widget = root.locator(SELECTORS).nth(control["index"])
+    if control.get("tag") == "SELECT":
+        widget.select_option(index=int(value))
+    elif control.get("tag") == "INPUT":
+        if widget.is_checked() != bool(value):
+            widget.click()
+    elif int(value) >= 0:
+        widget.locator("button, input[type=radio]").nth(int(value)).click()
+
+
+def _restore(page, cell, control, value, before, scope, idle) -> dict:
+    """Put ``control`` back to ``value`` if it moved; the snapshot after the redraw."""
+    if control_state(page, cell, control, scope)["value"] == value:
+        return before
+    mark_plots(page, cell, scope)
+    try:
+        _set_state(page, cell, control, value, scope)
+        for _ in range(20):  # the page takes the new value at once, or never (e.g. a label)
+            if control_state(page, cell, control, scope)["value"] == value:
+                return wait_redraw(page, cell, before, scope=scope, idle=idle)
+            page.wait_for_timeout(100)
+    except Exception:
+        pass
+    return snapshot(page, cell, scope)  # could not put it back: carry on from where it is
+
+
+def _try_moves(page, cell, control, before, moves, scope, idle):
+    """Move ``control`` up to ``moves`` times; (plot changed, text changed, failure, snapshot)."""
+    plot_changed = text_changed = False
+    start_text = before["text"]
+    for _ in range(moves):
+        mark_plots(page, cell, scope)
+        # Keep moving the same way (turning back only at a slider's end), so the value really
+        # goes somewhere new.
+        move = move_control(page, cell, control, step=0, scope=scope)
+        try:
+            after = wait_redraw(page, cell, before, scope=scope, idle=idle)
+        except Exception as exc:  # playwright's TimeoutError
+            return (plot_changed, text_changed, f"{move}: no redraw within "
+                    f"{REDRAW_TIMEOUT_MS / 1000:.0f} s ({type(exc).__name__})", before)
+        plot_changed |= plots(after) != plots(before)
+        text_changed |= after["text"] != start_text
+        log(f"cell {cell}: {move}: plot {'changed' if plots(after) != plots(before) else 'same'}"
+            f", text {'changed' if after['text'] != start_text else 'same'}")
+        before = after
+        if plot_changed and (text_changed or not start_text.strip()):
+            break
+    return plot_changed, text_changed, None, before
+
+
+def _far_ends(page, cell, control, before, start_text, scope, idle):
+    """Small moves left the computed text alone: try big ones. (text changed, snapshot)
+
+    Outcome sentences are often coarse ("0% resolving", "never"): one slider step cannot move
+    them, a far end of the slider should (End, then Home). A selector goes through its other
+    options.
+    """
+    if control["kind"] == "slider":
+        handle = _control_root(page, cell, scope).locator(SLIDER).nth(control["index"])
+        for key in ("End", "Home"):
+            mark_plots(page, cell, scope)
+            handle.focus()
+            handle.press(key)
+            try:
+                before = wait_redraw(page, cell, before, scope=scope, idle=idle)
+            except Exception:  # already at that end: nothing to redraw
+                continue
+            log(f"cell {cell}: slider {control['label']!r} {key}: text "
+                f"{'changed' if before['text'] != start_text else 'same'}")
+            if before["text"] != start_text:
+                return True, before
+        return False, before
+    n = control_state(page, cell, control, scope)["options"]
+    for _ in range(min(n, MAX_OPTIONS)):
+        _p, _t, failure, before = _try_moves(page, cell, control, before, 1, scope, idle)
+        if failure:
+            return False, before
+        if before["text"] != start_text:
+            return True, before
+    return False, before
+
+
+def _exercise(page, cell, control, before, scope, idle):
+    """Small moves, then far ones for the text; (plot changed, text changed, failure, snap)."""
+    start_text = before["text"]
+    plot_changed, text_changed, failure, before = _try_moves(
+        page, cell, control, before, MOVES_PER_CONTROL, scope, idle)
+    if not failure and plot_changed and not text_changed and start_text.strip():
+        text_changed, before = _far_ends(page, cell, control, before, start_text, scope, idle)
+    return plot_changed, text_changed or not start_text.strip(), failure, before
 
 
 def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = IDLE,
                     only: list[dict] | None = None) -> list[str]:
     """Move every control of one dashboard (or ``only`` these); return what failed.
 
-    Each control gets up to ``MOVES_PER_CONTROL`` moves; each move must redraw the plot within
-    ``REDRAW_TIMEOUT_MS``, and over the moves the plot and (when the dashboard prints any) the
-    computed text must change. An empty list means every control works.
+    Each enabled control, starting from the dashboard's own settings, gets up to
+    ``MOVES_PER_CONTROL`` small moves (a slider: the arrow keys; a selector: its next option);
+    each move must redraw the plot within ``REDRAW_TIMEOUT_MS``, and the plot must change. When
+    the dashboard shows computed text, it must change too, if need be at the slider's far ends
+    (coarse sentences may not follow one step). Then the control is put back.
+
+    A control that changes nothing under the dashboard's own settings (say "keep 1 in N", which
+    only matters for the ``sample`` strategy) is tried again under each other setting of each
+    other selector, and passes if it works under one. Disabled controls are left alone. An
+    empty list means every control works.
     """
     failures = []
     before = snapshot(page, cell, scope)
     if not plots(before):
         return [f"cell {cell}: dashboard shows no plot before any move"]
-    for control in (controls(page, cell, scope) if only is None else only):
-        plot_changed = text_changed = False
-        start_text = before["text"]
-        for step in range(MOVES_PER_CONTROL):
-            mark_plots(page, cell, scope)
-            # Keep moving the same way (alternating only at the slider's end), so the value
-            # really goes somewhere new.
-            move = move_control(page, cell, control, step=0, scope=scope)
-            try:
-                after = wait_redraw(page, cell, before, scope=scope, idle=idle)
-            except Exception as exc:  # playwright TimeoutError
-                failures.append(f"cell {cell}: {move}: no redraw within "
-                                f"{REDRAW_TIMEOUT_MS / 1000:.0f} s ({type(exc).__name__})")
+    every = controls(page, cell, scope)
+    for control in (every if only is None else only):
+        name = f"cell {cell}: {control['kind']} {control['label']!r}"
+        state = control_state(page, cell, control, scope)
+        if state["disabled"]:
+            continue
+        log(f"{name}: from {state['value']}")
+        plot_ok, text_ok, failure, before = _exercise(page, cell, control, before, scope, idle)
+        before = _restore(page, cell, control, state["value"], before, scope, idle)
+        others = [c for c in every if c["kind"] == "selector" and c != control]
+        for sel in others if not (failure or (plot_ok and text_ok)) else []:
+            sel_state = control_state(page, cell, sel, scope)
+            for _ in range(min(sel_state["options"], MAX_OPTIONS) - 1):
+                _p, _t, failure, before = _try_moves(page, cell, sel, before, 1, scope, idle)
+                if failure or control_state(page, cell, control, scope)["disabled"]:
+                    continue
+                plot_ok, text_ok, failure, before = _exercise(page, cell, control, before,
+                                                              scope, idle)
+                before = _restore(page, cell, control, state["value"], before, scope, idle)
+                if failure or (plot_ok and text_ok):
+                    break
+            before = _restore(page, cell, sel, sel_state["value"], before, scope, idle)
+            if failure or (plot_ok and text_ok):
                 break
-            plot_changed |= plots(after) != plots(before)
-            text_changed |= after["text"] != start_text
-            before = after
-            if plot_changed and (text_changed or not start_text.strip()):
-                break
-        else:
-            if not plot_changed:
-                failures.append(f"cell {cell}: {control['kind']} {control['label']!r}: plot "
-                                f"identical after {MOVES_PER_CONTROL} moves")
-            elif not text_changed:
-                failures.append(f"cell {cell}: {control['kind']} {control['label']!r}: computed "
-                                f"text unchanged after {MOVES_PER_CONTROL} moves: "
-                                f"{start_text.strip()[:200]!r}")
+        log(f"{name}: plot {'ok' if plot_ok else 'NO'}, text {'ok' if text_ok else 'NO'}"
+            f"{', ' + failure if failure else ''}")
+        setting = " under every setting of the other selectors" if others else ""
+        if failure:
+            failures.append(f"{name}: {failure}")
+        elif not plot_ok:
+            failures.append(f"{name}: plot identical after {MOVES_PER_CONTROL} moves{setting}")
+        elif not text_ok:
+            failures.append(f"{name}: computed text unchanged, even at the far ends{setting}: "
+                            f"{before['text'].strip()[:200]!r}")
     return failures
-
 
 
 def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:
