@@ -264,9 +264,12 @@ def open_notebook(page, server: LabServer, notebook: str, timeout_ms: float = 90
     """
     page.goto(server.url(notebook), timeout=timeout_ms)
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=timeout_ms)
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
+        # A notebook without a kernelspec makes JupyterLab ask for a kernel: take its default.
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count():
+            accept.first.click()
         sessions = [s for s in server._request("GET", "sessions") or []
                     if s.get("path", "").endswith(notebook)]
         kernels = [s["kernel"] for s in sessions if s.get("kernel")]
