@@ -11,8 +11,12 @@ capacity.
 >>> s["offered"] == s["delivered"] + s["dropped"] + s["queue_end"] + s["in_service_end"]
 True
 """
+from .apiserver import (ApiServerModel, ApiServerResult, DnsCache, PriorityLevel, Removal,
+                        Switch, TrafficClass, simulate_apiserver)
+from .challenge import run_suite, suite
 from .control import Observation
 from .engine import simulate
+from .policies import AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy, ReferenceAdaptive
 from .result import SUMMARY_KEYS, Result
 from .scenario import Scenario
 from .strategies import (STRATEGIES, Adaptive, Block, DropNewest, DropOldest, Sample, Shed,
@@ -24,4 +28,10 @@ __all__ = [
     "simulate", "Scenario", "Result", "SUMMARY_KEYS", "Observation", "STRATEGIES", "Strategy",
     "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed", "Adaptive",
     "make_strategy",
+    # notebook 05: policies a learner writes, and the challenge
+    "Policy", "Decision", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel", "AIMD",
+    "run_suite", "suite",
+    # notebook 04: several traffic classes sharing one API server
+    "simulate_apiserver", "ApiServerModel", "ApiServerResult", "TrafficClass", "PriorityLevel",
+    "DnsCache", "Switch", "Removal",
 ]

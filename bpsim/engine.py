@@ -11,8 +11,10 @@ What happens in a call, in order:
    strategy can be expressed by its rule, the pure-Python reference (:mod:`bpsim.reference`)
    otherwise, or when asked for with ``engine="reference"``. The order of events inside a tick is
    documented in :mod:`bpsim.reference`.
-4. A strategy with a ``control`` method (``adaptive``) is called every control interval with an
-   :class:`bpsim.control.Observation` and sets the capacity for the next interval.
+4. A strategy with a ``control`` method (``adaptive``, a policy) is called every control interval
+   with an :class:`bpsim.control.Observation`. It returns the capacity for the next interval, or a
+   decision (an object with ``capacity`` and ``drop_head``) that may also drop messages from the
+   head of the buffer (sojourn-based policies such as CoDel); head drops count as ``dropped``.
 
 >>> from bpsim import simulate
 >>> r = simulate(strategy="block", capacity=100, duration_s=10, rng=1)
@@ -160,15 +162,32 @@ def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
         eng.run(0, inputs.n_ticks)
     else:
         step = max(1, int(round(strat.control_interval_s / inputs.dt)))
-        meter = Meter(inputs, eng)
-        eng.set_capacity(min(sc.capacity, strat.memory_slots(meter.observe(0, step))))
+        # start() is called once per run, before the first tick, and gives the first capacity
+        eng.set_capacity(strat.start(Meter(inputs, eng).observe(0, step)))
         meter = Meter(inputs, eng)
         for start in range(0, inputs.n_ticks, step):
             stop = min(start + step, inputs.n_ticks)
             eng.run(start, stop)
             if stop < inputs.n_ticks:
-                eng.set_capacity(control(meter.observe(stop, stop - start)))
+                _apply(eng, control(meter.observe(stop, stop - start)))
     return Result(sc, strat, inputs, eng)
+
+
+def _apply(eng, decision) -> None:
+    """Carry out what a control method returned between two ticks.
+
+    A plain number is the new capacity (messages). Anything with a ``drop_head`` attribute is a
+    decision: first ``drop_head`` messages leave the head of the buffer (counted as dropped),
+    then ``capacity`` takes effect unless it is ``None``.
+    """
+    drop = getattr(decision, "drop_head", None)
+    if drop is None:
+        eng.set_capacity(decision)
+        return
+    if drop:
+        eng.drop_head(drop)
+    if decision.capacity is not None:
+        eng.set_capacity(decision.capacity)
 
 
 def _make_engine(inputs, strat, engine):

@@ -337,6 +337,10 @@ class Adaptive(Strategy):
         budget = self.memory_budget_bytes or obs.memory_limit_bytes
         return max(0, int(budget // obs.message_bytes) - obs.consumers)
 
+    def start(self, obs) -> int:
+        """The capacity a run starts with: the scenario's, within the memory budget."""
+        return min(obs.capacity, self.memory_slots(obs))
+
     def control(self, obs) -> int:
         """New capacity from one interval's measurements (see :class:`bpsim.control.Observation`)."""
         target = int(obs.service_rate_per_s * self.latency_target_s + 1e-6)  # float fuzz

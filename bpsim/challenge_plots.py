@@ -1,0 +1,203 @@
+"""Figures for the adaptive-backpressure challenge (notebook 05).
+
+Each helper draws one figure, which the notebook shows when the cell ends, and returns ``None``:
+strict nbval runs cells without history, and IPython then cannot see a trailing ``;``, so a
+returned ``Figure`` would print its repr in the test run but not in the committed notebook
+(``plt.gcf()`` gets the figure if you need it).
+
+Colours follow :mod:`bpsim.plots`: a fixed buffer that drops arrivals is ``drop_newest``'s orange,
+the reference adaptive policy is ``adaptive``'s black, CoDel (which drops at the head) borrows
+``drop_oldest``'s colour, AIMD ``shed``'s sky blue, and the learner's policy is blue.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .challenge import LATENCY_TARGET_S, builtin_policies, run_policy, score_run, suite
+from .policies import FixedCapacity, policy_name
+from .plots import COLORS, STRATEGY_COLORS, label_axes
+
+#: One colour per built-in policy; any other policy (the learner's) is drawn in YOU.
+POLICY_COLORS = {"fixed": STRATEGY_COLORS["drop_newest"], "adaptive": STRATEGY_COLORS["adaptive"],
+                 "codel": STRATEGY_COLORS["drop_oldest"], "aimd": STRATEGY_COLORS["shed"]}
+YOU = STRATEGY_COLORS["block"]
+OTHER = "#999999"
+
+
+def policy_color(name: str, others: str = YOU) -> str:
+    """The colour of a policy by name (``fixed 50`` is a fixed buffer)."""
+    return POLICY_COLORS.get(name.split()[0], others)
+
+
+def _thin(result, every_s=0.01):
+    """Step between plotted ticks: one point per ``every_s`` is plenty for a 30 s run."""
+    return max(1, int(round(every_s / result.scenario.dt_s)))
+
+
+def _shade(ax, challenge):
+    for start, stop in challenge.trouble:
+        ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.15, lw=0)
+
+
+def fixed_both_ways(capacities=(5, 10, 25, 50, 99), latency_target_s=LATENCY_TARGET_S):
+    """Fixed buffers of several sizes on the surge and on the slowdown: wrong in both directions.
+
+    Left: messages lost in the ``burst`` scenario (a small buffer throws away a surge it could
+    have absorbed). Right: the share of time the latency target is met in the ``slowdown``
+    scenario (a large buffer holds more work than a slowed consumer can finish in time).
+    """
+    ch = {c.name: c for c in suite()}
+    lost, met = [], []
+    for c in capacities:
+        r = run_policy(FixedCapacity(c), ch["burst"])
+        lost.append(score_run(r, ch["burst"], latency_target_s).lost)
+        r = run_policy(FixedCapacity(c), ch["slowdown"])
+        met.append(100 * score_run(r, ch["slowdown"], latency_target_s).on_target)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    color = POLICY_COLORS["fixed"]
+    a.plot(capacities, lost, "o-", color=color, label="fixed buffer")
+    b.plot(capacities, met, "o-", color=color, label="fixed buffer")
+    full = ch["burst"].scenario.consumer_rate * latency_target_s
+    for ax in (a, b):
+        ax.axvline(full, color=COLORS["theory"], ls="--", lw=1,
+                   label=f"Little's law at full speed ({full:.0f})")
+    label_axes(a, "Surge: a small buffer drops good traffic", "buffer capacity (messages)",
+               "messages lost")
+    label_axes(b, "Slowdown: a large buffer misses the target", "buffer capacity (messages)",
+               "time on target (%)")
+    b.set_ylim(0, 105)
+    a.legend()
+    b.legend(loc="lower left")
+
+
+def plot_scoreboard(board, you=None):
+    """The scoreboard as a dot plot: one row per scenario and the total, one colour per policy.
+
+    ``you`` names the learner's policy (drawn larger); by default any policy that is not a
+    built-in.
+    """
+    rows = board.scenarios + ["total"]
+    fig, ax = plt.subplots(figsize=(8, 3.8), constrained_layout=True)
+    ranking = board.ranking()
+    for k, name in enumerate(ranking):
+        xs = [board.get(name, s).score for s in board.scenarios] + [board.total(name)]
+        mine = name == you or (you is None and name.split()[0] not in POLICY_COLORS)
+        ax.plot(xs, np.arange(len(rows)) + (k - (len(ranking) - 1) / 2) * 0.1,
+                "D" if mine else "o", ms=9 if mine else 6, color=policy_color(name),
+                label=f"{name} ({board.total(name):.1f})", ls="none")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.invert_yaxis()
+    label_axes(ax, "Scoreboard: share of messages delivered in time",
+               "score (0-100, higher is better)", "scenario")
+    ax.legend(title="policy (total)", loc="center left", bbox_to_anchor=(1.01, 0.5))
+
+
+def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel", "aimd")):
+    """Capacity over time against the consumer speed the policy measured, one panel per policy.
+
+    The dashed line is what Little's law asks for: measured speed x latency target.
+    """
+    ch = next(c for c in board.challenges if c.name == scenario)
+    target = board.latency_target_s
+    fig, axes = plt.subplots(len(policies) + 1, 1, figsize=(9, 2.1 * (len(policies) + 1)),
+                             sharex=True, constrained_layout=True)
+    top, sc = axes[0], ch.scenario
+    true = sc.per_tick("speed") * sc.consumer_rate * sc.per_tick("consumers")
+    for name in policies:
+        tr = board.results[(name, scenario)].strategy.traced()
+        top.plot(tr["time_s"], tr["service_rate_per_s"], color=policy_color(name), lw=0.8,
+                 alpha=0.7, label=f"measured by {name}")
+    top.plot(np.arange(sc.n_ticks) * sc.dt_s, true, color=COLORS["theory"], ls="--", lw=1.5,
+             label="true mean speed")
+    label_axes(top, f"Scenario '{scenario}': {ch.about}", "", "consumer speed (msg/s)")
+    top.legend(loc="upper right", ncol=len(policies) + 1, fontsize="small")
+    for ax, name in zip(axes[1:], policies):
+        r = board.results[(name, scenario)]
+        tr = r.strategy.traced()
+        k = _thin(r)
+        ax.plot(r.time_s[::k], r.queue_depth[::k], color=policy_color(name), lw=0.6, alpha=0.45,
+                label="queue depth")
+        ax.plot(r.time_s[::k], r.capacity[::k], color=policy_color(name), lw=1.8,
+                label="capacity")
+        ax.plot(tr["time_s"], tr["service_rate_per_s"] * target, color=COLORS["theory"], ls="--",
+                lw=1, label=f"speed x {target:g} s")
+        label_axes(ax, name, "", "messages")
+        ax.legend(loc="upper right", ncol=3, fontsize="small")
+    for ax in axes:
+        _shade(ax, ch)
+    axes[-1].set_xlabel("time (s)")
+
+
+def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
+            compare=None):
+    """One policy on the slowdown scenario, with the knobs the sliders turn (draws a figure).
+
+    Prints each policy's score line. ``compare`` (default: a fixed buffer sized by Little's law
+    at full speed) is drawn beside it.
+    """
+    ch = suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
+    if compare is None:
+        fixed = FixedCapacity(int(ch.scenario.consumer_rate * latency_target_s))
+        compare = fixed if policy_name(policy) != policy_name(fixed) else FixedCapacity(10)
+    fig, (a, b) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, constrained_layout=True)
+    for p, style in ((compare, ":"), (policy, "-")):
+        name = policy_name(p)
+        r = run_policy(p, ch)
+        s = score_run(r, ch, latency_target_s)
+        print(f"{name:>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of the time, "
+              f"lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
+        color = policy_color(name)
+        k = _thin(r)
+        a.plot(r.time_s[::k], r.capacity[::k], style, color=color, lw=1.6,
+               label=f"{name}: capacity")
+        b.plot(r.delivery_time_s, r.latency_s, ".", ms=2, color=color, alpha=0.6, label=name)
+    budget = ch.scenario.memory_limit_bytes if ch.memory_budget is None else ch.memory_budget
+    a.axhline(budget // ch.scenario.message_bytes, color=COLORS["limit"], lw=1,
+              label="memory budget (messages)")
+    b.axhline(latency_target_s, color=COLORS["target"], lw=1.5, label="latency target")
+    label_axes(a, f"Slowdown to {slowdown:g}x, latency target {latency_target_s:g} s, "
+               f"budget {memory_budget_mb:g} MB", "", "capacity (messages)")
+    label_axes(b, "Latency of each delivered message", "time (s)", "latency (s)")
+    b.set_yscale("log")
+    for ax in (a, b):
+        _shade(ax, ch)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", markerscale=4)
+
+
+def show_policy(name="adaptive", latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0,
+                slowdown=0.25, extra=()):
+    """:func:`explore` for a policy chosen by name, then show the figure.
+
+    ``name`` is a built-in (``adaptive``, ``codel``, ``aimd``, ``fixed``; rebuilt for the latency
+    target) or the name of one of the ``extra`` policies (yours).
+    """
+    pols = {policy_name(p).split()[0]: p for p in builtin_policies(latency_target_s)}
+    pols.update({policy_name(p): p for p in extra})
+    if name not in pols:
+        raise ValueError(f"name={name!r} is not valid: use one of {', '.join(pols)}.")
+    explore(pols[name], latency_target_s, memory_budget_mb, slowdown)
+    plt.show()
+
+
+def explore_widget(extra=()):
+    """Sliders for the latency target, the memory budget and the slowdown, and a policy menu."""
+    import ipywidgets as w
+
+    names = ["adaptive", "codel", "aimd", "fixed"] + [policy_name(p) for p in extra]
+    style = {"description_width": "initial"}
+    controls = {
+        "name": w.Dropdown(options=names, value="adaptive", description="policy"),
+        "latency_target_s": w.FloatSlider(value=LATENCY_TARGET_S, min=0.1, max=2.0, step=0.1,
+                                          description="latency target (s)", style=style,
+                                          continuous_update=False),
+        "memory_budget_mb": w.FloatSlider(value=10.0, min=1.0, max=20.0, step=1.0,
+                                          description="memory budget (MB)", style=style,
+                                          continuous_update=False),
+        "slowdown": w.FloatSlider(value=0.25, min=0.0, max=1.0, step=0.05,
+                                  description="slowdown (x full speed)", style=style,
+                                  continuous_update=False),
+    }
+    out = w.interactive_output(lambda **kw: show_policy(extra=extra, **kw), controls)
+    c = list(controls.values())
+    return w.VBox([w.HBox(c[:2]), w.HBox(c[2:]), out])

@@ -1,0 +1,128 @@
+"""The challenge: a scenario suite, a scorer that can be trusted, and a scoreboard."""
+import numpy as np
+import pytest
+
+from bpsim.challenge import (LATENCY_TARGET_S, builtin_policies, run_policy, run_suite,
+                             score_run, suite)
+from bpsim.policies import FixedCapacity, budget_slots
+
+FIXED = (5, 10, 20, 30, 50, 99)
+
+
+def backwards(obs):
+    """Deliberately bad: a huge buffer when the consumer is slow, one slot when it is fast."""
+    return budget_slots(obs) if obs.service_rate_per_s < 50 else 1
+
+
+@pytest.fixture(scope="module")
+def board():
+    # the built-ins, with the fixed one (50) replaced by a sweep of sizes
+    return run_suite(builtin_policies()[1:] + [FixedCapacity(c) for c in FIXED] + [backwards])
+
+
+BUILT_INS = ("adaptive", "codel", "aimd")
+
+
+def best_fixed(board):
+    return max((f"fixed {c}" for c in FIXED), key=board.total)
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_adaptive_policies_meet_the_target_more_often_than_the_best_fixed_buffer(board, name):
+    # "Best" is the fixed capacity with the highest total: the one you would have to pick
+    # for every condition. On the slowdown it is either too large or was too small elsewhere.
+    best = best_fixed(board)
+    assert board.get(name, "slowdown").on_target > board.get(best, "slowdown").on_target
+    assert board.get(name, "slowdown").score > board.get(best, "slowdown").score
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_built_in_policies_never_exceed_the_memory_budget(board, name):
+    for ch in suite():
+        r = board.results[(name, ch.name)]
+        assert (r.memory_bytes <= ch.budget_per_tick()).all(), ch.name
+        assert board.get(name, ch.name).over_budget_s == 0
+        assert not r.summary()["crashed"]
+
+
+def test_a_large_fixed_buffer_overruns_a_shrinking_budget(board):
+    # the oracle the memory scenario is built on: 99 slots cannot fit in 2 MB
+    assert board.get("fixed 99", "memory").over_budget_s > 1
+    assert board.get("fixed 5", "memory").over_budget_s == 0
+
+
+def test_the_scorer_ranks_a_deliberately_bad_policy_last(board):
+    assert board.ranking()[-1] == "backwards"
+
+
+def test_the_reference_policy_beats_every_fixed_buffer_in_total(board):
+    assert board.total("adaptive") > max(board.total(f"fixed {c}") for c in FIXED)
+
+
+def test_fixed_size_is_wrong_both_ways(board):
+    # too small drops good traffic in the surge; too large misses the target in the slowdown
+    assert board.get("fixed 5", "burst").lost > 3 * board.get("fixed 50", "burst").lost
+    assert board.get("fixed 99", "slowdown").on_target < board.get("fixed 5", "slowdown").on_target
+
+
+def test_score_is_the_documented_formula(board):
+    for s in board.scores:
+        duration = 30.0
+        assert s.score == pytest.approx(100 * s.on_time * (1 - s.over_budget_s / duration))
+        assert 0 <= s.on_target <= 1 and 0 <= s.on_time <= 1
+
+
+def test_scores_agree_with_the_run_itself(board):
+    ch = suite()[0]
+    r = board.results[("fixed 30", ch.name)]
+    s, summ = board.get("fixed 30", ch.name), r.summary()
+    assert s.lost == summ["dropped"] + summ["lost_in_crash"]
+    on_time = np.sum(r.latency_s <= LATENCY_TARGET_S)
+    assert s.on_time == pytest.approx(on_time / summ["offered"])
+    assert s.peak_memory_bytes == summ["peak_memory_bytes"]
+
+
+def test_dropping_everything_scores_zero():
+    def nothing(obs):
+        return 0
+
+    ch = suite(duration_s=12)[0]
+    r = run_policy(nothing, ch)
+    s = score_run(r, ch)
+    # only what got in before the first decision is delivered, then nothing
+    assert s.on_time < 0.01 and s.score < 1
+
+
+def test_runs_are_seeded_and_repeatable():
+    ch = suite(duration_s=12)[3]
+    a = score_run(run_policy(builtin_policies()[1], ch), ch)
+    b = score_run(run_policy(builtin_policies()[1], ch), ch)
+    assert a == b
+    assert len({c.seed for c in suite()}) == 4
+
+
+def test_suite_parameters_change_the_scenarios():
+    deep = suite(slowdown=0.1)[0].scenario.speed_schedule
+    assert deep[0] == (10.0, 0.1)
+    mem = suite(memory_budget_bytes=5_000_000)[2]
+    assert mem.memory_budget == ((0, 5_000_000), (10, 1_000_000))
+
+
+def test_table_lists_every_policy_best_first(board):
+    text = board.table()
+    rows = text.splitlines()[2:]
+    assert [r.split()[0] for r in rows][:3] == [n.split()[0] for n in board.ranking()[:3]]
+    assert all(n in text for n in board.policies)
+    assert "on_target" not in text and "%" in board.table("on_target")
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: suite(slowdown=1.5), "slowdown"),
+    (lambda: suite(memory_budget_bytes=10), "memory_budget_bytes"),
+    (lambda: run_suite([FixedCapacity(5), FixedCapacity(5)]), "fixed 5"),
+    (lambda: run_suite([FixedCapacity(5)], latency_target_s=0), "latency_target_s"),
+    (lambda: run_suite([FixedCapacity(5)]).table("speed"), "metric"),
+])
+def test_errors_name_the_problem(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

@@ -1,0 +1,54 @@
+"""The control loop accepts a decision with head drops, and the books still balance."""
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+
+from bpsim import simulate
+from bpsim.strategies import Adaptive
+from helpers import assert_books_balance
+
+
+@dataclass(frozen=True, repr=False)
+class HeadDropper(Adaptive):
+    """Keeps the capacity, and drops ``n`` messages from the head at every control step."""
+
+    n: int = 5
+    keep: int = 200
+
+    def control(self, obs):
+        return SimpleNamespace(capacity=self.keep, drop_head=self.n)
+
+
+@pytest.mark.parametrize("n", [0, 3, 1000])
+def test_head_drops_are_counted_as_dropped(n):
+    # A 0.3 s burst fills the buffer, then nothing arrives: every message dropped from the head
+    # is one message fewer delivered, and the books balance.
+    kw = dict(capacity=200, duration_s=3, control_interval_s=0.1, rate_schedule=((0.3, 0),),
+              rng=1)
+    base = simulate(strategy=HeadDropper(n=0), **kw).summary()
+    run = simulate(strategy=HeadDropper(n=n), **kw)
+    assert_books_balance(run)  # at the end and after every tick
+    r = run.summary()
+    assert r["queue_end"] == base["queue_end"] == 0
+    extra = r["dropped"] - base["dropped"]
+    assert extra == base["delivered"] - r["delivered"]
+    assert (extra > 0) == (n > 0)
+    if n == 1000:  # each step empties the buffer: 3 intervals of 10 deliveries, +1 in service
+        assert r["delivered"] <= 3 * 10 + 1
+
+
+def test_a_plain_number_still_sets_the_capacity():
+    r = simulate(strategy="adaptive", duration_s=3, rng=1)
+    assert_books_balance(r)
+    assert r.capacity[-1] == 100 * 0.5  # Little's law: 100 msg/s x 0.5 s
+
+
+def test_decision_capacity_none_keeps_the_capacity():
+    @dataclass(frozen=True, repr=False)
+    class Keep(Adaptive):
+        def control(self, obs):
+            return SimpleNamespace(capacity=None, drop_head=0)
+
+    r = simulate(strategy=Keep(), capacity=37, duration_s=2, rng=1)
+    assert set(r.capacity.tolist()) == {37.0}
