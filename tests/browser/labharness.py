@@ -385,12 +385,14 @@ _DASHBOARDS_JS = """([sel, slider, selectors, plotsel]) => {
 
 
 def dashboards(page, scope: str = NOTEBOOK) -> list[dict]:
-    """Cells (or, without cells as in Voila, the page) with sliders/selectors and widget outputs.
+    """Cells (or the page, where there are no cells) whose output has controls and a plot.
 
-    Each is ``{"cell": index or -1, "sliders": n, "selectors": n, "outputs": n}``.
+    Controls are sliders or selectors; a plot is an image in an ``Output`` widget or an ipympl
+    canvas. (Controls without a plot, say a prediction slider with a "check" button, are not a
+    dashboard.) Each is ``{"cell": index or -1, "sliders": n, "selectors": n, "outputs": n}``,
+    ``outputs`` counting plots.
     """
-    return page.evaluate(_DASHBOARDS_JS, [scope, SLIDER, SELECTORS,
-                                          f".widget-output, {PLOT_CANVAS}"])
+    return page.evaluate(_DASHBOARDS_JS, [scope, SLIDER, SELECTORS, f"{PLOT_IMG}, {PLOT_CANVAS}"])
 
 
 def _scope_js(scope: str, cell: int) -> str:
@@ -696,7 +698,7 @@ def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = I
     for control in (every if only is None else only):
         name = f"cell {cell}: {control['kind']} {control['label']!r}"
         state = control_state(page, cell, control, scope)
-        if state["disabled"]:
+        if state["disabled"] or (control["kind"] == "selector" and state["options"] < 2):
             continue
         log(f"{name}: from {state['value']}")
         plot_ok, text_ok, failure, before = _exercise(page, cell, control, before, scope, idle)
