@@ -12,6 +12,9 @@ from the ``keydown`` event in the page to the new plot image decoded in the page
 canvas: to its pixels changing), so it is what a learner feels, without the test driver's own
 round trips. Between moves the kernel is left to go idle.
 
+A baseline row (the harness's fixture dashboard: a one-line sine plot, no simulation) shows what
+the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser.
+
 Then every notebook is run top to bottom in fresh kernels with ``tools/run_notebooks.py`` on a
 copy (the committed notebooks are not touched), and the whole series' wall time is printed.
 
@@ -180,6 +183,8 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=12, help="moves per slider (default 12, >= 10)")
     ap.add_argument("--no-series", action="store_true", help="skip the whole-series run time")
     ap.add_argument("--no-latency", action="store_true", help="skip the browser latency")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the baseline (the harness's fixture: a one-line plot, no simulation)")
     args = ap.parse_args(argv)
     os.environ.pop("MPLBACKEND", None)
 
@@ -192,6 +197,9 @@ def main(argv=None) -> int:
     served = []
     for p in paths or [fixture]:
         served.append(f"fixtures/{p.name}" if p.parent == fixture.parent else f"notebooks/{p.name}")
+    if not args.no_baseline and "fixtures/dashboard.ipynb" not in served:
+        # What the round trip alone costs: slider -> kernel -> a trivial PNG -> browser.
+        served.insert(0, "fixtures/dashboard.ipynb")
 
     if not args.no_latency:
         if H.chromium_path() is None:
@@ -205,8 +213,11 @@ def main(argv=None) -> int:
         for r in rows:
             ok = r["median"] <= GOAL_MEDIAN_MS and r["p95"] <= GOAL_P95_MS
             name = f"{Path(r['notebook']).name} cell {r['cell']}"
+            if r["notebook"] == "fixtures/dashboard.ipynb":
+                name = "baseline: one-line sine plot"
+            verdict = "(reference)" if name.startswith("baseline") else "met" if ok else "MISSED"
             print(f"{name:<38} {r['sliders']:>7} {r['moves']:>5} {r['median']:>6.0f}ms "
-                  f"{r['p95']:>6.0f}ms {r['max']:>6.0f}ms  {'met' if ok else 'MISSED'}")
+                  f"{r['p95']:>6.0f}ms {r['max']:>6.0f}ms  {verdict}")
         if not rows:
             print("(no slider dashboards found)")
 
