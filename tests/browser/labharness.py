@@ -283,8 +283,17 @@ def open_notebook(page, server: LabServer, notebook: str, timeout_ms: float = 90
 
 
 def run_all(page, timeout_ms: float = RUN_ALL_TIMEOUT_MS) -> float:
-    """Run every cell through the Run menu; wait until all ran (or one failed). Returns seconds."""
+    """Clear every output, run every cell through the Run menu, wait until done; seconds taken.
+
+    The committed notebooks are stored executed: clearing first (Edit > Clear Outputs of All
+    Cells) makes every output and execution number on the page come from this run.
+    """
     start = time.perf_counter()
+    page.click("div.lm-MenuBar-itemLabel:text-is('Edit')")
+    page.click("li.lm-Menu-item[data-command='editmenu:clear-all']")
+    page.wait_for_function(
+        """(sel) => ![...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputArea-prompt')]
+            .some(p => /\\[\\d+\\]/.test(p.textContent))""", arg=NOTEBOOK, timeout=30_000)
     for attempt in range(3):
         page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
         page.click("li.lm-Menu-item[data-command='runmenu:run-all']")
