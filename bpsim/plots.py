@@ -1,10 +1,30 @@
 """Figures: one colour per strategy across the whole series, and every axis labelled with units.
 
 The palette is Okabe and Ito's, chosen to stay distinguishable for colour-blind readers. Every
-figure helper returns its ``Figure`` and leaves showing it to the caller (a notebook shows it when
-the cell ends; end the line with ``;`` to hide the repr).
+figure helper returns its ``Figure`` and leaves showing it to the caller: a notebook shows it when
+the cell ends. Assign the result (``fig = plots.plot_strategy(r)``) so that the figure is shown
+once and its repr not at all; a trailing ``;`` does that in JupyterLab but is ignored when nbval
+runs the cells, which then see one output more than was saved.
+
+Each helper takes an optional ``fig``: a ``matplotlib.figure.Figure`` to draw into, cleared first.
+The dashboards in :mod:`bpsim.widgets` pass their own figure, outside pyplot, so a redraw neither
+piles up figures nor shows them twice. Without ``fig`` a new pyplot figure is made.
+
+Long runs have hundreds of thousands of ticks; lines are thinned to a few thousand points before
+drawing, which looks the same and draws many times faster.
+
+>>> import bpsim
+>>> from bpsim import plots
+>>> r = bpsim.simulate(strategy="drop_newest", duration_s=5, dt_s=0.01, rng=1)
+>>> fig = plots.plot_strategy(r)
+>>> [ax.get_ylabel() for ax in fig.axes]
+['Messages waiting (count)', 'Latency (s)']
 """
 from __future__ import annotations
+
+import math
+
+import numpy as np
 
 #: One colour per strategy, the same in every notebook (Okabe-Ito palette).
 STRATEGY_COLORS = {
@@ -20,6 +40,20 @@ STRATEGY_COLORS = {
 COLORS = {"memory": "#999999", "limit": "#D55E00", "theory": "#555555", "crash": "#D55E00",
           "target": "#009E73", "producer": "#0072B2", "consumer": "#E69F00"}
 
+#: Where each offered message ended up (the bars of :func:`plot_comparison`), in greys and
+#: hatches so that colour keeps meaning "strategy".
+OUTCOMES = (
+    ("delivered", "delivered", "#4D4D4D", ""),
+    ("dropped", "dropped", "#BDBDBD", ""),
+    ("shed", "shed (error)", "#FFFFFF", "//"),
+    ("sampled_out", "sampled out", "#E0E0E0", ".."),
+    ("lost_in_crash", "lost in crash", "#000000", "xx"),
+    ("waiting", "still waiting", "#FFFFFF", ""),
+)
+
+#: Most points drawn per line.
+MAX_POINTS = 2500
+
 
 def strategy_color(name: str) -> str:
     """The series colour of a strategy (grey for one the palette does not know)."""
@@ -32,3 +66,388 @@ def label_axes(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
+
+
+# -- small pieces ------------------------------------------------------------------------------
+def new_figure(ncols: int = 1, nrows: int = 1, figsize=(10, 3.6), fig=None):
+    """A figure with ``nrows x ncols`` axes: ``fig`` cleared and reused, or a new pyplot figure.
+
+    Returns ``(fig, axes)`` with ``axes`` a flat list.
+    """
+    if fig is None:
+        import matplotlib.pyplot as plt
+        fig = plt.figure(figsize=figsize, layout="constrained")
+    else:
+        fig.clear()
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
+
+
+def thin(*arrays, max_points: int = MAX_POINTS):
+    """Every k-th element of each array, so that at most about ``max_points`` remain."""
+    n = len(arrays[0])
+    step = max(1, math.ceil(n / max_points))
+    out = tuple(np.asarray(a)[::step] for a in arrays)
+    return out if len(out) > 1 else out[0]
+
+
+def _name(result) -> str:
+    return result.strategy.name
+
+
+def _mark_crashes(ax, result, y=None):
+    """A vertical dashed line at each crash, or an X at height ``y`` (an array per tick)."""
+    for i, t in enumerate(result.crash_times_s):
+        label = f"crash at {t:.1f} s" if i == 0 else None
+        if y is None:
+            ax.axvline(t, color=COLORS["crash"], lw=1.2, ls="--", label=label)
+        else:
+            k = max(0, min(len(y) - 1, int(round(t / result.scenario.dt_s)) - 1))
+            ax.plot([t], [y[k]], marker="X", ms=11, ls="none", color=COLORS["crash"],
+                    mec="black", mew=0.5, label=label)
+
+
+def _legend(ax, **kwargs):
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize="small", **kwargs)
+
+
+# -- one run -----------------------------------------------------------------------------------
+def plot_queue_and_memory(result, fig=None, theory: bool = True):
+    """Queue depth and server memory over time, with the memory limit and the crash marked.
+
+    Parameters
+    ----------
+    result : bpsim.Result
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (cleared first).
+    theory : bool
+        Draw the closed forms too: the queue growing by ``lambda - mu`` per second, and the time
+        at which that fills the memory (see :mod:`bpsim.theory`).
+    """
+    from .theory import queue_growth_per_s, time_to_exhaust_memory_s
+    sc = result.scenario
+    fig, (ax_q, ax_m) = new_figure(2, fig=fig)
+    color = strategy_color(_name(result))
+    t, depth, mem = thin(result.time_s, result.queue_depth, result.memory_bytes)
+    ax_q.plot(t, depth, color=color, lw=1.8, label=f"simulated ({_name(result)})")
+    mu = sc.consumer_rate * sc.consumers
+    t_crash = time_to_exhaust_memory_s(sc.producer_rate, mu, sc.memory_limit_bytes,
+                                       sc.message_bytes)
+    if theory and not result.strategy.bounded and queue_growth_per_s(sc.producer_rate, mu) > 0:
+        t_end = min(t_crash, sc.duration_s)
+        growth = queue_growth_per_s(sc.producer_rate, mu)
+        ax_q.plot([0, t_end], [0, growth * t_end], color=COLORS["theory"], ls=":", lw=1.5,
+                  label=f"closed form: +{growth:,.0f} msg/s")
+    _mark_crashes(ax_q, result, y=result.queue_depth)
+    label_axes(ax_q, "Messages waiting in the queue", "Time (s)", "Queue depth (messages)")
+    _legend(ax_q, loc="upper left")
+
+    ax_m.plot(t, mem / 1e6, color=color, lw=1.8, label="memory used")
+    ax_m.axhline(sc.memory_limit_bytes / 1e6, color=COLORS["limit"], lw=1, ls="-", alpha=0.6,
+                 label=f"memory limit ({sc.memory_limit_bytes / 1e6:g} MB)")
+    if theory and not result.strategy.bounded and math.isfinite(t_crash) \
+            and t_crash <= sc.duration_s:
+        ax_m.axvline(t_crash, color=COLORS["theory"], ls=":", lw=1.5,
+                     label=f"closed form: {t_crash:.1f} s")
+    for t_c in result.crash_times_s[:1]:
+        ax_m.plot([t_c], [sc.memory_limit_bytes / 1e6], marker="X", ms=11, ls="none",
+                  color=COLORS["crash"], mec="black", mew=0.5, label=f"crash at {t_c:.1f} s")
+    label_axes(ax_m, "Server memory for messages", "Time (s)", "Memory (MB)")
+    ax_m.set_ylim(0, sc.memory_limit_bytes / 1e6 * 1.15)
+    _legend(ax_m, loc="upper left")
+    return fig
+
+
+def plot_latency(result, ax=None):
+    """End-to-end latency of every delivered message against the time it was delivered.
+
+    Parameters
+    ----------
+    result : bpsim.Result
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure otherwise.
+    """
+    if ax is None:
+        fig, (ax,) = new_figure(1, figsize=(6, 3.6))
+    t, lat = thin(result.delivery_time_s, result.latency_s)
+    ax.plot(t, lat, ".", ms=2.5, color=strategy_color(_name(result)), label=_name(result))
+    _mark_crashes(ax, result)
+    label_axes(ax, f"Latency of delivered messages ({_name(result)})", "Delivery time (s)",
+               "Latency (s)")
+    top = float(np.max(lat)) if len(lat) else 1.0
+    ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend above the data
+    ax.set_xlim(0, result.scenario.duration_s)
+    _legend(ax, loc="upper left", markerscale=3)
+    return ax.figure
+
+
+def plot_strategy(result, fig=None):
+    """One strategy at work: queue depth (with the capacity) and latency over time."""
+    fig, (ax_q, ax_l) = new_figure(2, fig=fig)
+    name = _name(result)
+    t, depth, cap = thin(result.time_s, result.queue_depth, result.capacity)
+    ax_q.plot(t, depth, color=strategy_color(name), lw=1.8, label=f"queue depth ({name})")
+    if result.strategy.bounded:
+        ax_q.plot(t, cap, color=COLORS["theory"], ls=":", lw=1.5, label="capacity")
+    if np.any(result.producer_backlog):
+        t2, held = thin(result.time_s, result.producer_backlog)
+        ax_q.plot(t2, held, color=strategy_color(name), ls="--", lw=1.2,
+                  label="held by the producer")
+    _mark_crashes(ax_q, result, y=result.queue_depth)
+    label_axes(ax_q, f"Queue depth ({name})", "Time (s)", "Messages waiting (count)")
+    ax_q.set_xlim(0, result.scenario.duration_s)
+    top = max(float(np.max(depth)), float(np.nanmax(cap)) if result.strategy.bounded else 0,
+              float(np.max(result.producer_backlog)))
+    ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
+    _legend(ax_q, loc="upper left")
+    plot_latency(result, ax=ax_l)
+    return fig
+
+
+# -- several runs ------------------------------------------------------------------------------
+def _styles(results):
+    """Colour by strategy; a new line style each time a strategy comes back."""
+    seen = {}
+    styles = ("-", "--", "-.", ":")
+    out = []
+    for r in results.values():
+        k = seen.get(_name(r), 0)
+        seen[_name(r)] = k + 1
+        out.append((strategy_color(_name(r)), styles[k % len(styles)]))
+    return out
+
+
+def plot_queue_depths(results: dict, ax=None, title="Queue depth over time", log=False,
+                      events=(), legend_below=False):
+    """Queue depth of several runs on one axes, coloured by strategy.
+
+    Parameters
+    ----------
+    results : dict
+        ``{label: Result}``; the label goes in the legend.
+    ax : matplotlib.axes.Axes, optional
+    title : str
+    log : bool
+        Symmetric-log y axis (for runs whose depths differ by orders of magnitude).
+    events : sequence of (time_s, label)
+        Moments to mark with a thin vertical line (a scale-out, a burst).
+    legend_below : bool
+        Put the legend under the axes (for many lines).
+    """
+    if ax is None:
+        fig, (ax,) = new_figure(1, figsize=(7, 3.6))
+    for (label, r), (color, ls) in zip(results.items(), _styles(results)):
+        t, depth = thin(r.time_s, r.queue_depth)
+        ax.plot(t, depth, color=color, ls=ls, lw=1.8, label=label)
+        for t_c in r.crash_times_s[:1]:
+            ax.plot([t_c], [r.summary()["max_queue_depth"]], marker="X", ms=9, color=color,
+                    ls="none")
+    for t_e, text in events:
+        ax.axvline(t_e, color=COLORS["theory"], lw=1, ls=":")
+        ax.annotate(text, (t_e, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize="small", color=COLORS["theory"])
+    if log:
+        ax.set_yscale("symlog", linthresh=10)
+        ylabel = "Queue depth (messages, log scale)"
+    else:
+        ylabel = "Queue depth (messages)"
+    label_axes(ax, title, "Time (s)", ylabel)
+    if legend_below:
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+    else:
+        _legend(ax, loc="upper left")
+    return ax.figure
+
+
+def _outcomes(summary):
+    s = dict(summary)
+    s["waiting"] = s["queue_end"] + s["in_service_end"] + s["producer_backlog_end"]
+    return s
+
+
+def plot_comparison(results: dict, fig=None):
+    """All strategies side by side under the same load.
+
+    Three panels: queue depth over time (log scale), latency percentiles of the delivered
+    messages, and where every offered message ended up.
+
+    Parameters
+    ----------
+    results : dict
+        ``{label: Result}``, all run on the same scenario.
+    fig : matplotlib.figure.Figure, optional
+    """
+    if fig is None:
+        import matplotlib.pyplot as plt
+        fig = plt.figure(figsize=(13, 4.2), layout="constrained")
+    fig.clear()
+    ax_q, ax_l, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    plot_queue_depths(results, ax=ax_q, title="Queue depth", log=True, legend_below=True)
+    labels = list(results)
+    summaries = [r.summary() for r in results.values()]  # each one sorts the latencies: once
+    y = np.arange(len(labels))
+    markers = (("latency_p50_s", "o", "p50"), ("latency_p95_s", "s", "p95"),
+               ("latency_p99_s", "^", "p99"))
+    for key, marker, text in markers:
+        for i, (r, s) in enumerate(zip(results.values(), summaries)):
+            v = s[key]
+            if v is not None:
+                ax_l.plot([v], [i], marker=marker, ms=7, ls="none",
+                          color=strategy_color(_name(r)), mec="black", mew=0.5)
+        ax_l.plot([], [], marker=marker, ls="none", color="#888888", mec="black", mew=0.5,
+                  label=text)
+    ax_l.set_xscale("log")
+    ax_l.set_yticks(y, labels)
+    ax_l.invert_yaxis()
+    label_axes(ax_l, "Latency of delivered messages", "Latency (s, log scale)", "Strategy (name)")
+    _legend(ax_l, loc="lower right")
+
+    left = np.zeros(len(labels))
+    for key, text, color, hatch in OUTCOMES:
+        counts = np.array([_outcomes(s)[key] for s in summaries], dtype=float)
+        offered = np.array([s["offered"] for s in summaries], dtype=float)
+        share = 100 * counts / np.maximum(offered, 1)
+        if not share.any():
+            continue
+        ax_o.barh(y, share, left=left, color=color, hatch=hatch, edgecolor="black", lw=0.5,
+                  label=text)
+        left += share
+    ax_o.set_yticks(y, labels)
+    ax_o.invert_yaxis()
+    ax_o.set_xlim(0, 100)
+    label_axes(ax_o, "Where the offered messages went", "Share of offered messages (%)",
+               "Strategy (name)")
+    ax_o.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+    for ax in (ax_l, ax_o):
+        for tick, r in zip(ax.get_yticklabels(), results.values()):
+            tick.set_color(strategy_color(_name(r)))
+    return fig
+
+
+def plot_scale_out(results: dict, events=(), fig=None):
+    """Adding consumers that take time to start: the server's queue and the producer's backlog.
+
+    Parameters
+    ----------
+    results : dict
+        ``{label: Result}``, the same scale-out run with different strategies.
+    events : sequence of (time_s, label)
+        Moments to mark on both panels (when consumers were ordered, when they were ready).
+    fig : matplotlib.figure.Figure, optional
+    """
+    fig, (ax_q, ax_b) = new_figure(2, fig=fig)
+    plot_queue_depths(results, ax=ax_q, title="Messages in the server's queue", events=events)
+    first = next(iter(results.values())).scenario
+    limit = first.max_messages_in_memory
+    ax_q.axhline(limit, color=COLORS["limit"], lw=1, alpha=0.6,
+                 label=f"memory limit ({limit:,} messages)")
+    ax_q.set_ylim(top=1.3 * max(limit, max(r.summary()["max_queue_depth"] for r in results.values())))
+    _legend(ax_q, loc="center right")
+    for (label, r), (color, ls) in zip(results.items(), _styles(results)):
+        t, held = thin(r.time_s, r.producer_backlog)
+        ax_b.plot(t, held, color=color, ls=ls, lw=1.8, label=label)
+    for t_e, _ in events:
+        ax_b.axvline(t_e, color=COLORS["theory"], lw=1, ls=":")
+    label_axes(ax_b, "Messages held by the producer", "Time (s)", "Producer backlog (messages)")
+    _legend(ax_b, loc="upper right")
+    return fig
+
+
+def plot_producer_wait(results: dict, fig=None):
+    """What the producer pays: messages it holds, and how long each waited to be handed over.
+
+    Left, the producer's backlog over time; right, the share of admitted messages that waited
+    at most a given time (a cumulative distribution: a line at 0 means nobody waited).
+
+    Parameters
+    ----------
+    results : dict
+        ``{label: Result}``, typically the same scenario with and without backpressure.
+    fig : matplotlib.figure.Figure, optional
+    """
+    fig, (ax_b, ax_w) = new_figure(2, fig=fig)
+    for (label, r), (color, ls) in zip(results.items(), _styles(results)):
+        t, held = thin(r.time_s, r.producer_backlog)
+        ax_b.plot(t, held, color=color, ls=ls, lw=1.8, label=label)
+        wait, count = r.producer_wait_s
+        if count.sum():
+            share = np.concatenate([[0.0], 100 * np.cumsum(count) / count.sum()])
+            edges = np.concatenate([[0.0], wait])
+            ax_w.step(edges, share, where="post", color=color, ls=ls, lw=1.8, label=label)
+    label_axes(ax_b, "Messages held by the producer", "Time (s)", "Producer backlog (messages)")
+    label_axes(ax_w, "How long the producer waited", "Wait before hand-over (s)",
+               "Admitted messages (%, cumulative)")
+    ax_w.set_ylim(0, 105)
+    ax_w.set_xlim(left=-0.5)
+    _legend(ax_b, loc="upper left")
+    _legend(ax_w, loc="lower right")
+    return fig
+
+
+def plot_littles_law(checks: dict, ax=None):
+    """Little's law on simulated runs: measured messages in the system against throughput x time.
+
+    Parameters
+    ----------
+    checks : dict
+        ``{label: (strategy_name, check)}`` with ``check`` from
+        :func:`bpsim.theory.littles_law_check`.
+    ax : matplotlib.axes.Axes, optional
+    """
+    if ax is None:
+        fig, (ax,) = new_figure(1, figsize=(6, 4.2))
+    seen = set()
+    xs = []
+    for label, (name, c) in checks.items():
+        ax.plot([c["L_predicted"]], [c["L_measured"]], "o", ms=8, mec="black", mew=0.5,
+                color=strategy_color(name), label=name if name not in seen else None)
+        ax.annotate(label, (c["L_predicted"], c["L_measured"]), xytext=(6, -3),
+                    textcoords="offset points", fontsize="x-small")
+        seen.add(name)
+        xs += [c["L_predicted"], c["L_measured"]]
+    lo, hi = min(xs) / 2, max(xs) * 2
+    ax.plot([lo, hi], [lo, hi], color=COLORS["theory"], ls=":", lw=1.5, label="L = throughput x W")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    label_axes(ax, "Little's law on simulated runs", "Throughput x mean latency (messages)",
+               "Mean messages in the system (messages)")
+    _legend(ax, loc="upper left")
+    return ax.figure
+
+
+# -- tables ------------------------------------------------------------------------------------
+#: Columns of :func:`summary_table`: (summary key, header, format).
+TABLE_COLUMNS = (
+    ("offered", "offered", "{:,}"), ("delivered", "delivered", "{:,}"),
+    ("dropped", "dropped", "{:,}"), ("shed", "shed", "{:,}"),
+    ("sampled_out", "sampled out", "{:,}"), ("lost_in_crash", "lost (crash)", "{:,}"),
+    ("max_queue_depth", "max queue", "{:,}"), ("latency_p99_s", "p99 latency s", "{:.2f}"),
+    ("producer_wait_p99_s", "p99 prod. wait s", "{:.2f}"),
+)
+
+
+def summary_table(results: dict, columns=TABLE_COLUMNS) -> str:
+    """A plain-text table of the summaries of several runs, one row per run.
+
+    Numbers are rounded so that the table prints the same on every machine.
+
+    >>> import bpsim
+    >>> r = bpsim.simulate(strategy="drop_newest", duration_s=5, dt_s=0.01, rng=1)
+    >>> print(summary_table({"drop_newest": r}, columns=TABLE_COLUMNS[:3]))
+    run          offered  delivered  dropped
+    drop_newest    5,000        500    4,000
+    """
+    def fmt(value, spec):
+        return "-" if value is None else spec.format(value)
+    rows = [["run"] + [head for _, head, _ in columns]]
+    for label, r in results.items():
+        s = r.summary()
+        rows.append([str(label)] + [fmt(s[key], spec) for key, _, spec in columns])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

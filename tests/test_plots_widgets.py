@@ -1,0 +1,129 @@
+"""Figures are labelled the way the series promises, and dashboards react to their controls."""
+import functools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+import bpsim  # noqa: E402
+from bpsim import plots, theory, widgets  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def run(strategy, **kw):
+    kw.setdefault("duration_s", 6)
+    kw.setdefault("dt_s", 0.01)
+    return bpsim.simulate(strategy=strategy, rng=1, **kw)
+
+
+@functools.lru_cache(maxsize=1)
+def figures():
+    crash = run("unbounded", memory_limit_bytes=2_000_000)
+    block, drop = run("block", capacity=50), run("drop_newest", capacity=50)
+    both = {"drop_newest": drop, "block": block}
+    checks = {"a": ("drop_newest", theory.littles_law_check(drop, warmup_s=2)),
+              "b": ("block", theory.littles_law_check(block, warmup_s=2))}
+    return {
+        "queue_and_memory": plots.plot_queue_and_memory(crash),
+        "latency": plots.plot_latency(drop),
+        "strategy": plots.plot_strategy(block),
+        "queue_depths": plots.plot_queue_depths(both, events=[(3, "scale out")]),
+        "comparison": plots.plot_comparison({**both, "unbounded": crash}),
+        "producer_wait": plots.plot_producer_wait(both),
+        "scale_out": plots.plot_scale_out(both, events=[(2, "ordered"), (4, "ready")]),
+        "littles_law": plots.plot_littles_law(checks),
+        "crash_dashboard": widgets.crash_dashboard().figure,
+        "strategy_dashboard": widgets.strategy_dashboard().figure,
+    }
+
+
+@pytest.mark.parametrize("name", list(figures()))
+def test_every_axes_has_a_title_labels_with_units_and_a_legend(name):
+    fig = figures()[name]
+    assert fig.axes
+    for ax in fig.axes:
+        assert ax.get_title(), f"{name}: an axes has no title"
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            assert "(" in label and ")" in label, f"{name}: label {label!r} has no unit"
+        if len(ax.get_lines()) > 1:
+            assert ax.get_legend() is not None, f"{name}: several lines but no legend"
+
+
+def test_a_strategy_keeps_its_colour_in_every_figure():
+    r = run("sample")
+    colours = {line.get_color() for line in plots.plot_strategy(r).axes[0].get_lines()
+               if "sample" in line.get_label()}
+    assert colours == {plots.STRATEGY_COLORS["sample"]}
+
+
+def test_thin_keeps_few_points_and_the_first():
+    import numpy as np
+    t, y = plots.thin(np.arange(100_000), np.arange(100_000) * 2, max_points=1000)
+    assert len(t) <= 1000 and t[0] == 0 and np.all(y == 2 * t)
+
+
+def test_crash_dashboard_text_follows_its_sliders():
+    d = widgets.crash_dashboard(memory_limit_mb=10)
+    before = d.text.value
+    d.controls["producer_rate"].value = 2000  # as a learner moving the slider would
+    assert d.text.value != before
+    assert "crashes after" in d.last_text
+
+
+def test_strategy_dashboard_update_changes_its_text_and_figure():
+    d = widgets.strategy_dashboard()
+    before = d.last_text
+    after = d.update(strategy="block")
+    assert after != before and after.startswith("block")
+    assert "block" in d.figure.axes[0].get_title()
+    assert d.last_redraw_s > 0
+
+
+def test_static_twin_gives_the_same_sentence_as_the_dashboard():
+    d = widgets.strategy_dashboard(strategy="shed", capacity=200)
+    text = widgets.strategy_dashboard(strategy="shed", capacity=200, static=True, show=False)
+    assert text.replace("\n", " ") == d.last_text
+
+
+def test_dashboard_refuses_an_unknown_control():
+    with pytest.raises(ValueError, match="not a control"):
+        widgets.crash_dashboard().update(capacity=3)
+
+
+def test_check_prediction_is_kind_whatever_is_typed(capsys):
+    for guess in (None, "lots", 2650, 2000, 10):
+        widgets.check_prediction(guess, 2650)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 5
+    assert "No prediction yet" in out[0] and "could not read" in out[1]
+    assert "Spot on" in out[2] and "Close" in out[3] and "Not quite" in out[4]
+
+
+def test_summary_table_has_one_row_per_run():
+    table = plots.summary_table({"x": run("drop_newest"), "y": run("block")})
+    assert len(table.splitlines()) == 3
+
+
+def test_crash_sentence_counts_every_crash():
+    # 1,000 messages of room filled at 4,990 msg/s: it crashes again after each 5 s restart.
+    r = widgets.crash_run(producer_rate=5000, consumer_rate=10, memory_limit_mb=10,
+                          message_bytes=10_000)
+    s = r.summary()
+    assert s["crashes"] > 1
+    text = widgets.crash_sentence(r)
+    assert f"{s['lost_in_crash'] - s['lost_while_down']:,} messages were lost" in text
+
+
+def test_crash_preview_matches_the_closed_form_even_with_little_memory():
+    r = widgets.crash_run(producer_rate=2000, consumer_rate=1990, memory_limit_mb=10,
+                          message_bytes=10_000)
+    predicted = theory.time_to_exhaust_memory_s(2000, 1990, 10_000_000, 10_000)
+    assert abs(r.summary()["crash_time_s"] - predicted) <= 0.03 * predicted
