@@ -557,8 +557,12 @@ _STATE_JS = """([el, slider, selectors, c]) => {
     if (c.kind === 'slider') {
         const h = el.querySelectorAll(slider)[c.index];
         if (!h) return {disabled: true, value: null, options: 0};
+        // The readout shows the value at the slider's own precision (aria-valuenow is rounded).
+        const box = h.closest('.widget-slider');
+        const readout = box ? box.querySelector('.widget-readout') : null;
         return {disabled: h.closest('.noUi-target').hasAttribute('disabled'),
-                value: h.getAttribute('aria-valuenow'), options: 0};
+                value: readout ? readout.innerText.trim() : h.getAttribute('aria-valuenow'),
+                options: 0};
     }
     const s = el.querySelectorAll(selectors)[c.index];
     if (!s) return {disabled: true, value: null, options: 0};
@@ -589,7 +593,7 @@ def _set_state(page, cell: int, control: dict, value, scope: str) -> None:
                                  ).locator(".widget-readout")
         readout.click()
         page.keyboard.press("Control+A")
-        page.keyboard.type(f"{float(value):f}".rstrip("0").rstrip("."))
+        page.keyboard.type(str(value))
         page.keyboard.press("Enter")
         return
     widget = root.locator(SELECTORS).nth(control["index"])
@@ -618,6 +622,25 @@ def _restore(page, cell, control, value, before, scope, idle) -> dict:
     return snapshot(page, cell, scope)  # could not put it back: carry on from where it is
 
 
+def _describe_stall(page, cell, before, scope) -> str:
+    """What the dashboard shows after a redraw never came: for the failure message."""
+    now = snapshot(page, cell, scope)
+    extra = page.evaluate(f"""() => {{
+        const el = {_scope_js(scope, cell)};
+        const errs = [...el.querySelectorAll(
+            '.widget-output [data-mime-type="application/vnd.jupyter.stderr"]')]
+            .map(e => e.innerText.slice(-600));
+        const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        return {{errors: errs, kernel: status ? status.dataset.status : '?',
+                 pending: [...el.querySelectorAll('{PLOT_IMG}')].filter(i => !i.complete).length}};
+    }}""")
+    return (f"now {len(now['images'])} images (before {len(before['images'])}), "
+            f"{'a new' if plots(now) != plots(before) else 'the same'} plot, text "
+            f"{'changed' if now['text'] != before['text'] else 'unchanged'}, "
+            f"{extra['pending']} images still loading, kernel {extra['kernel']}"
+            + (f", error in the output: {extra['errors']}" if extra["errors"] else ""))
+
+
 def _try_moves(page, cell, control, before, moves, scope, idle):
     """Move ``control`` up to ``moves`` times; (plot changed, text changed, failure, snapshot)."""
     plot_changed = text_changed = False
@@ -631,7 +654,8 @@ def _try_moves(page, cell, control, before, moves, scope, idle):
             after = wait_redraw(page, cell, before, scope=scope, idle=idle)
         except Exception as exc:  # playwright's TimeoutError
             return (plot_changed, text_changed, f"{move}: no redraw within "
-                    f"{REDRAW_TIMEOUT_MS / 1000:.0f} s ({type(exc).__name__})", before)
+                    f"{REDRAW_TIMEOUT_MS / 1000:.0f} s ({type(exc).__name__}); "
+                    + _describe_stall(page, cell, before, scope), before)
         plot_changed |= plots(after) != plots(before)
         text_changed |= after["text"] != start_text
         log(f"cell {cell}: {move}: plot {'changed' if plots(after) != plots(before) else 'same'}"
