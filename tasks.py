@@ -2,6 +2,7 @@
 
     python3 tasks.py lab     # install what the series needs, then open it in JupyterLab
     python3 tasks.py test    # install everything the tests need, then run every test
+    python3 tasks.py present notebooks/02-strategies.ipynb   # a dashboard as an app (Voila)
 
 Both make (or reuse) a virtual environment in ``.venv`` next to this file and install bpsim into it
 in editable mode, so a change to ``bpsim/`` shows up in the notebooks after a kernel restart.
@@ -57,6 +58,17 @@ def lab(args) -> int:
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
 
+def present(args) -> int:
+    python = ensure_env("")
+    if not args:
+        args = ["notebooks/02-strategies.ipynb"]
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    cmd = [python, "-m", "voila", *args]
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
 def test(args) -> int:
     python = ensure_env("test")
     env = dict(os.environ)
@@ -68,10 +80,11 @@ def test(args) -> int:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("lab", "test"):
+    commands = {"lab": lab, "test": test, "present": present}
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
-    return {"lab": lab, "test": test}[argv[0]](argv[1:])
+    return commands[argv[0]](argv[1:])
 
 
 if __name__ == "__main__":

@@ -98,13 +98,21 @@ def _name(result) -> str:
 def _mark_crashes(ax, result, y=None):
     """A vertical dashed line at each crash, or an X at height ``y`` (an array per tick)."""
     for i, t in enumerate(result.crash_times_s):
-        label = f"crash at {t:.1f} s" if i == 0 else None
+        label = _crash_label(result) if i == 0 else None
         if y is None:
             ax.axvline(t, color=COLORS["crash"], lw=1.2, ls="--", label=label)
         else:
             k = max(0, min(len(y) - 1, int(round(t / result.scenario.dt_s)) - 1))
             ax.plot([t], [y[k]], marker="X", ms=11, ls="none", color=COLORS["crash"],
                     mec="black", mew=0.5, label=label)
+
+
+def _crash_label(result) -> str:
+    """``crash at 111.1 s``, or ``3 crashes, first at 0.2 s`` when the server died again."""
+    times = result.crash_times_s
+    if len(times) > 1:
+        return f"{len(times)} crashes, first at {times[0]:.1f} s"
+    return f"crash at {times[0]:.1f} s"
 
 
 def _legend(ax, **kwargs):
@@ -142,6 +150,9 @@ def plot_queue_and_memory(result, fig=None, theory: bool = True):
                   label=f"closed form: +{growth:,.0f} msg/s")
     _mark_crashes(ax_q, result, y=result.queue_depth)
     label_axes(ax_q, "Messages waiting in the queue", "Time (s)", "Queue depth (messages)")
+    top = float(np.max(depth)) if len(depth) else 0.0
+    # Room above the data for the legend: an early crash would sit under it otherwise.
+    ax_q.set_ylim(-0.03 * top, 1.45 * top if top > 0 else 1.0)
     _legend(ax_q, loc="upper left")
 
     ax_m.plot(t, mem / 1e6, color=color, lw=1.8, label="memory used")
@@ -151,11 +162,12 @@ def plot_queue_and_memory(result, fig=None, theory: bool = True):
             and t_crash <= sc.duration_s:
         ax_m.axvline(t_crash, color=COLORS["theory"], ls=":", lw=1.5,
                      label=f"closed form: {t_crash:.1f} s")
-    for t_c in result.crash_times_s[:1]:
+    for i, t_c in enumerate(result.crash_times_s):
         ax_m.plot([t_c], [sc.memory_limit_bytes / 1e6], marker="X", ms=11, ls="none",
-                  color=COLORS["crash"], mec="black", mew=0.5, label=f"crash at {t_c:.1f} s")
+                  color=COLORS["crash"], mec="black", mew=0.5,
+                  label=_crash_label(result) if i == 0 else None)
     label_axes(ax_m, "Server memory for messages", "Time (s)", "Memory (MB)")
-    ax_m.set_ylim(0, sc.memory_limit_bytes / 1e6 * 1.15)
+    ax_m.set_ylim(0, sc.memory_limit_bytes / 1e6 * 1.45)
     _legend(ax_m, loc="upper left")
     return fig
 
@@ -196,11 +208,20 @@ def plot_strategy(result, fig=None):
         ax_q.plot(t2, held, color=strategy_color(name), ls="--", lw=1.2,
                   label="held by the producer")
     _mark_crashes(ax_q, result, y=result.queue_depth)
-    label_axes(ax_q, f"Queue depth ({name})", "Time (s)", "Messages waiting (count)")
     ax_q.set_xlim(0, result.scenario.duration_s)
-    top = max(float(np.max(depth)), float(np.nanmax(cap)) if result.strategy.bounded else 0,
-              float(np.max(result.producer_backlog)))
-    ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
+    buffer_top = max(float(np.max(depth)),
+                     float(np.nanmax(cap)) if result.strategy.bounded else 0.0)
+    top = max(buffer_top, float(np.max(result.producer_backlog)))
+    if top > 10 * max(buffer_top, 1.0):
+        # The producer holds far more than the buffer (block under overload): on a linear axis
+        # the buffer would be a flat line at the bottom, so both go on a log scale.
+        ax_q.set_yscale("symlog", linthresh=10)
+        ax_q.set_ylim(0, 3 * top)
+        ylabel = "Messages waiting (count, log scale)"
+    else:
+        ax_q.set_ylim(-0.02 * top, 1.3 * top if top > 0 else 1.0)
+        ylabel = "Messages waiting (count)"
+    label_axes(ax_q, f"Queue depth ({name})", "Time (s)", ylabel)
     _legend(ax_q, loc="upper left")
     plot_latency(result, ax=ax_l)
     return fig

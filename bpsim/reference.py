@@ -17,7 +17,9 @@ Order of events inside tick ``i`` (which covers ``[i*dt, (i+1)*dt)``):
    messages and due retries are lost (counted in ``lost_in_crash``); the backlog waits. Otherwise
    the strategy decides each batch (see :mod:`bpsim.strategies`). A hand-over that would take the
    server past its memory limit crashes it: everything it held, and that batch, are lost, and the
-   rest of the tick's hand-overs are lost too.
+   rest of the tick's hand-overs are lost too. A server that is down has no room, so whatever the
+   strategy, the part of that batch it had not handed over yet goes to its overflow (dropped,
+   held, rejected).
 4. **Service.** Each worker has ``dt * speed`` seconds of work this tick. It finishes its current
    message if it can, then takes the next one from the head of the buffer, and so on; a message
    taken mid-tick starts at that moment. Workers beyond the active count finish what they hold but
@@ -94,6 +96,8 @@ class ReferenceEngine:
         return self.s["capacity"]
 
     def room(self) -> int:
+        if self.s["down"]:  # crashed in the middle of an admission: nothing more fits
+            return 0
         if self.s["capacity"] == UNBOUNDED_CAPACITY:
             return 1 << 62
         return max(0, self.s["capacity"] - self.s["depth"])

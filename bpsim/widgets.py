@@ -61,7 +61,11 @@ def preview_dt(duration_s: float, max_ticks: int = PREVIEW_TICKS) -> float:
 def _light(fig) -> None:
     """Fewer tick labels: drawing text is most of a redraw's cost (about 30 ms saved)."""
     for ax in fig.axes:
-        ax.locator_params(nbins=4)
+        for axis in ("x", "y"):
+            try:
+                ax.locator_params(axis=axis, nbins=4)
+            except TypeError:  # a log axis places its own ticks (no ``nbins``)
+                pass
 
 
 def _wrap(text: str) -> str:
@@ -217,14 +221,20 @@ def crash_sentence(result) -> str:
             return (f"No crash within {sc.duration_s:g} s: the queue reached "
                     f"{s['max_queue_depth']:,} messages (closed form: the memory fills after "
                     f"{t_crash:.1f} s).")
-        return (f"The consumer keeps up: the queue never grew past {s['max_queue_depth']:,} "
-                f"messages in {sc.duration_s:g} s, and the server never crashes.")
+        if sc.producer_rate == 0:
+            return (f"The producer sends nothing, so the queue stays empty for all "
+                    f"{sc.duration_s:g} s and the server never crashes.")
+        depth = s["max_queue_depth"]
+        return (f"The consumer keeps up: the queue never grew past {depth:,} "
+                f"message{'' if depth == 1 else 's'} in {sc.duration_s:g} s, and the server "
+                f"never crashes.")
     at_crash = s["lost_in_crash"] - s["lost_while_down"]
     if s["crashes"] > 1:
         again = s["crashes"] - 1
+        more = "once more" if again == 1 else f"{again} more times"
         return (f"The server crashes after {s['crash_time_s']:.1f} s (closed form: "
-                f"{t_crash:.1f} s), and {again} more time{'s' if again > 1 else ''} after "
-                f"restarting empty: {at_crash:,} messages were lost in the crashes and "
+                f"{t_crash:.1f} s), and {more} after restarting empty: {at_crash:,} "
+                f"messages were lost in the crashes and "
                 f"{s['lost_while_down']:,} more while it was down.")
     text = (f"The server crashes after {s['crash_time_s']:.1f} s (closed form: {t_crash:.1f} s). "
             f"The {at_crash:,} messages it held or was taking in at that moment were all lost")
@@ -278,6 +288,9 @@ def crash_dashboard(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
 def describe(result) -> str:
     """One sentence on where a run's messages went and what it cost (counts, latency, waiting)."""
     s = result.summary()
+    if s["offered"] == 0:
+        return (f"{s['strategy']}: the producer sent nothing in {result.scenario.duration_s:g} s, "
+                "so there is nothing to deliver or lose (move the producer's slider up).")
     parts = [f"{s['strategy']}: {s['delivered']:,} of {s['offered']:,} messages delivered "
              f"({s['throughput_per_s']:.0f} msg/s)"]
     for key, what in (("dropped", "dropped"), ("shed", "refused with an error"),
@@ -365,13 +378,25 @@ def check_prediction(prediction, actual: int, what: str = "messages dropped") ->
         print(f"No prediction yet: type a number in the cell above and run both cells again. "
               f"(The simulation counted {actual:,} {what}.)")
         return
+    note = ""
+    if _looks_like_thousands(prediction):
+        # ``my_prediction = 2,650`` is the tuple (2, 650) in Python: read it as the learner meant.
+        digits = str(prediction[0]) + "".join(f"{part:03d}" for part in prediction[1:])
+        note = (f" (Python reads {', '.join(map(str, prediction))} as {len(prediction)} "
+                f"separate numbers; I took it as {int(digits):,}. Next time write {digits} or "
+                f"{int(digits):_}.)")
+        prediction = int(digits)
+    if isinstance(prediction, bool):
+        print(f"{prediction!r} is not a count: type a number of messages, like 1500.")
+        return
     try:
         guess = float(prediction)
     except (TypeError, ValueError):
-        print(f"I could not read {prediction!r} as a number: type digits only, like 1500.")
+        print(f"I could not read {prediction!r} as a number: type digits only, without quotes "
+              f"or commas, like 1500.")
         return
-    if not math.isfinite(guess):
-        print(f"{prediction!r} is not a count: type a finite number, like 1500.")
+    if not math.isfinite(guess) or guess < 0:
+        print(f"{prediction!r} is not a count: type a number of messages, 0 or more, like 1500.")
         return
     error = abs(guess - actual) / max(actual, 1)
     if error <= 0.05:
@@ -381,7 +406,19 @@ def check_prediction(prediction, actual: int, what: str = "messages dropped") ->
     else:
         verdict = ("Not quite, and that is what predictions are for: the explanation below "
                    "shows where the difference comes from.")
-    print(f"You predicted {guess:,.0f}; the simulation counted {actual:,} {what}. {verdict}")
+    print(f"You predicted {guess:,.0f}; the simulation counted {actual:,} {what}. "
+          f"{verdict}{note}")
+
+
+def _looks_like_thousands(value) -> bool:
+    """True for a tuple such as ``(2, 650)``: a number typed with a thousands comma.
+
+    Python reads ``2,650`` as ``(2, 650)`` and ``1,000`` as ``(1, 0)``; a group with a leading
+    zero (``2,065``) is already a SyntaxError, so later groups are 0 or 100 to 999.
+    """
+    return (isinstance(value, tuple) and len(value) >= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            and value[0] > 0 and all(v == 0 or 100 <= v <= 999 for v in value[1:]))
 
 
 def redraw_times(dashboard: Dashboard, changes, repeat: int = 3) -> np.ndarray:

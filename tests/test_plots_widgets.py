@@ -107,6 +107,24 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
     assert "Spot on" in out[2] and "Close" in out[3] and "Not quite" in out[4]
 
 
+def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(capsys):
+    # ``my_prediction = 2,650`` is the tuple (2, 650); True, -3 and nan are not counts.
+    for guess in ((2, 650), (1, 0), (2, 65), True, -3, float("nan")):
+        widgets.check_prediction(guess, 2650)
+    out = capsys.readouterr().out.splitlines()
+    assert "predicted 2,650" in out[0] and "Spot on" in out[0] and "2650" in out[0]
+    assert "predicted 1,000" in out[1]
+    assert "could not read" in out[2] and "commas" in out[2]
+    assert all("not a count" in line for line in out[3:])
+
+
+def test_sentences_when_the_producer_sends_nothing_or_one_message_waits():
+    assert "sent nothing" in widgets.describe(widgets.strategy_run(producer_rate=0))
+    assert "sends nothing" in widgets.crash_sentence(widgets.crash_run(producer_rate=0))
+    text = widgets.crash_sentence(widgets.crash_run(producer_rate=50, consumer_rate=2000))
+    assert "past 1 message in" in text
+
+
 def test_summary_table_has_one_row_per_run():
     table = plots.summary_table({"x": run("drop_newest"), "y": run("block")})
     assert len(table.splitlines()) == 3
@@ -127,3 +145,33 @@ def test_crash_preview_matches_the_closed_form_even_with_little_memory():
                           message_bytes=10_000)
     predicted = theory.time_to_exhaust_memory_s(2000, 1990, 10_000_000, 10_000)
     assert abs(r.summary()["crash_time_s"] - predicted) <= 0.03 * predicted
+
+
+def test_block_under_overload_shows_buffer_and_producer_on_a_log_axis():
+    # The producer ends up holding ~100x the buffer: a linear axis would flatten the buffer to 0.
+    fig = plots.plot_strategy(run("block", capacity=50))
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "symlog" and "log scale" in ax.get_ylabel()
+    plt.close(fig)
+    fig = plots.plot_strategy(run("drop_newest", capacity=50))
+    assert fig.axes[0].get_yscale() == "linear"
+    plt.close(fig)
+
+
+def test_strategy_dashboard_redraws_block_under_overload():
+    d = widgets.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
+                                   capacity=10)
+    assert "held by the producer" in d.last_text
+
+
+def test_crash_loop_is_marked_at_every_crash_and_counted_in_the_legend():
+    r = widgets.crash_run(producer_rate=5000, consumer_rate=100, memory_limit_mb=50,
+                          message_bytes=10_000)
+    n = len(r.crash_times_s)
+    assert n > 1
+    fig = plots.plot_queue_and_memory(r)
+    for ax in fig.axes:
+        labels = ax.get_legend_handles_labels()[1]
+        assert f"{n} crashes, first at {r.crash_times_s[0]:.1f} s" in labels
+        marks = [line for line in ax.get_lines() if line.get_marker() == "X"]
+        assert len(marks) == n

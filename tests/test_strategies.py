@@ -152,3 +152,12 @@ def test_a_new_strategy_is_one_small_class():
     r = simulate(strategy=RandomDrop(), capacity=20, duration_s=2)
     assert_books_balance(r)
     assert 0 < r.summary()["dropped"] < r.summary()["offered"]
+
+
+@pytest.mark.parametrize("rate, dt, duration", [(100.0, 0.001, 30.0), (300.0, 0.001, 10.0),
+                                               (1000.0, 0.001, 111.0), (7.0, 0.01, 50.0)])
+def test_constant_arrivals_offer_exactly_rate_times_duration(rate, dt, duration):
+    # evenly spaced arrivals: 100 msg/s for 30 s is 3,000 messages, not 2,999 (float sums drift)
+    s = simulate(producer_rate=rate, dt_s=dt, duration_s=duration, strategy="drop_newest",
+                 capacity=0).summary()
+    assert s["offered"] == round(rate * duration)

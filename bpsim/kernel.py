@@ -1,0 +1,586 @@
+"""The fast engine: the reference model, compiled with numba.
+
+:mod:`bpsim.reference` is the definition of what bpsim simulates (read its docstring for the order
+of events inside a tick). This module runs the same model, operation for operation, as machine code,
+and the tests check that both give the same numbers bit for bit: the same per-tick table, the same
+per-message records, the same busy time. When the two disagree, the reference is right.
+
+Why it is fast, and why the cost does not grow with the producer's rate
+-----------------------------------------------------------------------
+Messages are not simulated one by one on the way in. All the messages generated in one tick travel
+together as a *batch*, a pair ``(gen_tick, count)``: a strategy decides on a whole batch with a
+few integer operations (``k = min(n, room)``...), and a queue of 400 messages made of 40 batches
+is 40 ring-buffer slots. So a producer at 100,000 msg/s costs about what one at 1,000 msg/s costs:
+the work per tick depends on the number of batches, not on the number of messages. Only service
+touches messages one at a time, and the consumer's rate bounds that.
+
+The state lives in a handful of numpy arrays (the reference's scalars in one int64 vector indexed
+by :data:`bpsim.reference.S`, the workers, the rings), so :meth:`FastEngine.run` can stop after any
+tick and carry on later: adaptive strategies call it once per control interval.
+
+One rule for every strategy
+---------------------------
+The kernel does not call Python. It runs the generic admission rule given by
+:meth:`bpsim.strategies.Strategy.rule` (the knobs of :class:`bpsim.strategies.Rule`), one batch at a
+time, as one sequence of the reference's verbs that reproduces each built-in ``admit`` exactly:
+
+1. ``enqueue`` what fits (only up to the sampling threshold, if sampling);
+2. the rest goes through the 1-in-N counter (sampling), or evicts as many of the oldest queued
+   messages (``evict_oldest``);
+3. ``enqueue`` what now fits;
+4. ``overflow`` what is left: ``drop`` it, ``hold`` it in the producer, or ``reject`` it (and
+   schedule its retry).
+
+Without sampling or eviction step 3 is always empty, which leaves ``unbounded``, ``block``,
+``drop_newest``, ``shed`` and ``adaptive``: ``k = min(n, room); enqueue(k); overflow(n - k)``.
+A strategy without a rule (``rule()`` returns ``None``) runs on the reference engine instead.
+
+The rings, and why their sizes are enough
+-----------------------------------------
+* The buffer holds at most ``max_in_memory`` messages (the memory check) and each batch holds at
+  least one, so it never has more batches than that, nor more than messages were ever generated.
+  (A batch of the same tick as the tail is merged into it: invisible, as messages of one tick are
+  alike, and it keeps the ring short.)
+* The producer's held backlog gains at most one batch per tick (the new one; a batch offered from
+  the backlog and held again replaces itself), and holds at most as many batches as messages.
+* Retry FIFO ``k`` receives at most one batch per tick (first tries come one batch per tick, and a
+  FIFO releases, each tick, only what was pushed ``backoff[k]`` ticks earlier), so it never holds
+  more than ``backoff[k] + 1`` batches.
+* Crashes are at least ``max(1, restart_ticks)`` ticks apart.
+
+A push onto a full ring is refused and makes ``run`` raise, so a wrong bound cannot go unnoticed.
+
+Compiling takes about 7 s of CPU the first time; numba caches the machine code in
+``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
+package directory is read-only, numba uses the user's cache directory (``~/.cache/numba``) or
+``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still works, compiled afresh
+in each process.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .reference import COLUMNS, S, SCALARS, UNBOUNDED_CAPACITY
+from .strategies import DROP, HOLD, REJECT
+
+# -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
+# Scalars first, at the same index as reference.S, so scalars() is a view of v[:N_SCALARS].
+DEPTH, IN_SERVICE, HELD, RETRY_PENDING = S["depth"], S["in_service"], S["held"], S["retry_pending"]
+CAPACITY, DOWN, UP_TICK = S["capacity"], S["down"], S["up_tick"]
+OFFERED, ADMITTED, DELIVERED, DROPPED = S["offered"], S["admitted"], S["delivered"], S["dropped"]
+SHED, SAMPLED_OUT, LOST, LOST_DOWN = S["shed"], S["sampled_out"], S["lost"], S["lost_down"]
+REJECTED, ATTEMPTS, SAMPLE_COUNTER = S["rejected"], S["attempts"], S["sample_counter"]
+N_RECORDS, CRASHES, FIRST_CRASH = S["n_records"], S["crashes"], S["first_crash_tick"]
+MAX_DEPTH, PEAK, POOL_INDEX = S["max_depth"], S["peak_in_memory"], S["pool_index"]
+N_SCALARS = len(SCALARS)
+# Then the kernel's own: the current tick, the reference's _front/_reheld flags, ring heads and
+# lengths, crashes recorded, a flag raised if a ring was ever full, and for retry FIFO k its head at
+# RQ + 2k and its length at RQ + 2k + 1.
+TICK, FRONT, REHELD, BUF_HEAD, BUF_LEN, HOLD_HEAD, HOLD_LEN, N_CRASH_TICKS, RING_FULL, RQ = (
+    N_SCALARS + k for k in range(10))
+
+#: For each table column, its slot in ``v``.
+COLUMN_SLOTS = tuple(S[name] for name in COLUMNS)
+N_COLUMNS = len(COLUMNS)
+
+# Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
+# rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
+# gen_tick) and ``wf`` (remaining work, start time); records ``rec_gen`` and ``rec_t`` [2, size]
+# (start, done); ``fv`` [1] the busy worker-seconds.
+
+# -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
+C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
+C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW = range(4, 8)
+C_BACKOFF = 8  # backoff (ticks) before retry k+1 at C_BACKOFF + k
+F_DT, F_MEAN_WORK, F_SAMPLE_FROM = range(3)
+
+ENDLESS_ROOM = 1 << 62
+FIRST_TRY = np.int64(0)  # attempt of a first try; an np.int64 so that numba compiles _offer once,
+                         # not once more for the literal 0
+
+# How the functions are compiled, and why (each choice was measured; see benchmarks/bench_core.py):
+# * _nrt=False: no reference counting. The kernel allocates nothing; every array belongs to a
+#   FastEngine, which outlives the call. With counting on, numba increments and decrements
+#   (atomically) every array passed to a helper that might raise: that cost more than the tick.
+# * error_model="numpy", and nothing raises: no exception paths (a full ring sets v[RING_FULL],
+#   and FastEngine.run raises).
+# * inline="always" for the small helpers: numba passes each array as 7 to 9 machine words, so a
+#   call with ten arrays cost more than the work inside. Inlined, they stay small readable
+#   functions here and cost nothing at run time. The cost is compile time, paid once per install:
+#   every call site is a copy, which is why _step offers all batches from one call site (three
+#   sites took 20 s to compile). With _offer as a real function (@_jit) instead, the first compile
+#   takes about 4.5 s of CPU instead of 7, and a run 1.5 to 2 times as long.
+# * cache=True where numba has somewhere to write: next to this file, else the user's cache
+#   directory, or NUMBA_CACHE_DIR. With none of these writable numba refuses cache=True outright;
+#   then the kernel is compiled in every new process instead (a few seconds, same results).
+def _compiler(**options):
+    def decorate(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError as err:  # "cannot cache function ...: no locator available"
+            if "cannot cache" not in str(err):
+                raise
+            return njit(cache=False, **options)(fn)
+    return decorate
+
+
+_jit = _compiler(error_model="numpy", _nrt=False)
+_inline = _compiler(error_model="numpy", _nrt=False, inline="always")
+
+# -- rings -----------------------------------------------------------------------------------------
+@_inline
+def _buf_push(v, buf, gen, n):
+    """Append ``n`` messages of tick ``gen`` to the buffer (merged into the tail if same tick)."""
+    size = buf.shape[1]
+    if v[BUF_LEN] > 0:
+        tail = v[BUF_HEAD] + v[BUF_LEN] - 1
+        if tail >= size:
+            tail -= size
+        if buf[0, tail] == gen:
+            buf[1, tail] += n
+            return
+    if v[BUF_LEN] == size:
+        v[RING_FULL] = 1
+        return
+    j = v[BUF_HEAD] + v[BUF_LEN]
+    if j >= size:
+        j -= size
+    buf[0, j] = gen
+    buf[1, j] = n
+    v[BUF_LEN] += 1
+
+
+@_inline
+def _buf_pop(v, buf, n):
+    """Remove ``n`` messages from the head of the buffer (the reference's ``_pop_head``)."""
+    v[DEPTH] -= n
+    size = buf.shape[1]
+    while n > 0:
+        h = v[BUF_HEAD]
+        take = min(n, buf[1, h])
+        buf[1, h] -= take
+        n -= take
+        if buf[1, h] == 0:
+            v[BUF_HEAD] = 0 if h + 1 == size else h + 1
+            v[BUF_LEN] -= 1
+
+
+@_inline
+def _hold_push(v, hold, gen, n, front):
+    size = hold.shape[1]
+    if v[HOLD_LEN] == size:
+        v[RING_FULL] = 1
+        return
+    if front:
+        j = v[HOLD_HEAD] - 1
+        if j < 0:
+            j += size
+        v[HOLD_HEAD] = j
+    else:
+        j = v[HOLD_HEAD] + v[HOLD_LEN]
+        if j >= size:
+            j -= size
+    hold[0, j] = gen
+    hold[1, j] = n
+    v[HOLD_LEN] += 1
+
+
+@_inline
+def _retry_push(v, rq, k, due, gen, n):
+    size = rq.shape[2]
+    head, length = RQ + 2 * k, RQ + 2 * k + 1
+    if v[length] == size:
+        v[RING_FULL] = 1
+        return
+    j = v[head] + v[length]
+    if j >= size:
+        j -= size
+    rq[k, 0, j] = due
+    rq[k, 1, j] = gen
+    rq[k, 2, j] = n
+    v[length] += 1
+
+
+# -- the verbs a strategy uses (same names as in reference.ReferenceEngine) ------------------------
+@_inline
+def _room(v):
+    if v[DOWN]:
+        return 0
+    if v[CAPACITY] == UNBOUNDED_CAPACITY:
+        return ENDLESS_ROOM
+    return max(0, v[CAPACITY] - v[DEPTH])
+
+
+@_inline
+def _crash(v, cfg, wi, wf, crash_ticks):
+    v[LOST] += v[DEPTH] + v[IN_SERVICE]
+    v[DEPTH] = 0
+    v[IN_SERVICE] = 0
+    v[BUF_HEAD] = 0
+    v[BUF_LEN] = 0
+    for w in range(wi.shape[1]):
+        wi[0, w] = 0    # not busy
+        wf[0, w] = 0.0  # no work left
+    v[DOWN] = 1
+    v[UP_TICK] = v[TICK] + cfg[C_RESTART]
+    v[CRASHES] += 1
+    if v[FIRST_CRASH] < 0:
+        v[FIRST_CRASH] = v[TICK]
+    crash_ticks[v[N_CRASH_TICKS]] = v[TICK]
+    v[N_CRASH_TICKS] += 1
+
+
+@_inline
+def _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, n):
+    if n <= 0:
+        return
+    if v[DOWN]:
+        v[LOST] += n
+        return
+    if v[DEPTH] + v[IN_SERVICE] + n > cfg[C_MAX_IN_MEMORY]:
+        _crash(v, cfg, wi, wf, crash_ticks)
+        v[LOST] += n
+        return
+    _buf_push(v, buf, gen, n)
+    v[DEPTH] += n
+    v[ADMITTED] += n
+    wait_hist[v[TICK] - gen] += n
+    v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+    v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+
+
+@_inline
+def _evict_oldest(v, buf, n):
+    _buf_pop(v, buf, n)
+    v[DROPPED] += n
+
+
+@_inline
+def _hold(v, hold, gen, n):
+    if n > 0:
+        front = v[FRONT] != 0  # a held batch offered again goes back to the front
+        _hold_push(v, hold, gen, n, front)
+        if front:
+            v[REHELD] = 1
+        v[HELD] += n
+
+
+@_inline
+def _reject(v, cfg, rq, gen, n, attempt):
+    if n <= 0:
+        return
+    v[REJECTED] += n
+    if attempt < cfg[C_RETRIES]:
+        _retry_push(v, rq, attempt, v[TICK] + cfg[C_BACKOFF + attempt], gen, n)
+        v[RETRY_PENDING] += n
+    else:
+        v[SHED] += n
+
+
+@_inline
+def _sample(v, n, every):
+    total = v[SAMPLE_COUNTER] + n
+    passed = total // every
+    v[SAMPLE_COUNTER] = total % every
+    v[SAMPLED_OUT] += n - passed
+    return passed
+
+
+@_inline
+def _overflow(v, cfg, hold, rq, gen, n, attempt):
+    """What the rule does with messages that found no room: drop, hold or reject them."""
+    kind = cfg[C_OVERFLOW]
+    if kind == DROP:
+        if n > 0:
+            v[DROPPED] += n
+    elif kind == HOLD:
+        _hold(v, hold, gen, n)
+    else:
+        _reject(v, cfg, rq, gen, n, attempt)
+
+
+# -- admission: the generic rule -------------------------------------------------------------------
+@_inline
+def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt):
+    """The strategy's decision on one batch, from the rule's knobs.
+
+    One sequence covers every built-in ``admit``: what fits goes in (below the sampling threshold
+    when sampling); the rest goes through the 1-in-N counter (sampling) and evicts as many of the
+    oldest (``evict_oldest``); what now fits goes in; what is left overflows. Without sampling or
+    eviction the second hand-over is always empty (the first one filled the buffer, or the server
+    is down), so this is exactly ``k = min(n, room); enqueue(k); overflow(n - k)``.
+    """
+    limit = _room(v)
+    if cfg[C_SAMPLING]:  # Sample.admit: free admission only below the threshold
+        threshold = np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
+        limit = min(max(0, threshold - v[DEPTH]), limit)
+    first = min(n, limit)
+    _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, first)
+    rest = n - first
+    if cfg[C_SAMPLING]:
+        rest = _sample(v, rest, cfg[C_SAMPLE_EVERY])
+    elif cfg[C_EVICT] and rest:  # DropOldest.admit: each of the rest pushes out the head
+        _evict_oldest(v, buf, min(v[DEPTH], rest))
+    k = min(rest, _room(v))
+    _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, k)
+    _overflow(v, cfg, hold, rq, gen, rest - k, attempt)
+
+
+@_inline
+def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt):
+    if v[DOWN]:
+        v[LOST] += n
+        v[LOST_DOWN] += n
+    else:
+        _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt)
+
+
+# -- service ---------------------------------------------------------------------------------------
+@_inline
+def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i):
+    """Step 4 of a tick: each worker spends ``dt * speed`` seconds of work (reference._serve)."""
+    # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s)
+    dt, mean_work = fcfg[F_DT], fcfg[F_MEAN_WORK]
+    sp = speed[i]
+    t = i * dt
+    n_workers = wi.shape[1]
+    if sp <= 0.0:
+        for w in range(n_workers):
+            if wi[0, w]:
+                fv[0] += dt
+        return
+    active = consumers[i]
+    budget = dt * sp
+    record_size = cfg[C_RECORD_SIZE]
+    for w in range(n_workers):
+        used = 0.0
+        while True:
+            if wi[0, w]:
+                left = budget - used
+                if wf[0, w] <= left:
+                    used += wf[0, w]
+                    wf[0, w] = 0.0
+                    wi[0, w] = 0
+                    v[IN_SERVICE] -= 1
+                    v[DELIVERED] += 1
+                    r = v[N_RECORDS]
+                    if r < record_size:
+                        rec_gen[r] = wi[1, w]
+                        rec_t[0, r] = wf[1, w]
+                        rec_t[1, r] = t + used / sp
+                        v[N_RECORDS] = r + 1
+                else:
+                    wf[0, w] -= left
+                    used = budget
+                    break
+            if w >= active or v[DEPTH] == 0:
+                break
+            wi[1, w] = buf[0, v[BUF_HEAD]]
+            _buf_pop(v, buf, 1)
+            v[IN_SERVICE] += 1
+            wi[0, w] = 1
+            wf[1, w] = t + used / sp
+            if pool.size == 0:  # the reference's _work()
+                wf[0, w] = mean_work
+            else:
+                wf[0, w] = pool[v[POOL_INDEX] % pool.size] * mean_work
+                v[POOL_INDEX] += 1
+        fv[0] += dt if wi[0, w] else used / sp
+
+
+# -- a tick, and a run of ticks --------------------------------------------------------------------
+@_inline
+def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
+          arrivals, speed, consumers, pool, cfg, fcfg, i):
+    # 1. restart
+    if v[DOWN] and i >= v[UP_TICK]:
+        v[DOWN] = 0
+    # 2. arrivals
+    new = arrivals[i]
+    v[OFFERED] += new
+    v[ATTEMPTS] += new
+    # 3. admission, oldest first: the held backlog (unless the server is down; until a batch is
+    #    held again), then the due retries of each attempt, then the new messages. One call site
+    #    for _offer, so that it can be inlined once.
+    backlog = not v[DOWN]
+    v[REHELD] = 0
+    k = 0            # the retry FIFO being drained
+    fresh = new > 0  # the new batch, not offered yet
+    size_h, size_r = hold.shape[1], rq.shape[2]
+    while True:
+        if backlog and (v[HOLD_LEN] == 0 or v[REHELD]):
+            backlog = False  # done with it: what is held from now on waits for the next tick
+        if backlog:
+            h = v[HOLD_HEAD]
+            gen, n, attempt = hold[0, h], hold[1, h], FIRST_TRY
+            v[HOLD_HEAD] = 0 if h + 1 == size_h else h + 1
+            v[HOLD_LEN] -= 1
+            v[HELD] -= n
+            v[FRONT] = 1  # if held again, it goes back to the front
+        elif k < cfg[C_RETRIES]:
+            head, length = RQ + 2 * k, RQ + 2 * k + 1
+            if v[length] == 0 or rq[k, 0, v[head]] > i:
+                k += 1  # nothing (more) due in this FIFO
+                continue
+            h = v[head]
+            gen, n, attempt = rq[k, 1, h], rq[k, 2, h], k + 1
+            v[head] = 0 if h + 1 == size_r else h + 1
+            v[length] -= 1
+            v[RETRY_PENDING] -= n
+            v[ATTEMPTS] += n
+        elif fresh:
+            gen, n, attempt = i, new, FIRST_TRY
+            fresh = False
+        else:
+            break
+        _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, attempt)
+        v[FRONT] = 0
+    # 4. service
+    if not v[DOWN]:
+        _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i)
+    # 5. record
+    for c in range(N_COLUMNS):
+        table[i, c] = v[COLUMN_SLOTS[c]]
+
+
+@_jit
+def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
+         arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
+    for i in range(start, stop):
+        v[TICK] = i
+        _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
+              arrivals, speed, consumers, pool, cfg, fcfg, i)
+
+
+@_jit
+def _drop_head(v, buf, n):
+    n = min(n, v[DEPTH])
+    if n > 0:
+        _evict_oldest(v, buf, n)
+    return n
+
+
+# -- a stale cache ---------------------------------------------------------------------------------
+# numba freezes module globals into the machine code, and its cache is keyed on this file alone:
+# after an edit of reference.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would
+# still use the old slots. So the constants the kernel was compiled with are compared, once per
+# process, with the current ones, and a mismatch throws the cached code away.
+LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFERED, ADMITTED,
+          DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
+          SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
+          DROP, HOLD, REJECT, UNBOUNDED_CAPACITY) + COLUMN_SLOTS
+
+
+@_jit
+def _compiled_layout():
+    return LAYOUT
+
+
+_fresh = False
+
+
+def _ensure_fresh_cache():
+    global _fresh
+    if not _fresh:
+        if _compiled_layout() != LAYOUT:
+            for f in (_run, _offer, _drop_head, _compiled_layout):
+                f.recompile()  # also replaces the cached copy
+        _fresh = True
+
+
+# -- the engine object -----------------------------------------------------------------------------
+class FastEngine:
+    """Runs a scenario with the compiled kernel; same interface as :class:`ReferenceEngine`.
+
+    Parameters
+    ----------
+    inputs : bpsim.engine.Inputs
+        The scenario turned into per-tick arrays, with every random draw made up front.
+    strategy : Strategy
+        Kept for reference; the kernel only uses ``rule``.
+    rule : bpsim.strategies.Rule
+        The strategy's admission rule (``strategy.rule()``).
+    """
+
+    def __init__(self, inputs, strategy, rule):
+        _ensure_fresh_cache()
+        x = inputs
+        self.strategy, self.rule = strategy, rule
+        if rule.overflow not in (DROP, HOLD, REJECT):
+            raise ValueError(f"rule.overflow={rule.overflow!r} is not valid: use "
+                             "bpsim.strategies.DROP, HOLD or REJECT.")
+        if rule.bounded != (x.capacity != UNBOUNDED_CAPACITY):
+            raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
+                             f"(bounded={strategy.bounded!r}): make them agree.")
+        n = x.n_ticks
+        offered = int(x.arrivals.sum())
+        retries = int(x.retries)
+        backoff = np.asarray(x.backoff_ticks, dtype=np.int64)
+        cfg = np.zeros(C_BACKOFF + backoff.size, dtype=np.int64)
+        cfg[C_MAX_IN_MEMORY] = x.max_in_memory
+        cfg[C_RESTART] = x.restart_ticks
+        cfg[C_RETRIES] = retries
+        cfg[C_RECORD_SIZE] = x.record_size
+        cfg[C_SAMPLING] = rule.sample_every > 1 or rule.sample_from < 1.0
+        cfg[C_SAMPLE_EVERY] = rule.sample_every
+        cfg[C_EVICT] = rule.evict_oldest
+        cfg[C_OVERFLOW] = rule.overflow
+        cfg[C_BACKOFF:] = backoff
+        fcfg = np.array([x.dt, x.mean_work, float(rule.sample_from)], dtype=np.float64)
+
+        # Ring sizes from the bounds in the module docstring (+2 to stay clear of the edges).
+        buf_size = min(x.max_in_memory, offered) + 2
+        hold_size = 1
+        if rule.overflow == HOLD:  # one batch per tick, or one per offer with retries (no built-in)
+            hold_size = min(n * (1 + retries), offered) + 2
+        rq_size = min(int(backoff.max()) + 1, n, offered) + 2 if retries else 1
+        r, w = max(1, retries), x.n_workers
+        v = np.zeros(RQ + 2 * r, dtype=np.int64)
+        v[CAPACITY] = x.capacity
+        v[FIRST_CRASH] = -1
+        self._v = v
+        self._rec_gen = np.zeros(x.record_size, dtype=np.int64)
+        self._rec_t = np.zeros((2, x.record_size))
+        self._crash_ticks = np.zeros(n // max(1, x.restart_ticks) + 2, dtype=np.int64)
+        self._fv = np.zeros(1)
+        self._buf = np.zeros((2, buf_size), dtype=np.int64)
+        self.table = np.zeros((n, N_COLUMNS), dtype=np.int64)
+        self.wait_hist = np.zeros(n, dtype=np.int64)
+        self._args = (
+            v, self._fv, self._buf, np.zeros((2, hold_size), dtype=np.int64),
+            np.zeros((r, 3, rq_size), dtype=np.int64),
+            np.zeros((2, w), dtype=np.int64), np.zeros((2, w)),
+            self._rec_gen, self._rec_t, self.table, self.wait_hist, self._crash_ticks,
+            np.ascontiguousarray(x.arrivals, dtype=np.int64),
+            np.ascontiguousarray(x.speed, dtype=np.float64),
+            np.ascontiguousarray(x.consumers, dtype=np.int64),
+            np.ascontiguousarray(x.pool, dtype=np.float64), cfg, fcfg)
+
+    # -- controls used between ticks -----------------------------------------------------------
+    def run(self, start: int, stop: int) -> None:
+        """Advance ticks ``start .. stop-1``."""
+        _run(*self._args, int(start), int(stop))
+        if self._v[RING_FULL]:
+            raise RuntimeError("bpsim.kernel: a ring buffer was full, so a bound in kernel.py is "
+                               "wrong; please report this run (engine='reference' still works).")
+
+    def set_capacity(self, capacity: int) -> None:
+        self._v[CAPACITY] = int(capacity)
+
+    def drop_head(self, n: int) -> int:
+        """Drop up to ``n`` messages from the head of the buffer; returns how many."""
+        return int(_drop_head(self._v, self._buf, int(n)))
+
+    # -- what the driver reads -----------------------------------------------------------------
+    def scalars(self) -> dict:
+        return dict(zip(SCALARS, self._v[:N_SCALARS].tolist()))
+
+    def busy_seconds(self) -> float:
+        return float(self._fv[0])
+
+    def records(self, lo, hi):
+        return self._rec_gen[lo:hi], self._rec_t[0, lo:hi], self._rec_t[1, lo:hi]
+
+    def crash_tick_list(self):
+        return self._crash_ticks[:self._v[N_CRASH_TICKS]].tolist()
