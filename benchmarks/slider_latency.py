@@ -1,0 +1,238 @@
+"""How fast the series feels: slider-to-redrawn-plot latency in a real browser, and series run time.
+
+    python benchmarks/slider_latency.py                      # every notebook in notebooks/
+    python benchmarks/slider_latency.py notebooks/02-*.ipynb --moves 20
+    python benchmarks/slider_latency.py --no-series          # latency only
+
+For each notebook: JupyterLab (from the installed package, on a free loopback port) opens it in
+headless Chromium (Debian's ``chromium``), runs it from the Run menu, and on every dashboard (a
+cell with sliders and widget outputs) moves each slider ``--moves`` times with the keyboard,
+alternating ArrowRight/ArrowLeft so it stays around its default value. One latency is the time
+from the ``keydown`` event in the page to the new plot image decoded in the page (an ipympl
+canvas: to its pixels changing), so it is what a learner feels, without the test driver's own
+round trips. Between moves the kernel is left to go idle.
+
+A baseline row (the harness's fixture dashboard: a one-line sine plot, no simulation) shows what
+the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser.
+
+Then every notebook is run top to bottom in fresh kernels with ``tools/run_notebooks.py`` on a
+copy (the committed notebooks are not touched), and the whole series' wall time is printed.
+
+Goals (issue 7): median <= 150 ms and 95th percentile <= 300 ms per dashboard, series < 60 s on
+the 2-core machine. This is a benchmark, not a test: it prints figures and never asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "browser"))
+import labharness as H  # noqa: E402
+
+GOAL_MEDIAN_MS, GOAL_P95_MS, GOAL_SERIES_S = 150, 300, 60
+
+# Resolves with {t0, t1}: t0 the next keydown in the page, t1 when the dashboard's plot is redrawn
+# (a new <img> decoded, or a canvas whose pixels changed) after it.
+_ARM_JS = """(cellIndex) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const canvases = () => [...cell.querySelectorAll('%CANVAS')];
+    const before = new Set([...cell.querySelectorAll('%IMG')]);
+    const pixels = canvases().map(c => c.toDataURL());
+    let t0 = null;
+    const onKey = () => { if (t0 === null) t0 = performance.now(); };
+    document.addEventListener('keydown', onKey, true);
+    window.__bpsimRedraw = new Promise((resolve) => {
+        let done = false;
+        const finish = (t1) => {
+            if (done) return;
+            done = true;
+            obs.disconnect();
+            document.removeEventListener('keydown', onKey, true);
+            resolve({t0: t0, t1: t1});
+        };
+        const obs = new MutationObserver(() => {
+            if (t0 === null) return;
+            const fresh = [...cell.querySelectorAll('%IMG')]
+                .filter(i => !before.has(i));
+            if (fresh.length)
+                Promise.all(fresh.map(i => i.decode().catch(() => null)))
+                    .then(() => finish(performance.now()));
+        });
+        obs.observe(cell, {childList: true, subtree: true, attributes: true,
+                           attributeFilter: ['src']});
+        if (pixels.length) {
+            const poll = () => {
+                if (done) return;
+                if (t0 !== null && canvases().some((c, k) => c.toDataURL() !== pixels[k]))
+                    finish(performance.now());
+                else requestAnimationFrame(poll);
+            };
+            requestAnimationFrame(poll);
+        }
+    });
+    return true;
+}""".replace("%s", H.NOTEBOOK).replace("%CANVAS", H.PLOT_CANVAS).replace("%IMG", H.PLOT_IMG)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between closest ranks."""
+    v = sorted(values)
+    if len(v) == 1:
+        return v[0]
+    pos = (len(v) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def measure_dashboard(page, cell: int, moves: int) -> dict:
+    """Latencies (ms) of ``moves`` keyboard moves of each slider of one dashboard."""
+    per_slider = {}
+    for control in H.controls(page, cell):
+        if control["kind"] != "slider":
+            continue
+        handle = page.locator(H.NOTEBOOK).locator(".jp-Cell").nth(cell).locator(H.SLIDER).nth(
+            control["index"])
+        lat = []
+        for k in range(moves):
+            now = float(handle.get_attribute("aria-valuenow"))
+            hi = float(handle.get_attribute("aria-valuemax"))
+            key = "ArrowLeft" if (k % 2 == 1 or now >= hi) else "ArrowRight"
+            page.evaluate(_ARM_JS, cell)
+            handle.focus()
+            handle.press(key)
+            t = page.evaluate("window.__bpsimRedraw")  # waits for the promise
+            lat.append(t["t1"] - t["t0"])
+            # Let the kernel finish (text after the plot) before the next move.
+            page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+            page.wait_for_timeout(150)
+        per_slider[control["label"] or f"slider {control['index']}"] = lat
+    return per_slider
+
+
+def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+    rows = []
+    with H.LabServer(copy) as lab, sync_playwright() as p:
+        browser = H.launch_chromium(p)
+        try:
+            for nb in notebooks:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.set_default_timeout(60_000)
+                try:
+                    H.open_notebook(page, lab, nb)
+                    took = H.run_all(page)
+                    print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
+                    for board in H.dashboards(page):
+                        if not board["sliders"]:
+                            continue
+                        per_slider = measure_dashboard(page, board["cell"], moves)
+                        all_ms = [x for v in per_slider.values() for x in v]
+                        rows.append({"notebook": nb, "cell": board["cell"],
+                                     "sliders": len(per_slider), "moves": len(all_ms),
+                                     "median": statistics.median(all_ms),
+                                     "p95": percentile(all_ms, 95), "max": max(all_ms),
+                                     "per_slider": {k: statistics.median(v)
+                                                    for k, v in per_slider.items()}})
+                        print(f"    cell {board['cell']}: " + ", ".join(
+                            f"{k} {v:.0f} ms" for k, v in rows[-1]["per_slider"].items()),
+                            flush=True)
+                finally:
+                    page.close()
+                    lab.shutdown_kernels()
+        finally:
+            browser.close()
+    return rows
+
+
+def series_time(notebooks: list[Path]) -> tuple[float, list[tuple[str, float]]]:
+    """Run every notebook in fresh kernels (tools/run_notebooks.py) on a copy; wall time."""
+    with tempfile.TemporaryDirectory(prefix="bpsim-series-") as tmp:
+        dst = Path(tmp) / "notebooks"
+        shutil.copytree(REPO / "notebooks", dst,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        copies = [str(dst / nb.name) for nb in notebooks]
+        env = dict(os.environ)
+        env.pop("MPLBACKEND", None)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([env["PYTHONPATH"]]
+                                                           if env.get("PYTHONPATH") else []))
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, str(REPO / "tools" / "run_notebooks.py"), *copies],
+                             env=env, capture_output=True, text=True, cwd=tmp)
+        total = time.perf_counter() - start
+        if out.returncode != 0:
+            print(out.stdout + out.stderr[-3000:])
+            raise SystemExit("a notebook failed while timing the series")
+        each = [(Path(m.group(1)).name, float(m.group(2)))
+                for m in re.finditer(r"^(.*\.ipynb): ([\d.]+) s$", out.stdout, re.M)]
+        return total, each
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebooks", nargs="*", help="notebooks (default: notebooks/*.ipynb)")
+    ap.add_argument("--moves", type=int, default=12, help="moves per slider (default 12, >= 10)")
+    ap.add_argument("--no-series", action="store_true", help="skip the whole-series run time")
+    ap.add_argument("--no-latency", action="store_true", help="skip the browser latency")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the baseline (the harness's fixture: a one-line plot, no simulation)")
+    args = ap.parse_args(argv)
+    os.environ.pop("MPLBACKEND", None)
+
+    paths = [Path(p).resolve() for p in args.notebooks] or sorted(
+        (REPO / "notebooks").glob("*.ipynb"))
+    fixture = REPO / "tests" / "browser" / "fixtures" / "dashboard.ipynb"
+    copy = {"fixtures": fixture.parent}
+    if (REPO / "notebooks").is_dir():
+        copy["notebooks"] = REPO / "notebooks"
+    served = []
+    for p in paths or [fixture]:
+        served.append(f"fixtures/{p.name}" if p.parent == fixture.parent else f"notebooks/{p.name}")
+    if not args.no_baseline and "fixtures/dashboard.ipynb" not in served:
+        # What the round trip alone costs: slider -> kernel -> a trivial PNG -> browser.
+        served.insert(0, "fixtures/dashboard.ipynb")
+
+    if not args.no_latency:
+        if H.chromium_path() is None:
+            raise SystemExit("no `chromium` on PATH (apt-get install -y chromium)")
+        print(f"Slider latency, {args.moves} moves per slider (keydown -> new plot decoded); "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
+        rows = latency(served, copy, args.moves)
+        print()
+        print(f"{'dashboard':<38} {'sliders':>7} {'moves':>5} {'median':>8} {'p95':>8} "
+              f"{'max':>8}  goal (<= {GOAL_MEDIAN_MS} / {GOAL_P95_MS} ms)")
+        for r in rows:
+            ok = r["median"] <= GOAL_MEDIAN_MS and r["p95"] <= GOAL_P95_MS
+            name = f"{Path(r['notebook']).name} cell {r['cell']}"
+            if r["notebook"] == "fixtures/dashboard.ipynb":
+                name = "baseline: one-line sine plot"
+            verdict = "(reference)" if name.startswith("baseline") else "met" if ok else "MISSED"
+            print(f"{name:<38} {r['sliders']:>7} {r['moves']:>5} {r['median']:>6.0f}ms "
+                  f"{r['p95']:>6.0f}ms {r['max']:>6.0f}ms  {verdict}")
+        if not rows:
+            print("(no slider dashboards found)")
+
+    if not args.no_series:
+        real = [p for p in paths if p.parent == REPO / "notebooks"]
+        if real:
+            total, each = series_time(real)
+            print()
+            print(f"Whole series, fresh kernels (tools/run_notebooks.py on a copy): "
+                  f"{total:.1f} s for {len(real)} notebooks (goal < {GOAL_SERIES_S} s: "
+                  f"{'met' if total < GOAL_SERIES_S else 'MISSED'})")
+            for name, s in each:
+                print(f"  {name:<40} {s:6.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Presentation mode: the strategies dashboard served by Voila as a stand-alone app.
+
+An instructor projects ``voila notebooks/02-strategies.ipynb``: no code, just the controls and
+the plots. This test serves it the same way (``voila <nb> --no-browser --port=<free>
+--Voila.ip=127.0.0.1``) and moves its sliders in Chromium. Until the strategies notebook exists it
+serves the harness's fixture dashboard, so the test stays meaningful.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import labharness as H
+
+pytestmark = pytest.mark.browser
+
+FIXTURE = Path(__file__).parent / "fixtures" / "dashboard.ipynb"
+
+
+def strategies_notebook() -> Path:
+    found = sorted((H.REPO / "notebooks").glob("02-*.ipynb"))
+    return found[0] if found else FIXTURE
+
+
+def test_strategies_dashboard_in_voila(chromium, artifacts):
+    notebook = strategies_notebook()
+    with H.VoilaServer(notebook) as voila:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        try:
+            page.goto(voila.url, timeout=120_000)
+            page.wait_for_selector(H.SLIDER, timeout=H.RUN_ALL_TIMEOUT_MS)
+            page.wait_for_selector(".widget-output img, .widget-output canvas",
+                                   timeout=H.RUN_ALL_TIMEOUT_MS)
+            assert "Error displaying widget" not in page.inner_text("body")
+            assert "Traceback" not in page.inner_text("body")
+            boards = [b for b in H.dashboards(page, scope="body") if b["sliders"]]
+            assert boards, f"{notebook.name}: no slider dashboard rendered in Voila"
+            board = boards[0]
+            sliders = [c for c in H.controls(page, board["cell"], scope="body")
+                       if c["kind"] == "slider"]
+            failures = H.check_dashboard(page, board["cell"], scope="body", idle=None,
+                                         only=sliders)
+            assert not failures, f"{notebook.name} in Voila:\n" + "\n".join(failures)
+        finally:
+            page.screenshot(path=str(artifacts / f"voila-{notebook.stem}.png"), full_page=True)
+            context.close()
