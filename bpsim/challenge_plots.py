@@ -11,10 +11,12 @@ the reference adaptive policy is ``adaptive``'s black, CoDel (which drops at the
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .challenge import LATENCY_TARGET_S, builtin_policies, run_policy, score_run, suite
+from .challenge import BASE, LATENCY_TARGET_S, builtin_policies, run_policy, score_run, suite
 from .policies import FixedCapacity, policy_name
 from .plots import COLORS, STRATEGY_COLORS, label_axes
 
@@ -129,28 +131,47 @@ def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel",
     axes[-1].set_xlabel("time (s)")
 
 
-def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
-            compare=None):
-    """One policy on the slowdown scenario, with the knobs the sliders turn (draws a figure).
+def _comparison(policy, latency_target_s):
+    """The fixed buffer :func:`explore` draws beside ``policy``: sized by Little's law at full
+    speed, or 10 (50) slots when ``policy`` is that very buffer."""
+    fixed = FixedCapacity(int(BASE.consumer_rate * latency_target_s))
+    if policy_name(policy) == policy_name(fixed):   # the same buffer: compare with another
+        fixed = FixedCapacity(10 if fixed.capacity != 10 else 50)
+    return fixed
 
-    Prints each policy's score line. ``compare`` (default: a fixed buffer sized by Little's law
-    at full speed) is drawn beside it.
-    """
-    ch = suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
-    if compare is None:
-        fixed = FixedCapacity(int(ch.scenario.consumer_rate * latency_target_s))
-        if policy_name(policy) == policy_name(fixed):   # the same buffer: compare with another
-            fixed = FixedCapacity(10 if fixed.capacity != 10 else 50)
-        compare = fixed
-    fig, (a, b) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, constrained_layout=True)
-    for p, style in ((compare, ":"), (policy, "-")):
+
+def _challenge(memory_budget_mb, slowdown):
+    return suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
+
+
+@lru_cache(maxsize=64)
+def _fixed_run(capacity, memory_budget_mb, slowdown):
+    """A fixed buffer on the slowdown scenario, remembered: it does not depend on the policy
+    chosen, so changing the policy costs one simulation, not two."""
+    return run_policy(FixedCapacity(capacity), _challenge(memory_budget_mb, slowdown))
+
+
+def _run(policy, memory_budget_mb, slowdown):
+    if isinstance(policy, FixedCapacity):
+        return _fixed_run(policy.capacity, memory_budget_mb, slowdown)
+    return run_policy(policy, _challenge(memory_budget_mb, slowdown))
+
+
+def draw_explore(fig, runs, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0,
+                 slowdown=0.25, light=False) -> str:
+    """Draw ``runs`` (``[(policy, result), ...]``, the comparison first) into the empty ``fig``:
+    capacity over time above, the latency of every delivered message below. Returns one score
+    line per run. ``light``: fewer points and ticks, for a quick redraw."""
+    ch = _challenge(memory_budget_mb, slowdown)
+    a, b = fig.subplots(2, 1, sharex=True)
+    lines = []
+    for (p, r), style in zip(runs, (":", "-")):
         name = policy_name(p)
-        r = run_policy(p, ch)
         s = score_run(r, ch, latency_target_s)
-        print(f"{name:>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of the time, "
-              f"lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
+        lines.append(f"{name:>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of the "
+                     f"time, lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
         color = policy_color(name)
-        k = _thin(r)
+        k = _thin(r, 0.05 if light else 0.01)
         a.plot(r.time_s[::k], r.capacity[::k], style, color=color, lw=1.6,
                label=f"{name}: capacity")
         b.plot(r.delivery_time_s, r.latency_s, ".", ms=2, color=color, alpha=0.6, label=name)
@@ -165,17 +186,37 @@ def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, sl
     for ax in (a, b):
         _shade(ax, ch)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", markerscale=4)
+    return "\n".join(lines)
+
+
+def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
+            compare=None):
+    """One policy on the slowdown scenario, with the knobs the sliders turn (draws a figure).
+
+    Prints each policy's score line. ``compare`` (default: a fixed buffer sized by Little's law
+    at full speed) is drawn beside it.
+    """
+    compare = _comparison(policy, latency_target_s) if compare is None else compare
+    runs = [(p, _run(p, memory_budget_mb, slowdown)) for p in (compare, policy)]
+    fig = plt.figure(figsize=(10, 5), layout="constrained")
+    print(draw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown))
+
+
+def _policies(latency_target_s, extra=()):
+    pols = {policy_name(p).split()[0]: p for p in builtin_policies(latency_target_s)}
+    pols.update({policy_name(p): p for p in extra})
+    return pols
 
 
 def show_policy(name="adaptive", latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0,
                 slowdown=0.25, extra=()):
-    """:func:`explore` for a policy chosen by name, then show the figure.
+    """:func:`explore` for a policy chosen by name, then show the figure (the static twin of
+    :func:`explore_widget`).
 
     ``name`` is a built-in (``adaptive``, ``codel``, ``aimd``, ``fixed``; rebuilt for the latency
     target) or the name of one of the ``extra`` policies (yours).
     """
-    pols = {policy_name(p).split()[0]: p for p in builtin_policies(latency_target_s)}
-    pols.update({policy_name(p): p for p in extra})
+    pols = _policies(latency_target_s, extra)
     if name not in pols:
         raise ValueError(f"name={name!r} is not valid: use one of {', '.join(pols)}.")
     explore(pols[name], latency_target_s, memory_budget_mb, slowdown)
@@ -183,23 +224,35 @@ def show_policy(name="adaptive", latency_target_s=LATENCY_TARGET_S, memory_budge
 
 
 def explore_widget(extra=()):
-    """Sliders for the latency target, the memory budget and the slowdown, and a policy menu."""
-    import ipywidgets as w
+    """Sliders for the latency target, the memory budget and the slowdown, and a policy menu.
+
+    A :class:`bpsim.widgets.Dashboard`: one figure redrawn in place, sliders that report on
+    release, every run remembered (the fixed comparison run is shared by all policies).
+    """
+    from .widgets import Dashboard, _dropdown, _light, _slider
 
     names = ["adaptive", "codel", "aimd", "fixed"] + [policy_name(p) for p in extra]
-    style = {"description_width": "initial"}
+
+    @lru_cache(maxsize=64)   # one cache per widget: a redefined policy of yours is run afresh
+    def policy_run(name, latency_target_s, memory_budget_mb, slowdown):
+        return _run(_policies(latency_target_s, extra)[name], memory_budget_mb, slowdown)
+
+    def render(fig, name, latency_target_s, memory_budget_mb, slowdown):
+        policy = _policies(latency_target_s, extra)[name]
+        compare = _comparison(policy, latency_target_s)
+        runs = [(compare, _run(compare, memory_budget_mb, slowdown)),
+                (policy, policy_run(name, latency_target_s, memory_budget_mb, slowdown))]
+        fig.clear()
+        text = draw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown, light=True)
+        _light(fig)
+        return text
+
     controls = {
-        "name": w.Dropdown(options=names, value="adaptive", description="policy"),
-        "latency_target_s": w.FloatSlider(value=LATENCY_TARGET_S, min=0.1, max=2.0, step=0.1,
-                                          description="latency target (s)", style=style,
-                                          continuous_update=False),
-        "memory_budget_mb": w.FloatSlider(value=10.0, min=1.0, max=20.0, step=1.0,
-                                          description="memory budget (MB)", style=style,
-                                          continuous_update=False),
-        "slowdown": w.FloatSlider(value=0.25, min=0.0, max=1.0, step=0.05,
-                                  description="slowdown (x full speed)", style=style,
-                                  continuous_update=False),
+        "name": _dropdown("adaptive", names, "policy"),
+        "latency_target_s": _slider(LATENCY_TARGET_S, 0.1, 2.0, 0.1, "latency target (s)",
+                                    integer=False),
+        "memory_budget_mb": _slider(10.0, 1.0, 20.0, 1.0, "memory budget (MB)", integer=False),
+        "slowdown": _slider(0.25, 0.0, 1.0, 0.05, "slowdown (x full speed)", integer=False),
     }
-    out = w.interactive_output(lambda **kw: show_policy(extra=extra, **kw), controls)
-    c = list(controls.values())
-    return w.VBox([w.HBox(c[:2]), w.HBox(c[2:]), out])
+    return Dashboard(controls, render, figsize=(10, 5), preformatted=True,
+                     margins=dict(left=0.07, right=0.77, bottom=0.1, top=0.94, hspace=0.3))

@@ -21,6 +21,7 @@ Times are seconds from 14:45 Pacific time (``clock()`` turns them into ``"HH:MM"
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -329,11 +330,11 @@ def print_storm(runs: dict, last_s: float = 120.0) -> None:
 
 
 # -- figures -------------------------------------------------------------------------------------
-def _clock_axis(ax):
+def _clock_axis(ax, max_ticks: int = 10):
     """hh:mm ticks on an axis in hours, at a round number of minutes (call after plotting)."""
     lo, hi = ax.get_xlim()
     span_min = (hi - lo) * 60
-    step = next((m for m in (1, 2, 5, 10, 15, 30, 60) if span_min / m <= 10), 120)
+    step = next((m for m in (1, 2, 5, 10, 15, 30, 60) if span_min / m <= max_ticks), 120)
     ax.xaxis.set_major_locator(MultipleLocator(step / 60))
 
     def fmt(h, _):
@@ -607,14 +608,35 @@ def retry_storm_figure(runs: dict):
 
 
 # -- the explorer --------------------------------------------------------------------------------
-def explore(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate",
-            a: Assumptions = Assumptions(), rng=2024):
-    """Run one variant and draw names resolving, and time in system per class."""
+#: Tick of the explorer's live previews (s): half as many ticks as the story's 2 s, so a redraw
+#: stays quick, and still shorter than discovery's 5 s timeout, so a healthy request stays under
+#: its timeout on the chart. The outcomes printed under the explorer do not change.
+PREVIEW_DT_S = 4.0
+
+
+@lru_cache(maxsize=64)
+def explore_run(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
+                retry="immediate", a: Assumptions = Assumptions(), rng=2024):
+    """``(assumptions, run)`` behind :func:`explore`, remembered: moving a slider back to a
+    setting already seen redraws at once.
+
+    Treat the result as read-only (it is shared by every call with the same arguments).
+    """
     a = replace(a, nodes=int(nodes), per_node_rate_per_s=float(per_node_rate),
                 api_servers=int(api_servers))
-    r = run_incident(a, rng=rng, fairness=fairness, retry=retry)
+    return a, run_incident(a, rng=rng, fairness=bool(fairness), retry=retry)
+
+
+def outcome_text(r) -> str:
+    """:func:`print_outcome` as a string (without the last newline)."""
+    return "\n".join(f"{k:>32}: {v}" for k, v in outcome(r).items())
+
+
+def draw_explore(fig, r, a: Assumptions, fairness: bool, retry: str, light=False) -> None:
+    """Names resolving, and time in system per class, of one run, into the empty ``fig``
+    (``light``: fewer ticks, for a quick redraw)."""
     h = _hours(r)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(h, 100 * resolving_fraction(r), color=CLASS_COLORS["discovery"])
     ax1.set_ylim(-3, 105)
     for c in r.model.classes:
@@ -622,27 +644,51 @@ def explore(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry=
         ax2.axhline(c.timeout_s, color=CLASS_COLORS[c.name], ls="--", lw=0.8)
     _plain_log(ax2)
     for ax in (ax1, ax2):
-        _clock_axis(ax)
+        _clock_axis(ax, max_ticks=5 if light else 10)
     tip = tipping_nodes(a)
-    label_axes(ax1, f"{nodes:,} nodes (tips at ~{tip:,.0f})", "Pacific time (hh:mm)",
+    label_axes(ax1, f"{a.nodes:,} nodes (tips at ~{tip:,.0f})", "Pacific time (hh:mm)",
                "service names that resolve (%)")
     label_axes(ax2, f"{'fairness' if fairness else 'shared FIFO'}, {retry} retries",
                "Pacific time (hh:mm)", "time in system (s); dashed: timeout")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
+
+
+def _render_explore(fig, nodes, per_node_rate, api_servers, fairness, retry):
+    """The explorer's redraw: a coarse-tick run (cached), drawn; returns the outcome lines."""
+    a, r = explore_run(nodes, per_node_rate, api_servers, fairness, retry,
+                       replace(Assumptions(), dt_s=PREVIEW_DT_S))
+    from .widgets import _light
+    fig.clear()
+    draw_explore(fig, r, a, fairness, retry, light=True)
+    _light(fig)
+    return outcome_text(r)
+
+
+def explore(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate",
+            a: Assumptions = Assumptions(), rng=2024):
+    """Run one variant at the story's tick, draw names resolving and time in system per class,
+    and print the outcome (the static twin of :func:`explorer`)."""
+    a, r = explore_run(nodes, per_node_rate, api_servers, fairness, retry, a, rng)
+    fig = plt.figure(figsize=(11, 3.8), layout="constrained")
+    draw_explore(fig, r, a, fairness, retry)
     plt.show()
     print_outcome(r)
 
 
-def explorer():
-    """Sliders over :func:`explore` (needs ipywidgets)."""
+def explorer(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate"):
+    """Sliders over :func:`explore`, as a fast :class:`bpsim.widgets.Dashboard` (needs
+    ipywidgets): a coarser tick (:data:`PREVIEW_DT_S`), runs remembered, one figure redrawn in
+    place, sliders that report on release."""
     import ipywidgets as w
-    return w.interactive(
-        explore,
-        nodes=w.IntSlider(value=2500, min=500, max=4000, step=250, description="nodes"),
-        per_node_rate=w.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.1,
-                                    description="req/s/node"),
-        api_servers=w.IntSlider(value=3, min=1, max=10, description="API servers"),
-        fairness=w.Checkbox(value=False, description="priority & fairness"),
-        retry=w.ToggleButtons(options=["immediate", "backoff"], description="retries"),
-        a=w.fixed(Assumptions()), rng=w.fixed(2024))
+    from .widgets import Dashboard, _slider
+    style = {"description_width": "150px"}
+    controls = {
+        "nodes": _slider(nodes, 500, 4000, 250, "nodes"),
+        "per_node_rate": _slider(per_node_rate, 0.1, 1.0, 0.1, "req/s/node", integer=False),
+        "api_servers": _slider(api_servers, 1, 10, 1, "API servers"),
+        "fairness": w.Checkbox(value=fairness, description="priority & fairness", style=style),
+        "retry": w.ToggleButtons(options=["immediate", "backoff"], value=retry,
+                                 description="retries", style=style),
+    }
+    return Dashboard(controls, _render_explore, figsize=(11, 3.8), preformatted=True,
+                     margins=dict(left=0.07, right=0.985, bottom=0.15, top=0.91, wspace=0.22))

@@ -59,13 +59,18 @@ def preview_dt(duration_s: float, max_ticks: int = PREVIEW_TICKS) -> float:
 
 
 def _light(fig) -> None:
-    """Fewer tick labels: drawing text is most of a redraw's cost (about 30 ms saved)."""
+    """Fewer ticks: drawing text is most of a redraw's cost (about 30 ms saved).
+
+    Linear axes get four or five labelled ticks; log axes lose their unlabelled minor ticks
+    (each tick is a few objects to build and draw, labelled or not).
+    """
+    from matplotlib.ticker import NullLocator
     for ax in fig.axes:
         for axis in ("x", "y"):
             try:
                 ax.locator_params(axis=axis, nbins=4)
             except TypeError:  # a log axis places its own ticks (no ``nbins``)
-                pass
+                getattr(ax, f"{axis}axis").set_minor_locator(NullLocator())
 
 
 def _wrap(text: str) -> str:
@@ -84,6 +89,11 @@ class Dashboard:
         the sentence to show under the controls.
     figsize : tuple of float
         Figure size (inches).
+    margins : dict or None
+        Fixed margins of the figure (fractions, as for ``subplots_adjust``), over
+        :data:`PREVIEW_MARGINS`: a figure with legends outside its axes needs a wider right one.
+    preformatted : bool
+        Show the text as it is, lines and spaces kept (a small table), instead of as a sentence.
 
     Attributes
     ----------
@@ -95,16 +105,19 @@ class Dashboard:
         Time the last redraw took, simulation plus drawing (s).
     """
 
-    def __init__(self, controls: dict, render, figsize=(10, 3.6)):
+    def __init__(self, controls: dict, render, figsize=(10, 3.6), margins=None,
+                 preformatted=False):
         import ipywidgets as w
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure, SubplotParams
 
         self.controls = dict(controls)
         self._render = render
+        self.margins = {**PREVIEW_MARGINS, **(margins or {})}
+        self._preformatted = preformatted
         # A fixed layout: the automatic ("constrained") one doubles the time a redraw takes.
         self.figure = Figure(figsize=figsize, dpi=PREVIEW_DPI,
-                             subplotpars=SubplotParams(**PREVIEW_MARGINS))
+                             subplotpars=SubplotParams(**self.margins))
         FigureCanvasAgg(self.figure)
         self.text = w.HTML()
         self.output = w.Output(layout=w.Layout(min_height=f"{int(figsize[1] * PREVIEW_DPI)}px"))
@@ -135,14 +148,22 @@ class Dashboard:
                 self.controls[name].value = v
         finally:
             self._quiet = False
+        import matplotlib
         start = time.perf_counter()
-        text = self._render(self.figure, **self.values())
-        self.figure.subplots_adjust(**PREVIEW_MARGINS)  # clearing the figure forgets them
-        png = io.BytesIO()
-        self.figure.savefig(png, format="png", dpi=PREVIEW_DPI, pil_kwargs={"compress_level": 1})
+        # A title at a fixed height: by default matplotlib measures every tick label to see
+        # whether the title must move up, at each draw (about a quarter of a redraw).
+        with matplotlib.rc_context({"axes.titley": 1.0}):
+            text = self._render(self.figure, **self.values())
+            self.figure.subplots_adjust(**self.margins)  # clearing the figure forgets them
+            png = io.BytesIO()
+            self.figure.savefig(png, format="png", dpi=PREVIEW_DPI,
+                                pil_kwargs={"compress_level": 1})
         self.last_redraw_s = time.perf_counter() - start
         self.last_text = text
-        self.text.value = f"<p style='font-size:110%'>{html.escape(text)}</p>"
+        if self._preformatted:
+            self.text.value = f"<pre style='margin:0.3em 0'>{html.escape(text)}</pre>"
+        else:
+            self.text.value = f"<p style='font-size:110%'>{html.escape(text)}</p>"
         self._show(png.getvalue())
         return text
 

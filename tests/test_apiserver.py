@@ -284,16 +284,27 @@ def test_incident_figures_have_titles_and_labelled_axes():
         plt.close(fig)
 
 
-def test_the_explorer_redraws_when_a_slider_moves(capsys):
+def test_the_explorer_redraws_when_a_slider_moves():
+    d = incident.explorer()
+    first, png = d.last_text, d.figure.axes[0].get_title()
+    d.controls["nodes"].value = 1500                 # below the tipping size
+    assert "never broke" in d.last_text and d.last_text != first
+    assert d.figure.axes[0].get_title() != png
+    for ax in d.figure.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert d.figure.axes[1].get_legend() is not None
+
+
+def test_the_explorer_preview_tells_the_same_outcome_as_the_story_tick(capsys):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    w = incident.explorer()
-    first = capsys.readouterr().out
-    w.children[0].value = 1500                   # nodes: below the tipping size
-    second = capsys.readouterr().out
-    assert "never broke" in second and second != first
-    plt.close("all")
+    for kw in (dict(), dict(fairness=True), dict(nodes=1500), dict(retry="backoff")):
+        incident.explore(**kw)
+        printed = capsys.readouterr().out.rstrip("\n")
+        d = incident.explorer(**kw)
+        assert d.last_text == printed, kw
+        plt.close("all")
 
 
 def test_every_number_the_incident_model_uses_is_a_listed_assumption(capsys):

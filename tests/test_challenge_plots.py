@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from bpsim.challenge import builtin_policies, run_suite, suite  # noqa: E402
-from bpsim.challenge_plots import (capacity_vs_speed, explore, fixed_both_ways,  # noqa: E402
-                                   plot_scoreboard, policy_color, show_policy)
+from bpsim.challenge_plots import (capacity_vs_speed, explore, explore_widget,  # noqa: E402
+                                   fixed_both_ways, plot_scoreboard, policy_color, show_policy)
 from bpsim.plots import STRATEGY_COLORS  # noqa: E402
 
 
@@ -57,3 +57,14 @@ def test_the_fixed_policy_is_compared_with_a_different_buffer_at_the_slider_ends
     names = [line.split(":")[0].strip() for line in capsys.readouterr().out.splitlines()]
     assert len(names) == 2 and names[0] != names[1], names
     check_figure()
+
+
+def test_the_widget_says_what_its_static_twin_prints(capsys):
+    d = explore_widget()
+    for change in ({}, {"name": "codel"}, {"name": "fixed", "latency_target_s": 0.1}):
+        d.update(**change)
+        show_policy(**d.values())
+        assert d.last_text == capsys.readouterr().out.rstrip("\n"), change
+        for ax in d.figure.axes:
+            assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
+        plt.close("all")
