@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python benchmarks/bench_dashboards.py
 
-Each change is applied through ``Dashboard.update`` (what a slider release does): a preview run of
+Covers the dashboards of notebooks 01 (crash), 02 (strategies), 04 (the incident explorer) and
+05 (the challenge's explore widget). Each change is applied through ``Dashboard.update`` (what a slider release does): a preview run of
 the simulator, the figure redrawn and encoded as PNG. Median of several repeats, in milliseconds.
 The browser adds its own share on top (sending the PNG, painting it); see
 /work/shared/reference/browser-testing.md for that part.
@@ -12,13 +13,27 @@ import time
 
 import numpy as np
 
-from bpsim import widgets
+from bpsim import challenge_plots, incident, widgets
 
 REPEAT = 5
 DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
                           message_bytes=1000),
             "strategy": dict(strategy="drop_newest", producer_rate=1000, consumer_rate=100,
-                             capacity=500, consumers=1, sample_every=10)}
+                             capacity=500, consumers=1, sample_every=10),
+            "incident": dict(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
+                             retry="immediate"),
+            "challenge": dict(name="adaptive", latency_target_s=0.5, memory_budget_mb=10.0,
+                              slowdown=0.25)}
+
+
+def uncached(dashboard, change):
+    """Wall and CPU time (ms) of one change with every remembered run forgotten first."""
+    incident.explore_run.cache_clear()
+    challenge_plots._fixed_run.cache_clear()
+    for cell in dashboard._render.__closure__ or ():
+        if hasattr(cell.cell_contents, "cache_clear"):
+            cell.cell_contents.cache_clear()
+    return timed(dashboard, change, repeat=1)
 
 
 def timed(dashboard, change, repeat=REPEAT):
@@ -57,8 +72,33 @@ if __name__ == "__main__":
                                           "sample", "shed", "adaptive")]
           + [{"strategy": "drop_newest", "consumers": 5}, {"capacity": 5000},
              {"producer_rate": 5000}, {"sample_every": 3, "strategy": "sample"}])
-    for name, d in (("crash", crash), ("strategy", strat)):
+    start = time.perf_counter()
+    inc = incident.explorer()
+    print(f"incident explorer built in {1000 * (time.perf_counter() - start):.0f} ms")
+    start = time.perf_counter()
+    chal = challenge_plots.explore_widget()
+    print(f"challenge explore widget built in {1000 * (time.perf_counter() - start):.0f} ms")
+    # Runs are remembered, so a repeated change is cheap: the first column of each pair below is
+    # a change to a setting not seen before (nothing remembered), the second one a repeat.
+    for name, d, changes in (
+            ("incident explorer", inc, [{"nodes": 2750}, {"nodes": 1500}, {"per_node_rate": 0.6},
+                                        {"api_servers": 4}, {"fairness": True},
+                                        {"retry": "backoff"}]),
+            ("challenge explore widget", chal, [{"name": "codel"}, {"name": "fixed"},
+                                                {"latency_target_s": 0.6},
+                                                {"memory_budget_mb": 11.0},
+                                                {"slowdown": 0.3}])):
+        print(f"{name}:{'new wall':>41}{'cpu':>6}{'repeat wall':>13}{'cpu':>6}")
+        for change in changes:
+            d.update(**DEFAULTS["incident" if d is inc else "challenge"])
+            new_wall, new_cpu = uncached(d, change)
+            d.update(**DEFAULTS["incident" if d is inc else "challenge"])
+            wall, cpu = timed(d, change)
+            print(f"  {str(change):<45} {new_wall:6.0f} {new_cpu:5.0f} {wall:12.0f} {cpu:5.0f}")
+    for name, d in (("crash", crash), ("strategy", strat), ("incident", inc), ("challenge", chal)):
         d.update(**{k: v for k, v in DEFAULTS[name].items()})
         wall, cpu = timed(d, {}, repeat=15)
         print(f"{name} dashboard at its defaults, median of 15: {wall:.0f} ms wall, {cpu:.0f} ms cpu")
+        walls = [uncached(d, {})[0] for _ in range(5)]
+        print(f"{'':>{len(name)}} ... nothing remembered, median of 5: {np.median(walls):.0f} ms wall")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -645,22 +645,42 @@ def draw_explore(fig, r, a: Assumptions, fairness: bool, retry: str, light=False
     _plain_log(ax2)
     for ax in (ax1, ax2):
         _clock_axis(ax, max_ticks=5 if light else 10)
-    tip = tipping_nodes(a)
-    label_axes(ax1, f"{a.nodes:,} nodes (tips at ~{tip:,.0f})", "Pacific time (hh:mm)",
-               "service names that resolve (%)")
-    label_axes(ax2, f"{'fairness' if fairness else 'shared FIFO'}, {retry} retries",
-               "Pacific time (hh:mm)", "time in system (s); dashed: timeout")
+    t1, t2 = _titles(a, fairness, retry)
+    label_axes(ax1, t1, "Pacific time (hh:mm)", "service names that resolve (%)")
+    label_axes(ax2, t2, "Pacific time (hh:mm)", "time in system (s); dashed: timeout")
     ax2.legend(fontsize=8)
 
 
+def _titles(a: Assumptions, fairness: bool, retry: str):
+    return (f"{a.nodes:,} nodes (tips at ~{tipping_nodes(a):,.0f})",
+            f"{'fairness' if fairness else 'shared FIFO'}, {retry} retries")
+
+
 def _render_explore(fig, nodes, per_node_rate, api_servers, fairness, retry):
-    """The explorer's redraw: a coarse-tick run (cached), drawn; returns the outcome lines."""
+    """The explorer's redraw: a coarse-tick run (cached), drawn; returns the outcome lines.
+
+    The first redraw draws everything; later ones only give the curves their new data and the
+    axes their new titles and limits (building axes and ticks afresh is half a redraw's cost).
+    """
+    from .widgets import _light
     a, r = explore_run(nodes, per_node_rate, api_servers, fairness, retry,
                        replace(Assumptions(), dt_s=PREVIEW_DT_S))
-    from .widgets import _light
-    fig.clear()
-    draw_explore(fig, r, a, fairness, retry, light=True)
-    _light(fig)
+    if getattr(fig, "_bpsim_explorer", None) != tuple(fig.axes):
+        fig.clear()
+        draw_explore(fig, r, a, fairness, retry, light=True)
+        _light(fig)
+        fig._bpsim_explorer = tuple(fig.axes)
+        return outcome_text(r)
+    ax1, ax2 = fig.axes
+    h = _hours(r)
+    ax1.lines[0].set_data(h, 100 * resolving_fraction(r))
+    curves = [ln for ln in ax2.lines if ln.get_label() in CLASS_COLORS]
+    for line, c in zip(curves, r.model.classes):
+        line.set_data(h, r.latency(c.name))
+    ax2.relim()
+    ax2.autoscale_view()
+    for ax, title in zip((ax1, ax2), _titles(a, fairness, retry)):
+        ax.set_title(title)
     return outcome_text(r)
 
 
