@@ -157,36 +157,84 @@ def _run(policy, memory_budget_mb, slowdown):
     return run_policy(policy, _challenge(memory_budget_mb, slowdown))
 
 
+def _score_lines(runs, ch, latency_target_s) -> str:
+    lines = []
+    for p, r in runs:
+        s = score_run(r, ch, latency_target_s)
+        lines.append(f"{policy_name(p):>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of "
+                     f"the time, lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
+    return "\n".join(lines)
+
+
+def _explore_title(latency_target_s, memory_budget_mb, slowdown):
+    return (f"Slowdown to {slowdown:g}x, latency target {latency_target_s:g} s, "
+            f"budget {memory_budget_mb:g} MB")
+
+
+def _budget_slots(ch):
+    budget = ch.scenario.memory_limit_bytes if ch.memory_budget is None else ch.memory_budget
+    return budget // ch.scenario.message_bytes
+
+
+def _legends(a, b):
+    for ax in (a, b):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", markerscale=4)
+
+
 def draw_explore(fig, runs, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0,
                  slowdown=0.25, light=False) -> str:
     """Draw ``runs`` (``[(policy, result), ...]``, the comparison first) into the empty ``fig``:
     capacity over time above, the latency of every delivered message below. Returns one score
-    line per run. ``light``: fewer points and ticks, for a quick redraw."""
+    line per run. ``light``: fewer points, for a quick redraw."""
     ch = _challenge(memory_budget_mb, slowdown)
     a, b = fig.subplots(2, 1, sharex=True)
-    lines = []
     for (p, r), style in zip(runs, (":", "-")):
         name = policy_name(p)
-        s = score_run(r, ch, latency_target_s)
-        lines.append(f"{name:>10}: score {s.score:5.1f}, on target {s.on_target:4.0%} of the "
-                     f"time, lost {s.lost:,}, peak memory {s.peak_memory_bytes / 1e6:.1f} MB")
         color = policy_color(name)
         k = _thin(r, 0.05 if light else 0.01)
         a.plot(r.time_s[::k], r.capacity[::k], style, color=color, lw=1.6,
                label=f"{name}: capacity")
         b.plot(r.delivery_time_s, r.latency_s, ".", ms=2, color=color, alpha=0.6, label=name)
-    budget = ch.scenario.memory_limit_bytes if ch.memory_budget is None else ch.memory_budget
-    a.axhline(budget // ch.scenario.message_bytes, color=COLORS["limit"], lw=1,
-              label="memory budget (messages)")
+    a.axhline(_budget_slots(ch), color=COLORS["limit"], lw=1, label="memory budget (messages)")
     b.axhline(latency_target_s, color=COLORS["target"], lw=1.5, label="latency target")
-    label_axes(a, f"Slowdown to {slowdown:g}x, latency target {latency_target_s:g} s, "
-               f"budget {memory_budget_mb:g} MB", "", "capacity (messages)")
+    label_axes(a, _explore_title(latency_target_s, memory_budget_mb, slowdown), "",
+               "capacity (messages)")
     label_axes(b, "Latency of each delivered message", "time (s)", "latency (s)")
     b.set_yscale("log")
     for ax in (a, b):
         _shade(ax, ch)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", markerscale=4)
-    return "\n".join(lines)
+    _legends(a, b)
+    return _score_lines(runs, ch, latency_target_s)
+
+
+def _redraw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown) -> str:
+    """:func:`draw_explore` (light) the first time; later, only new data, colours, labels and
+    limits for the same artists (building axes and ticks afresh is half a redraw's cost)."""
+    from .widgets import _light
+    if getattr(fig, "_bpsim_explore", None) != tuple(fig.axes):
+        fig.clear()
+        text = draw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown, light=True)
+        _light(fig)
+        fig._bpsim_explore = tuple(fig.axes)
+        return text
+    ch = _challenge(memory_budget_mb, slowdown)
+    a, b = fig.axes
+    for (p, r), cap, lat in zip(runs, a.lines[:2], b.lines[:2]):
+        name = policy_name(p)
+        k = _thin(r, 0.05)
+        cap.set_data(r.time_s[::k], r.capacity[::k])
+        lat.set_data(r.delivery_time_s, r.latency_s)
+        for line, label in ((cap, f"{name}: capacity"), (lat, name)):
+            line.set_color(policy_color(name))
+            line.set_label(label)
+    a.lines[2].set_ydata([_budget_slots(ch)] * 2)
+    b.lines[2].set_ydata([latency_target_s] * 2)
+    for ax in (a, b):
+        ax.relim()
+        ax.autoscale_view()
+    a.set_title(_explore_title(latency_target_s, memory_budget_mb, slowdown))
+    _legends(a, b)
+    return _score_lines(runs, ch, latency_target_s)
 
 
 def explore(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
@@ -229,7 +277,7 @@ def explore_widget(extra=()):
     A :class:`bpsim.widgets.Dashboard`: one figure redrawn in place, sliders that report on
     release, every run remembered (the fixed comparison run is shared by all policies).
     """
-    from .widgets import Dashboard, _dropdown, _light, _slider
+    from .widgets import Dashboard, _dropdown, _slider
 
     names = ["adaptive", "codel", "aimd", "fixed"] + [policy_name(p) for p in extra]
 
@@ -242,10 +290,7 @@ def explore_widget(extra=()):
         compare = _comparison(policy, latency_target_s)
         runs = [(compare, _run(compare, memory_budget_mb, slowdown)),
                 (policy, policy_run(name, latency_target_s, memory_budget_mb, slowdown))]
-        fig.clear()
-        text = draw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown, light=True)
-        _light(fig)
-        return text
+        return _redraw_explore(fig, runs, latency_target_s, memory_budget_mb, slowdown)
 
     controls = {
         "name": _dropdown("adaptive", names, "policy"),
