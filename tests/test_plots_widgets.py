@@ -98,6 +98,31 @@ def test_dashboard_refuses_an_unknown_control():
         widgets.crash_dashboard().update(capacity=3)
 
 
+def test_dashboard_keeps_its_own_margins_and_can_show_a_small_table():
+    import ipywidgets as w
+
+    def render(fig, n):
+        ax = fig.add_subplot()
+        ax.plot(range(n))
+        return "a:  1\nbb: 2"
+    d = widgets.Dashboard({"n": widgets._slider(3, 1, 9, 1, "n")}, render,
+                          margins=dict(right=0.7), preformatted=True)
+    d.update(n=5)
+    assert d.figure.subplotpars.right == pytest.approx(0.7)
+    assert d.figure.subplotpars.left == pytest.approx(widgets.PREVIEW_MARGINS["left"])
+    assert d.text.value.startswith("<pre") and "a:  1\nbb: 2" in d.text.value
+    assert isinstance(d.widget, w.VBox)
+
+
+def test_every_slider_of_every_dashboard_reports_on_release():
+    from bpsim import challenge_plots, incident
+    for d in (widgets.crash_dashboard(), widgets.strategy_dashboard(), incident.explorer(),
+              challenge_plots.explore_widget()):
+        sliders = [c for c in d.controls.values() if hasattr(c, "continuous_update")
+                   and hasattr(c, "step")]
+        assert sliders and all(not c.continuous_update for c in sliders)
+
+
 def test_check_prediction_is_kind_whatever_is_typed(capsys):
     for guess in (None, "lots", 2650, 2000, 10):
         widgets.check_prediction(guess, 2650)
