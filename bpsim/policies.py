@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .control import Observation
-from .strategies import DROP, HOLD, Adaptive, Rule, Strategy
+from .strategies import Adaptive, ControlledCapacity
 
 __all__ = ["Decision", "Policy", "PolicyError", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel",
            "AIMD", "budget_slots", "policy_name"]
@@ -351,7 +351,7 @@ class AIMD(Policy):
 
 
 # -- running a policy ----------------------------------------------------------------------------
-class PolicyStrategy(Strategy):
+class PolicyStrategy(ControlledCapacity):
     """Any policy, run as a bpsim strategy: ``simulate(strategy=PolicyStrategy(policy), ...)``.
 
     Between control steps the buffer behaves like ``drop_newest`` (or ``block``); at each step the
@@ -393,18 +393,7 @@ class PolicyStrategy(Strategy):
         self.trace = {}
         self._live = policy
 
-    # what the engine uses
-    def admit(self, q, gen, n, attempt):
-        k = min(n, q.room())
-        q.enqueue(gen, k)
-        if self.overflow == "block":
-            q.hold(gen, n - k)
-        else:
-            q.drop(n - k)
-
-    def rule(self):
-        return Rule(overflow=HOLD if self.overflow == "block" else DROP)
-
+    # what the engine uses (admit and rule come from ControlledCapacity)
     def start(self, obs) -> int:
         """Called once as a run starts: a fresh policy, an empty trace, the first capacity."""
         self._live = copy.deepcopy(self.policy)

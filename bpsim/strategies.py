@@ -267,8 +267,30 @@ class Shed(Strategy):
         return {"retries": self.retries, "backoff_s": self.backoff_s}
 
 
+class ControlledCapacity(Strategy):
+    """Base for strategies whose capacity a controller moves while the run goes on.
+
+    Between two control steps the buffer is a plain bounded one: what does not fit is dropped
+    (``overflow = "drop"``, drop newest) or held by the producer (``"block"``). Subclasses add
+    ``start(obs)`` and ``control(obs)`` (see :mod:`bpsim.engine`).
+    """
+
+    overflow = "drop"
+
+    def admit(self, q, gen, n, attempt):
+        k = min(n, q.room())
+        q.enqueue(gen, k)
+        if self.overflow == "block":
+            q.hold(gen, n - k)
+        else:
+            q.drop(n - k)
+
+    def rule(self):
+        return Rule(overflow=HOLD if self.overflow == "block" else DROP)
+
+
 @dataclass(frozen=True, repr=False)
-class Adaptive(Strategy):
+class Adaptive(ControlledCapacity):
     """A buffer whose capacity follows what the consumer can do right now.
 
     Every ``control_interval_s`` the controller measures the consumers' throughput while busy
@@ -320,17 +342,6 @@ class Adaptive(Strategy):
                              "(0.1 grows by 10 % per interval).")
         if self.overflow not in ("drop", "block"):
             raise ValueError(f"overflow={self.overflow!r} is not valid: use 'drop' or 'block'.")
-
-    def admit(self, q, gen, n, attempt):
-        k = min(n, q.room())
-        q.enqueue(gen, k)
-        if self.overflow == "block":
-            q.hold(gen, n - k)
-        else:
-            q.drop(n - k)
-
-    def rule(self):
-        return Rule(overflow=HOLD if self.overflow == "block" else DROP)
 
     def memory_slots(self, obs) -> int:
         """The largest queue the memory budget allows (messages)."""

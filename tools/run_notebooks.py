@@ -16,7 +16,9 @@ from nbclient import NotebookClient
 def run(path: str) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
+    # A lost "idle" message once made nbclient wait out its whole timeout: fail fast instead.
+    NotebookClient(nb, timeout=120, kernel_name="python3", record_timing=False,
+                   raise_on_iopub_timeout=True,
                    resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}}
                    ).execute()
     took = time.perf_counter() - start
