@@ -202,14 +202,14 @@ def _slider(value, lo, hi, step, description, integer=True):
     import ipywidgets as w
     cls = w.IntSlider if integer else w.FloatSlider
     return cls(value=value, min=lo, max=hi, step=step, description=description,
-               continuous_update=False, style={"description_width": "150px"},
+               continuous_update=False, style={"description_width": "170px"},
                layout=w.Layout(width="98%"))
 
 
 def _dropdown(value, options, description):
     import ipywidgets as w
     return w.Dropdown(value=value, options=list(options), description=description,
-                      style={"description_width": "150px"}, layout=w.Layout(width="98%"))
+                      style={"description_width": "170px"}, layout=w.Layout(width="98%"))
 
 
 # -- notebook 01: the queue that grows until the server dies -------------------------------------
