@@ -30,7 +30,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .control import Meter
-from .reference import UNBOUNDED_CAPACITY, ReferenceEngine
+from .reference import ReferenceEngine
+from .state import UNBOUNDED_CAPACITY
 from .result import Result
 from .scenario import SCENARIO_FIELDS, Scenario
 from .strategies import ALL_STRATEGY_KWARGS, Strategy, make_strategy
@@ -97,7 +98,7 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
             f"duration_s={sc.duration_s!r} is not valid here: this run could deliver "
             f"{record_size:,} messages, more than the {MAX_RECORDS:,} bpsim keeps per run; "
             "use a shorter run or lower rates.")
-    retries = getattr(strategy, "retries", 0) if strategy.name == "shed" else 0
+    retries = strategy.retries  # declared by the strategy (Strategy.retries), never by its name
     backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
                        dtype=np.int64)
     return Inputs(

@@ -15,7 +15,7 @@ the work per tick depends on the number of batches, not on the number of message
 touches messages one at a time, and the consumer's rate bounds that.
 
 The state lives in a handful of numpy arrays (the reference's scalars in one int64 vector indexed
-by :data:`bpsim.reference.S`, the workers, the rings), so :meth:`FastEngine.run` can stop after any
+by :data:`bpsim.state.S`, the workers, the rings), so :meth:`FastEngine.run` can stop after any
 tick and carry on later: adaptive strategies call it once per control interval.
 
 One rule for every strategy
@@ -61,11 +61,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .reference import COLUMNS, S, SCALARS, UNBOUNDED_CAPACITY
+from .state import COLUMNS, S, SCALARS, UNBOUNDED_CAPACITY
 from .strategies import DROP, HOLD, REJECT
 
 # -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
-# Scalars first, at the same index as reference.S, so scalars() is a view of v[:N_SCALARS].
+# Scalars first, at the same index as state.S, so scalars() is a view of v[:N_SCALARS].
 DEPTH, IN_SERVICE, HELD, RETRY_PENDING = S["depth"], S["in_service"], S["held"], S["retry_pending"]
 CAPACITY, DOWN, UP_TICK = S["capacity"], S["down"], S["up_tick"]
 OFFERED, ADMITTED, DELIVERED, DROPPED = S["offered"], S["admitted"], S["delivered"], S["dropped"]
@@ -463,7 +463,7 @@ def _drop_head(v, buf, n):
 
 # -- a stale cache ---------------------------------------------------------------------------------
 # numba freezes module globals into the machine code, and its cache is keyed on this file alone:
-# after an edit of reference.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would
+# after an edit of state.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would
 # still use the old slots. So the constants the kernel was compiled with are compared, once per
 # process, with the current ones, and a mismatch throws the cached code away.
 LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFERED, ADMITTED,

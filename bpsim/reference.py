@@ -33,22 +33,9 @@ from collections import deque
 
 import numpy as np
 
+from .state import COL, COLUMNS, SCALARS, UNBOUNDED_CAPACITY
 from .strategies import Strategy
 
-# Columns of the per-tick table. State at the end of the tick, then running totals.
-COLUMNS = ("depth", "in_service", "held", "retry_pending", "capacity", "down",
-           "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost",
-           "rejected", "attempts")
-COL = {name: i for i, name in enumerate(COLUMNS)}
-
-# Scalar state, shared by name with the kernel so that both engines can be observed alike.
-SCALARS = ("depth", "in_service", "held", "retry_pending", "capacity", "down", "up_tick",
-           "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost",
-           "lost_down", "rejected", "attempts", "sample_counter", "n_records", "crashes",
-           "first_crash_tick", "max_depth", "peak_in_memory", "pool_index")
-S = {name: i for i, name in enumerate(SCALARS)}
-
-UNBOUNDED_CAPACITY = -1
 
 
 class ReferenceEngine:

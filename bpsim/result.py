@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .reference import COL, UNBOUNDED_CAPACITY
+from .state import COL, UNBOUNDED_CAPACITY
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",

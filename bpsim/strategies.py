@@ -66,6 +66,8 @@ class Strategy:
     name = "strategy"
     #: ``False`` only for a strategy whose buffer has no capacity limit.
     bounded = True
+    #: How many times a rejected message is offered again (``q.reject``); 0: never.
+    retries = 0
 
     def admit(self, q, gen: int, n: int, attempt: int) -> None:  # pragma: no cover - abstract
         """Decide the fate of ``n`` messages generated in tick ``gen``.
@@ -73,6 +75,10 @@ class Strategy:
         ``attempt`` is 0 for a first try and ``k`` for a message's ``k``-th retry (``shed``).
         """
         raise NotImplementedError
+
+    def backoff_ticks(self, retry: int, dt_s: float) -> int:
+        """Ticks between a rejection and retry number ``retry`` (1-based), at least one."""
+        return 1
 
     def rule(self) -> Rule | None:
         """The same decision as knobs for the compiled kernel, or ``None`` if it has none."""

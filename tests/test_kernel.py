@@ -17,7 +17,8 @@ import bpsim
 from bpsim import Adaptive, Block, DropNewest, DropOldest, Sample, Shed, Strategy, Unbounded
 from bpsim.engine import _make_engine, build_scenario, prepare
 from bpsim.kernel import FastEngine
-from bpsim.reference import SCALARS, ReferenceEngine
+from bpsim.reference import ReferenceEngine
+from bpsim.state import SCALARS
 
 
 # -- helpers --------------------------------------------------------------------------------------
