@@ -7,7 +7,7 @@ runs in a few seconds and a slider redraw feels immediate. Prints figures, asser
 """
 import time
 
-from bpsim import incident
+from bpsim.course import openai_outage as incident
 from bpsim.apiserver import simulate_apiserver
 
 

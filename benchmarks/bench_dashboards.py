@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from bpsim import challenge_plots, incident, widgets
+from bpsim.course import adaptive_challenge as challenge_plots, openai_outage as incident, the_scenario, strategies as course_strategies
 
 REPEAT = 5
 DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
@@ -28,7 +28,7 @@ DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb
 
 def uncached(dashboard, change):
     """Wall and CPU time (ms) of one change with every remembered run forgotten first."""
-    incident.explore_run.cache_clear()
+    incident.outage_run.cache_clear()
     challenge_plots._fixed_run.cache_clear()
     for cell in dashboard._render.__closure__ or ():
         if hasattr(cell.cell_contents, "cache_clear"):
@@ -61,22 +61,22 @@ def bench(name, dashboard, changes):
 if __name__ == "__main__":
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     start = time.perf_counter()
-    crash = widgets.crash_dashboard()
+    crash = the_scenario.crash_dashboard()
     print(f"crash dashboard built in {1000 * (time.perf_counter() - start):.0f} ms")
     bench("crash dashboard", crash, [
         {"producer_rate": 1000}, {"producer_rate": 2000}, {"consumer_rate": 500},
         {"memory_limit_mb": 500}, {"message_bytes": 100}])
-    strat = widgets.strategy_dashboard()
+    strat = course_strategies.strategy_dashboard()
     bench("strategy dashboard", strat, [{"strategy": s} for s in
                                          ("unbounded", "block", "drop_newest", "drop_oldest",
                                           "sample", "shed", "adaptive")]
           + [{"strategy": "drop_newest", "consumers": 5}, {"capacity": 5000},
              {"producer_rate": 5000}, {"sample_every": 3, "strategy": "sample"}])
     start = time.perf_counter()
-    inc = incident.explorer()
+    inc = incident.outage_dashboard()
     print(f"incident explorer built in {1000 * (time.perf_counter() - start):.0f} ms")
     start = time.perf_counter()
-    chal = challenge_plots.explore_widget()
+    chal = challenge_plots.policy_dashboard()
     print(f"challenge explore widget built in {1000 * (time.perf_counter() - start):.0f} ms")
     # Runs are remembered, so a repeated change is cheap: the first column of each pair below is
     # a change to a setting not seen before (nothing remembered), the second one a repeat.

@@ -8,7 +8,7 @@ nothing here is asserted.
 import time
 
 from bpsim import simulate
-from bpsim.challenge import builtin_policies, run_suite, suite
+from bpsim.course.adaptive_challenge import builtin_policies, run_suite, suite
 from bpsim.policies import FixedCapacity, PolicyStrategy
 
 

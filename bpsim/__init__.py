@@ -3,7 +3,13 @@
 A discrete-time simulator of a producer, a bounded buffer and its consumers, with every strategy
 a system can use when the consumer cannot keep up: an unbounded queue (until memory runs out),
 block, drop newest, drop oldest, sample 1 in N, shed with errors (and retries), and an adaptive
-capacity.
+capacity; and the policies that size a buffer while the run goes on.
+
+The package has three wings. ``bpsim`` itself is the library (this namespace is its API, and
+importing it loads neither matplotlib nor any widget library); :mod:`bpsim.viz` draws (the palette,
+the figures, the dashboard machinery); :mod:`bpsim.course` holds what belongs to one notebook of
+the series. Beside them: :mod:`bpsim.apiserver` (a shared server with several traffic classes,
+notebook 04's model) and :mod:`bpsim.live` (real programs over TCP, notebook 06).
 
 >>> import bpsim
 >>> r = bpsim.simulate(strategy="drop_newest", capacity=500, duration_s=10, rng=1)
@@ -11,27 +17,22 @@ capacity.
 >>> s["offered"] == s["delivered"] + s["dropped"] + s["queue_end"] + s["in_service_end"]
 True
 """
-from .apiserver import (ApiServerModel, ApiServerResult, DnsCache, PriorityLevel, Removal,
-                        Switch, TrafficClass, simulate_apiserver)
-from .challenge import run_suite, suite
-from .control import Observation
+from .control import Observation, memory_slots
 from .engine import simulate
 from .policies import AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy, ReferenceAdaptive
 from .result import SUMMARY_KEYS, Result
 from .scenario import Scenario
-from .strategies import (STRATEGIES, Adaptive, Block, DropNewest, DropOldest, Sample, Shed,
-                         Strategy, Unbounded, make_strategy)
+from .schedule import Schedule
+from .strategies import (STRATEGIES, Adaptive, Block, DropNewest, DropOldest, Queue, Sample, Shed,
+                         Strategy, Unbounded, make_strategy, param, register)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "simulate", "Scenario", "Result", "SUMMARY_KEYS", "Observation", "STRATEGIES", "Strategy",
+    "simulate", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation", "memory_slots",
+    # strategies, and how to add one
+    "STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
     "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed", "Adaptive",
-    "make_strategy",
-    # notebook 05: policies a learner writes, and the challenge
+    # policies: controllers that size the buffer while the run goes on
     "Policy", "Decision", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel", "AIMD",
-    "run_suite", "suite",
-    # notebook 04: several traffic classes sharing one API server
-    "simulate_apiserver", "ApiServerModel", "ApiServerResult", "TrafficClass", "PriorityLevel",
-    "DnsCache", "Switch", "Removal",
 ]

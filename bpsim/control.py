@@ -68,6 +68,19 @@ class Observation:
     sojourn_p95_s: float
 
 
+def memory_slots(budget_bytes: float, message_bytes: int, consumers: int) -> int:
+    """The most messages the buffer may hold within a memory budget (messages).
+
+    The budget pays for every message inside the server, queued or being processed, so one slot
+    per worker is kept aside for the message it serves. This is the one formula for it: the
+    adaptive strategy, the policies and the challenge's figures all call it.
+
+    >>> memory_slots(10_000_000, 100_000, consumers=1)
+    99
+    """
+    return max(0, int(budget_bytes // message_bytes) - int(consumers))
+
+
 class Meter:
     """Turns the engine's running totals into one :class:`Observation` per interval."""
 

@@ -34,7 +34,8 @@ from .reference import ReferenceEngine
 from .state import UNBOUNDED_CAPACITY
 from .result import Result
 from .scenario import SCENARIO_FIELDS, Scenario
-from .strategies import ALL_STRATEGY_KWARGS, Strategy, make_strategy
+from . import validate
+from .strategies import Strategy, keywords, make_strategy
 
 #: Per-message records kept per run (delivered messages); bounds the memory a run may take.
 MAX_RECORDS = 20_000_000
@@ -120,15 +121,22 @@ def build_scenario(scenario=None, **overrides) -> Scenario:
     elif isinstance(scenario, dict):
         base = dict(scenario)
     else:
-        raise ValueError(f"scenario={scenario!r} is not valid: use a bpsim.Scenario, a dict of "
-                         "its fields, or None for the course's scenario.")
+        validate.bad("scenario", scenario, "a bpsim.Scenario, a dict of its fields, or None for "
+                                           "the course's scenario")
     base.update(overrides)
-    unknown = set(base) - set(SCENARIO_FIELDS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValueError(f"{name}={base[name]!r} is not a parameter bpsim knows: use one of "
-                         f"{', '.join(SCENARIO_FIELDS + tuple(sorted(ALL_STRATEGY_KWARGS)))}.")
+    validate.keywords(base, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
     return Scenario(**base)
+
+
+def split_keywords(kwargs: dict) -> tuple[dict, dict]:
+    """``(scenario_fields, strategy_keywords)`` from one dict of keyword arguments.
+
+    Anything that is neither is refused, naming what would work.
+    """
+    validate.keywords(kwargs, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
+    scenario = {k: v for k, v in kwargs.items() if k in SCENARIO_FIELDS}
+    strategy = {k: v for k, v in kwargs.items() if k not in SCENARIO_FIELDS}
+    return scenario, strategy
 
 
 def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
@@ -146,21 +154,22 @@ def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
     engine : {"auto", "fast", "reference"}
         Which engine runs the ticks; ``auto`` takes the compiled kernel when it can.
     **kwargs
-        Scenario fields (``producer_rate=2000``, ``capacity=50`` ...) and strategy parameters
-        (``sample_every``, ``retries``, ``retry_backoff_s``, ``latency_target_s``,
-        ``memory_budget_bytes``, ``control_interval_s``, ``growth``, ``overflow``).
+        Scenario fields (``producer_rate=2000``, ``capacity=50`` ...) and the chosen strategy's
+        own parameters, by the keyword it declares (``bpsim.strategies.keywords()`` lists them
+        all: ``sample_every``, ``retries``, ``latency_target_s`` ...). A parameter the chosen
+        strategy does not take is an error, never silently ignored.
 
     Returns
     -------
     Result
         Time series, per-message latencies and ``summary()``.
     """
-    strat_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in ALL_STRATEGY_KWARGS}
-    sc = build_scenario(scenario, **kwargs)
-    strat = make_strategy(strategy, **strat_kwargs)
-    if engine not in ("auto", "fast", "reference"):
-        raise ValueError(f"engine={engine!r} is not valid: use 'auto', 'fast' or 'reference'.")
-    inputs = prepare(sc, strat, rng)
+    scenario_kw, strategy_kw = split_keywords(kwargs)
+    sc = build_scenario(scenario, **scenario_kw)
+    strat = make_strategy(strategy, **strategy_kw)
+    validate.choice("engine", engine, ("auto", "fast", "reference"))
+    generator = validate.rng(rng)
+    inputs = prepare(sc, strat, generator)
     eng = _make_engine(inputs, strat, engine)
     control = getattr(strat, "control", None)
     if control is None:

@@ -50,7 +50,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .control import Observation
+from . import validate
+from .control import Observation, memory_slots
+from .schedule import Schedule
 from .strategies import Adaptive, ControlledCapacity
 
 __all__ = ["Decision", "Policy", "PolicyError", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel",
@@ -115,7 +117,7 @@ def budget_slots(obs: Observation) -> int:
     The budget (``obs.memory_limit_bytes``) also pays for the messages being processed, one per
     worker, so those slots are kept aside.
     """
-    return max(0, int(obs.memory_limit_bytes // obs.message_bytes) - obs.consumers)
+    return memory_slots(obs.memory_limit_bytes, obs.message_bytes, obs.consumers)
 
 
 def _keep_in_budget(obs: Observation, capacity: int):
@@ -148,7 +150,8 @@ class FixedCapacity(Policy):
     name = "fixed"
 
     def __post_init__(self):
-        _check_whole("capacity", self.capacity, 0, "a whole number of slots, 0 or more")
+        self.capacity = validate.whole("capacity", self.capacity, low=0,
+                                       high=validate.MAX_CAPACITY, what="a whole number of slots")
 
     def decide(self, obs):
         return self.capacity
@@ -243,8 +246,8 @@ class CoDel(Policy):
     drop_next_s: float = field(default=0.0, init=False)
 
     def __post_init__(self):
-        _check_time("target_s", self.target_s, "0.05")
-        _check_time("interval_s", self.interval_s, "0.1")
+        self.target_s = _seconds("target_s", self.target_s, "0.05")
+        self.interval_s = _seconds("interval_s", self.interval_s, "0.1")
 
     def _next(self, t):
         return t + self.interval_s / math.sqrt(self.count)
@@ -327,12 +330,16 @@ class AIMD(Policy):
     limit: float = field(default=0.0, init=False)
 
     def __post_init__(self):
-        _check_time("latency_target_s", self.latency_target_s, "0.5")
-        _check_whole("increase", self.increase, 1, "a whole number of slots, 1 or more")
-        if not (isinstance(self.decrease, (int, float)) and 0 < self.decrease < 1):
-            raise ValueError(f"decrease={self.decrease!r} is not valid: use a factor between 0 "
-                             "and 1, such as 0.9.")
-        _check_whole("start", self.start, 1, "a whole number of slots, 1 or more")
+        self.latency_target_s = _seconds("latency_target_s", self.latency_target_s, "0.5")
+        self.increase = validate.whole("increase", self.increase, low=1,
+                                       high=validate.MAX_CAPACITY, what="a whole number of slots")
+        self.decrease = validate.number("decrease", self.decrease, low=0, low_open=True, high=1,
+                                        what="a factor, such as 0.9")
+        if self.decrease == 1:
+            validate.bad("decrease", self.decrease, "a factor below 1, such as 0.9 (1 never "
+                                                    "decreases)")
+        self.start = validate.whole("start", self.start, low=1, high=validate.MAX_CAPACITY,
+                                    what="a whole number of slots")
         self.limit = float(self.start)
 
     def decide(self, obs):
@@ -366,14 +373,14 @@ class PolicyStrategy(ControlledCapacity):
         What a full buffer does to arrivals: drop them, or make the producer wait.
     control_interval_s : float
         How often the policy is asked (s).
-    memory_budget : int, tuple or None
+    memory_budget_bytes : int, tuple or None
         The memory the server may use for messages (bytes): a number, a schedule of
         ``(time_s, bytes)`` steps (memory pressure: the budget shrinks), or ``None`` for the
         scenario's ``memory_limit_bytes``. The policy sees the budget in force as
         ``obs.memory_limit_bytes``.
     """
 
-    def __init__(self, policy, overflow="drop", control_interval_s=0.1, memory_budget=None):
+    def __init__(self, policy, overflow="drop", control_interval_s=0.1, memory_budget_bytes=None):
         _not_a_class(policy)
         if hasattr(policy, "decide"):
             if not callable(policy.decide):
@@ -382,13 +389,12 @@ class PolicyStrategy(ControlledCapacity):
             raise ValueError(f"policy={policy!r} is not valid: use a function f(obs) that returns "
                              "a capacity, or an object with a decide(obs) method "
                              "(see bpsim.policies.Policy).")
-        if overflow not in ("drop", "block"):
-            raise ValueError(f"overflow={overflow!r} is not valid: use 'drop' or 'block'.")
-        _check_time("control_interval_s", control_interval_s, "0.1")
         self.policy = policy
-        self.overflow = overflow
-        self.control_interval_s = float(control_interval_s)
-        self.memory_budget = _check_budget(memory_budget)
+        self.overflow = validate.choice("overflow", overflow, ("drop", "block"))
+        self.control_interval_s = validate.number(
+            "control_interval_s", control_interval_s, low=0, low_open=True,
+            high=validate.MAX_DURATION_S, what="a time in seconds, such as 0.1")
+        self.memory_budget_bytes = _check_budget(memory_budget_bytes)
         self.name = policy_name(policy)
         self.trace = {}
         self._live = policy
@@ -425,10 +431,8 @@ class PolicyStrategy(ControlledCapacity):
     # helpers
     def budget_at(self, time_s):
         """The memory budget in force at ``time_s`` (bytes; None: the scenario's limit)."""
-        if isinstance(self.memory_budget, tuple):
-            steps = [b for t, b in self.memory_budget if t <= time_s + 1e-9]
-            return steps[-1] if steps else None
-        return self.memory_budget
+        b = self.memory_budget_bytes
+        return Schedule(None, b).at(time_s) if isinstance(b, tuple) else b
 
     def _seen(self, obs):
         budget = self.budget_at(obs.time_s)
@@ -441,7 +445,7 @@ class PolicyStrategy(ControlledCapacity):
     def params(self):
         return {"policy": self.policy, "overflow": self.overflow,
                 "control_interval_s": self.control_interval_s,
-                "memory_budget": self.memory_budget}
+                "memory_budget_bytes": self.memory_budget_bytes}
 
 
 class PolicyError(ValueError):
@@ -469,10 +473,19 @@ def check_decision(value, name="policy", time_s=0.0):
         if value.capacity is not None:
             _whole_or_raise(value.capacity, at, "Decision.capacity (or None, to keep it)")
         _whole_or_raise(value.drop_head, at, "Decision.drop_head")
-        cap = None if value.capacity is None else int(value.capacity)
-        return Decision(capacity=cap, drop_head=int(value.drop_head))
+        cap = None if value.capacity is None else _at_most(int(value.capacity), at, "capacity")
+        # more than are queued drops them all: no need to carry a larger number
+        return Decision(capacity=cap, drop_head=min(int(value.drop_head), validate.MAX_CAPACITY))
     _whole_or_raise(value, at, "the capacity")
-    return int(value)
+    return _at_most(int(value), at, "the capacity")
+
+
+def _at_most(capacity: int, at: str, what: str) -> int:
+    if capacity > validate.MAX_CAPACITY:
+        raise PolicyError(f"{at}: {what} must be a whole number of messages up to "
+                          f"{validate.MAX_CAPACITY:,} (a larger buffer cannot exist). A policy "
+                          f"must {_WHAT_WORKS}")
+    return capacity
 
 
 def _whole_or_raise(v, at, what):
@@ -493,32 +506,18 @@ def _whole_or_raise(v, at, what):
                           "the value in max(0, ...).")
 
 
-def _check_whole(name, value, minimum, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not valid: use {what}.")
-
-
-def _check_time(name, value, example):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}={value!r} is not valid: use a time in seconds above 0, such as "
-                         f"{example}.")
+def _seconds(name, value, example):
+    return validate.number(name, value, low=0, low_open=True, high=validate.MAX_DURATION_S,
+                           what=f"a time in seconds, such as {example}")
 
 
 def _check_budget(budget):
-    what = ("a number of bytes above 0, a tuple of (time_s, bytes) steps, or None for the "
-            "scenario's memory limit")
-    if budget is None:
-        return None
-    if isinstance(budget, (int, float, np.integer, np.floating)) and not isinstance(budget, bool):
-        if math.isfinite(budget) and budget > 0:
-            return int(budget)
-        raise ValueError(f"memory_budget={budget!r} is not valid: use {what}.")
-    try:
-        steps = tuple((float(t), int(b)) for t, b in budget)
-    except (TypeError, ValueError):
-        raise ValueError(f"memory_budget={budget!r} is not valid: use {what}.") from None
-    if any(t < 0 or b <= 0 for t, b in steps) or [t for t, _ in steps] != sorted(
-            t for t, _ in steps):
-        raise ValueError(f"memory_budget={budget!r} is not valid: use {what}, in order of time.")
-    return steps
+    """A memory budget: ``None``, a number of bytes, or ``(time_s, bytes)`` steps."""
+    def one(name, b):
+        return int(validate.number(name, b, low=0, low_open=True, high=validate.MAX_BYTES,
+                                   what="a number of bytes"))
+    if budget is None or validate.is_real(budget):
+        return validate.optional(one, "memory_budget_bytes", budget,
+                                 none_means="the scenario's memory_limit_bytes")
+    return validate.steps("memory_budget_bytes", budget, lambda b: one("bytes", b),
+                          what=f"numbers of bytes above 0 and up to {validate.MAX_BYTES:,}")

@@ -9,10 +9,16 @@ that manages 100. Each message costs ``message_bytes`` of memory while it is ins
 ``memory_limit_bytes``. With the defaults that is 100,000 messages, reached after about 111 s when
 the queue grows by 900 messages every second.
 
+>>> from dataclasses import replace
 >>> from bpsim import Scenario
 >>> s = Scenario()
 >>> s.producer_rate, s.consumer_rate, s.max_messages_in_memory
 (1000.0, 100.0, 100000)
+
+A scenario is never changed in place; ``dataclasses.replace`` makes a changed copy, checked again:
+
+>>> replace(s, capacity=50).capacity
+50
 
 Schedules
 ---------
@@ -24,10 +30,12 @@ that slows to a quarter of its speed for ten seconds (a GC pause, a slow disk).
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
+
+from . import validate
+from .schedule import Schedule
 
 ARRIVALS = ("constant", "poisson")
 SERVICES = ("deterministic", "exponential")
@@ -87,51 +95,61 @@ class Scenario:
     consumers_schedule: tuple = ()
 
     def __post_init__(self):
-        _check_finite_number("producer_rate", self.producer_rate, "a rate in msg/s, 0 or more")
-        if self.producer_rate < 0:
-            _bad("producer_rate", self.producer_rate, "a rate in msg/s, 0 or more")
-        _check_finite_number("consumer_rate", self.consumer_rate, "a rate in msg/s above 0")
-        if self.consumer_rate <= 0:
-            _bad("consumer_rate", self.consumer_rate, "a rate in msg/s above 0")
-        _check_int("capacity", self.capacity, 0, "a whole number of slots, 0 or more")
-        _check_finite_number("duration_s", self.duration_s, "a time in seconds above 0")
-        if self.duration_s <= 0:
-            _bad("duration_s", self.duration_s, "a time in seconds above 0")
-        _check_finite_number("dt_s", self.dt_s, "a tick in seconds above 0, such as 0.001")
-        if self.dt_s <= 0:
-            _bad("dt_s", self.dt_s, "a tick in seconds above 0, such as 0.001")
+        v = validate
+        set_ = object.__setattr__
+        set_(self, "producer_rate", v.number("producer_rate", self.producer_rate, low=0,
+                                             high=v.MAX_RATE, what="a rate in msg/s"))
+        set_(self, "consumer_rate", v.number("consumer_rate", self.consumer_rate, low=0,
+                                             low_open=True, high=v.MAX_RATE,
+                                             what="a rate in msg/s"))
+        set_(self, "capacity", v.whole("capacity", self.capacity, low=0, high=v.MAX_CAPACITY,
+                                       what="a whole number of slots"))
+        set_(self, "duration_s", v.number("duration_s", self.duration_s, low=0, low_open=True,
+                                          high=v.MAX_DURATION_S, what="a time in seconds"))
+        set_(self, "dt_s", v.number("dt_s", self.dt_s, low=v.MIN_DT_S, high=v.MAX_DURATION_S,
+                                    what="a tick in seconds, such as 0.001"))
         if self.dt_s > self.duration_s:
-            _bad("dt_s", self.dt_s, f"a tick no longer than the run (duration_s={self.duration_s})")
-        if self.arrivals not in ARRIVALS:
-            _bad("arrivals", self.arrivals, f"one of {', '.join(ARRIVALS)}")
-        if self.service not in SERVICES:
-            _bad("service", self.service, f"one of {', '.join(SERVICES)}")
-        _check_int("consumers", self.consumers, 1, "a whole number of workers, 1 or more")
-        _check_int("message_bytes", self.message_bytes, 1, "a whole number of bytes, 1 or more")
-        _check_int("memory_limit_bytes", self.memory_limit_bytes, 1,
-                   "a whole number of bytes, 1 or more")
-        if self.memory_limit_bytes < self.message_bytes:
-            _bad("memory_limit_bytes", self.memory_limit_bytes,
-                 f"room for at least one message (message_bytes={self.message_bytes})")
-        _check_finite_number("restart_s", self.restart_s, "a time in seconds, 0 or more")
-        if self.restart_s < 0:
-            _bad("restart_s", self.restart_s, "a time in seconds, 0 or more")
-        for name in ("capacity", "consumers", "message_bytes", "memory_limit_bytes"):
-            object.__setattr__(self, name, int(getattr(self, name)))
-        for name in ("producer_rate", "consumer_rate", "duration_s", "dt_s", "restart_s"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        object.__setattr__(self, "rate_schedule", _check_schedule(
-            "rate_schedule", self.rate_schedule, lambda v: v >= 0, "rates in msg/s, 0 or more"))
-        object.__setattr__(self, "speed_schedule", _check_schedule(
-            "speed_schedule", self.speed_schedule, lambda v: v >= 0, "speed factors, 0 or more"))
-        object.__setattr__(self, "consumers_schedule", _check_schedule(
-            "consumers_schedule", self.consumers_schedule,
-            lambda v: v >= 0 and float(v).is_integer(), "whole numbers of workers, 0 or more"))
+            v.bad("dt_s", self.dt_s, f"a tick no longer than the run (duration_s="
+                                     f"{self.duration_s:g})")
+        ticks = self.duration_s / self.dt_s
+        if abs(ticks - round(ticks)) > 1e-6 * max(1.0, ticks):
+            v.bad("duration_s", self.duration_s,
+                  f"a whole number of ticks of dt_s={self.dt_s:g} s (this is {ticks:.4g} ticks; "
+                  f"for example duration_s={round(ticks) * self.dt_s:g} or a dt_s that divides "
+                  "it)")
+        v.choice("arrivals", self.arrivals, ARRIVALS)
+        v.choice("service", self.service, SERVICES)
+        set_(self, "consumers", v.whole("consumers", self.consumers, low=1,
+                                        high=v.MAX_CONSUMERS, what="a whole number of workers"))
+        set_(self, "message_bytes", v.whole("message_bytes", self.message_bytes, low=1,
+                                            high=v.MAX_BYTES, what="a whole number of bytes"))
+        set_(self, "memory_limit_bytes", v.whole(
+            "memory_limit_bytes", self.memory_limit_bytes, low=self.message_bytes,
+            high=v.MAX_BYTES, what=f"a whole number of bytes with room for at least one message "
+                                   f"(message_bytes={self.message_bytes:,})"))
+        set_(self, "restart_s", v.number("restart_s", self.restart_s, low=0,
+                                         high=v.MAX_DURATION_S, what="a time in seconds"))
+        rate = lambda x: v.number("rate", x, low=0, high=v.MAX_RATE, what="")  # noqa: E731
+        speed = lambda x: v.number("speed", x, low=0, high=1e6, what="")  # noqa: E731
+        workers = lambda x: v.whole("workers", x, low=0, high=v.MAX_CONSUMERS,  # noqa: E731
+                                    what="")
+        set_(self, "rate_schedule", v.steps("rate_schedule", self.rate_schedule, rate,
+                                            what=f"rates in msg/s from 0 to {v.MAX_RATE:,.0f}"))
+        set_(self, "speed_schedule", v.steps("speed_schedule", self.speed_schedule, speed,
+                                             what="speed factors from 0 to 1,000,000"))
+        set_(self, "consumers_schedule", v.steps(
+            "consumers_schedule", self.consumers_schedule, workers,
+            what=f"whole numbers of workers from 0 to {v.MAX_CONSUMERS:,}"))
         n = self.n_ticks
         if n > MAX_TICKS:
-            _bad("duration_s", self.duration_s,
-                 f"at most {MAX_TICKS:,} ticks per run (this one needs {n:,}): shorten the run or "
-                 f"use a larger dt_s (say {self.duration_s / MAX_TICKS:.2g} s or more)")
+            v.bad("duration_s", self.duration_s,
+                  f"at most {MAX_TICKS:,} ticks per run (this one needs {n:,}): shorten the run or "
+                  f"use a larger dt_s (say {self.duration_s / MAX_TICKS:.2g} s or more)")
+        top = max([self.producer_rate] + [r for _, r in self.rate_schedule])
+        if top * self.duration_s > v.MAX_MESSAGES:
+            v.bad("producer_rate", self.producer_rate,
+                  f"a rate that offers at most 2**53 messages in duration_s="
+                  f"{self.duration_s:g} s (up to {v.MAX_MESSAGES / self.duration_s:.3g} msg/s)")
 
     # -- derived quantities -------------------------------------------------------------------
     @property
@@ -150,58 +168,21 @@ class Scenario:
         values = [self.consumers] + [int(v) for _, v in self.consumers_schedule]
         return max(1, max(values))
 
-    def with_(self, **changes) -> "Scenario":
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
-
-    def per_tick(self, name: str) -> np.ndarray:
-        """The value of a schedule at the start of every tick, as an array.
+    def schedule(self, name: str) -> Schedule:
+        """One of the scenario's schedules, with its base value.
 
         ``name`` is ``"rate"`` (msg/s), ``"speed"`` (factor) or ``"consumers"`` (workers).
         """
-        base, schedule = {
+        base, steps = {
             "rate": (self.producer_rate, self.rate_schedule),
             "speed": (1.0, self.speed_schedule),
             "consumers": (float(self.consumers), self.consumers_schedule),
         }[name]
-        t = np.arange(self.n_ticks) * self.dt_s
-        out = np.full(self.n_ticks, float(base))
-        for start, value in schedule:
-            out[t >= start - 1e-12] = value
-        return out
+        return Schedule(float(base), steps)
+
+    def per_tick(self, name: str) -> np.ndarray:
+        """The value of a schedule at the start of every tick, as an array (see :meth:`schedule`)."""
+        return self.schedule(name).per_tick(self.n_ticks, self.dt_s)
 
 
 SCENARIO_FIELDS = tuple(f.name for f in fields(Scenario))
-
-
-def _bad(name, value, what):
-    raise ValueError(f"{name}={value!r} is not valid: use {what}.")
-
-
-def _check_finite_number(name, value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        _bad(name, value, what)
-    if not math.isfinite(value):
-        _bad(name, value, what)
-
-
-def _check_int(name, value, minimum, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
-            return _check_int(name, int(value), minimum, what)
-        _bad(name, value, what)
-    if value < minimum:
-        _bad(name, value, what)
-
-
-def _check_schedule(name, schedule, ok, what):
-    try:
-        steps = tuple((float(t), float(v)) for t, v in schedule)
-    except (TypeError, ValueError):
-        _bad(name, schedule, f"a tuple of (time_s, value) pairs with {what}")
-    for t, v in steps:
-        if not (math.isfinite(t) and math.isfinite(v)) or t < 0 or not ok(v):
-            _bad(name, schedule, f"(time_s, value) pairs with times 0 or more and {what}")
-    if list(steps) != sorted(steps, key=lambda s: s[0]):
-        _bad(name, schedule, "steps in order of time")
-    return steps

@@ -33,17 +33,16 @@ import math
 
 import numpy as np
 
+from . import validate
+
 __all__ = ["queue_growth_per_s", "time_to_exhaust_memory_s", "drop_fraction",
            "mm1k_stationary", "mm1k_blocking_probability", "mm1k_mean_in_system",
            "littles_law", "littles_law_check"]
 
 
 def _rate(name, value, allow_zero=True):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        what = "0 or more" if allow_zero else "above 0"
-        raise ValueError(f"{name}={value!r} is not valid: use a rate in msg/s, {what}.")
-    return float(value)
+    return validate.number(name, value, low=0, low_open=not allow_zero, high=validate.MAX_RATE,
+                           what="a rate in msg/s")
 
 
 def queue_growth_per_s(producer_rate: float, consumer_rate: float) -> float:
@@ -94,8 +93,8 @@ def time_to_exhaust_memory_s(producer_rate: float, consumer_rate: float,
     """
     growth = queue_growth_per_s(producer_rate, consumer_rate)
     for name, v in (("memory_limit_bytes", memory_limit_bytes), ("message_bytes", message_bytes)):
-        if not (isinstance(v, (int, float, np.integer, np.floating)) and math.isfinite(v) and v > 0):
-            raise ValueError(f"{name}={v!r} is not valid: use a number of bytes above 0.")
+        validate.number(name, v, low=0, low_open=True, high=validate.MAX_BYTES,
+                        what="a number of bytes")
     if growth == 0:
         return math.inf
     return float(memory_limit_bytes) / (growth * float(message_bytes))
@@ -127,10 +126,10 @@ def drop_fraction(producer_rate: float, consumer_rate: float) -> float:
 def _mm1k_args(arrival_rate, service_rate, capacity):
     lam = _rate("arrival_rate", arrival_rate)
     mu = _rate("service_rate", service_rate, allow_zero=False)
-    if isinstance(capacity, bool) or not float(capacity).is_integer() or capacity < 0:
-        raise ValueError(f"capacity={capacity!r} is not valid: use a whole number of buffer "
-                         "slots, 0 or more (the system then holds capacity + 1 messages).")
-    return lam / mu, int(capacity) + 1
+    capacity = validate.whole("capacity", capacity, low=0, high=10 ** 6,
+                              what="a whole number of buffer slots (the system then holds "
+                                   "capacity + 1 messages)")
+    return lam / mu, capacity + 1
 
 
 def mm1k_stationary(arrival_rate: float, service_rate: float, capacity: int) -> np.ndarray:
@@ -279,9 +278,11 @@ def littles_law_check(result, warmup_s: float = 0.0) -> dict:
         ``ratio`` (``L_measured / L_predicted``; 1 when the law holds).
     """
     t = result.time_s
-    if not (0 <= warmup_s < result.scenario.duration_s):
-        raise ValueError(f"warmup_s={warmup_s!r} is not valid: use a time in seconds from 0 up "
-                         f"to the run's duration ({result.scenario.duration_s} s).")
+    validate.number("warmup_s", warmup_s, low=0, high=result.scenario.duration_s,
+                    what="a time in seconds within the run")
+    if warmup_s == result.scenario.duration_s:
+        validate.bad("warmup_s", warmup_s, f"a time in seconds shorter than the run "
+                                           f"({result.scenario.duration_s:g} s)")
     keep = t > warmup_s
     inside = (result.queue_depth + result.in_service + result.producer_backlog)[keep]
     done = result.delivery_time_s > warmup_s

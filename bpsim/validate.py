@@ -139,7 +139,7 @@ def choice(name: str, value, options) -> str:
     options = tuple(options)
     if isinstance(value, str) and value in options:
         return value
-    bad(name, value, "one of " + ", ".join(repr(o) for o in options))
+    bad(name, value, "one of " + ", ".join(str(o) for o in options))
 
 
 def optional(check, name, value, *args, none_means: str, **kwargs):

@@ -32,3 +32,28 @@ def assert_bounds(result):
         assert np.all(result.queue_depth <= np.maximum.accumulate(cap)), "depth above capacity"
         assert result.summary()["max_queue_depth"] <= np.nanmax(cap)
     assert np.all(result.latency_s >= 0)
+
+
+def strategy_examples(with_rule_only=True):
+    """One instance of every registered strategy at its defaults, then at each declared example
+    value of each parameter (``param(examples=...)``), then at all the first examples together.
+
+    Generated from the registry, so a new strategy's compiled rule is checked against its readable
+    ``admit`` without anyone adding it to a list.
+    """
+    from bpsim import STRATEGIES
+    from bpsim.strategies import params_of
+
+    out = []
+    for cls in STRATEGIES.values():
+        base = cls()
+        if with_rule_only and base.rule() is None:
+            continue
+        out.append(base)
+        params = params_of(cls)
+        for p in params:
+            out += [cls(**{p.attr: v}) for v in p.examples]
+        firsts = {p.attr: p.examples[0] for p in params if p.examples}
+        if len(firsts) > 1:
+            out.append(cls(**firsts))
+    return out

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bpsim.apiserver import (ApiServerModel, DnsCache, PriorityLevel, Switch, TrafficClass,
                              simulate_apiserver)
-from bpsim import incident
+from bpsim.course import openai_outage as incident
 
 
 def _identities_hold_every_tick(r):
@@ -175,7 +175,7 @@ def test_load_grows_like_the_square_of_the_cluster_size():
     np.testing.assert_allclose(load[1:] / load[:-1], 4.0)
     tip = incident.tipping_nodes(a)
     assert incident.telemetry_load(tip, a) + incident.baseline_load(a) == \
-        pytest.approx(incident.capacity(a))
+        pytest.approx(incident.seat_capacity(a))
     assert a.staging_nodes < tip < a.nodes
 
 
@@ -285,7 +285,7 @@ def test_incident_figures_have_titles_and_labelled_axes():
 
 
 def test_the_explorer_redraws_when_a_slider_moves():
-    d = incident.explorer()
+    d = incident.outage_dashboard()
     first, png = d.last_text, d.figure.axes[0].get_title()
     d.controls["nodes"].value = 1500                 # below the tipping size
     assert "never broke" in d.last_text and d.last_text != first
@@ -300,9 +300,9 @@ def test_the_explorer_preview_tells_the_same_outcome_as_the_story_tick(capsys):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     for kw in (dict(), dict(fairness=True), dict(nodes=1500), dict(retry="backoff")):
-        incident.explore(**kw)
+        incident.show_outage(**kw)
         printed = capsys.readouterr().out.rstrip("\n")
-        d = incident.explorer(**kw)
+        d = incident.outage_dashboard(**kw)
         assert d.last_text == printed, kw
         plt.close("all")
 

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bpsim import STRATEGIES, simulate
+from bpsim.strategies import params_of
 from helpers import assert_books_balance, assert_bounds
 
 scenarios = st.fixed_dictionaries({
@@ -41,7 +42,8 @@ strategy_params = st.fixed_dictionaries({
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sc=scenarios, params=strategy_params, seed=st.integers(0, 2**32 - 1))
 def test_books_balance_and_bounds_hold(strategy, sc, params, seed):
-    r = simulate(strategy=strategy, rng=seed, **sc, **params)
+    own = {p.keyword for p in params_of(STRATEGIES[strategy])}
+    r = simulate(strategy=strategy, rng=seed, **sc, **{k: v for k, v in params.items() if k in own})
     assert_books_balance(r)
     assert_bounds(r)
 

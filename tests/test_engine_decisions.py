@@ -24,7 +24,7 @@ class HeadDropper(Adaptive):
 def test_head_drops_are_counted_as_dropped(n):
     # A 0.3 s burst fills the buffer, then nothing arrives: every message dropped from the head
     # is one message fewer delivered, and the books balance.
-    kw = dict(capacity=200, duration_s=3, control_interval_s=0.1, rate_schedule=((0.3, 0),),
+    kw = dict(capacity=200, duration_s=3, rate_schedule=((0.3, 0),),  # control every 0.1 s
               rng=1)
     base = simulate(strategy=HeadDropper(n=0), **kw).summary()
     run = simulate(strategy=HeadDropper(n=n), **kw)

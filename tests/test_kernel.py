@@ -19,6 +19,7 @@ from bpsim.engine import _make_engine, build_scenario, prepare
 from bpsim.kernel import FastEngine
 from bpsim.reference import ReferenceEngine
 from bpsim.state import SCALARS
+from helpers import strategy_examples
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -84,11 +85,8 @@ def test_same_rule_same_books_when_a_crash_interrupts_an_admission(seed):
 
 
 # -- fixed scenarios: every strategy, the course's defaults and the hard corners -------------------
-STRATEGY_OBJECTS = [
-    Unbounded(), Block(), DropNewest(), DropOldest(), Sample(), Sample(every=3, start_fraction=0),
-    Sample(every=1, start_fraction=1.0), Shed(), Shed(retries=3, backoff_s=0.005),
-    Shed(retries=2, backoff_s=0), Adaptive(), Adaptive(overflow="block"),
-]
+# Every registered strategy with a rule, at its defaults and its declared example values.
+STRATEGY_OBJECTS = strategy_examples()
 
 
 @pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
@@ -181,8 +179,7 @@ def scenarios(draw):
 
 
 strategy_objects = st.one_of(
-    st.sampled_from([Unbounded(), Block(), DropNewest(), DropOldest(), Adaptive(),
-                     Adaptive(overflow="block")]),
+    st.sampled_from(strategy_examples()),
     st.builds(Sample, every=st.integers(1, 12), start_fraction=st.sampled_from([0, 0.3, 0.5, 1.0])),
     st.builds(Shed, retries=st.integers(0, 4), backoff_s=st.sampled_from([0, 0.001, 0.01, 0.05])),
 )

@@ -204,8 +204,8 @@ def test_a_bad_return_inside_a_run_stops_it_with_the_policy_name():
 @pytest.mark.parametrize("kw, name", [
     (dict(policy=42), "policy"), (dict(policy=FixedCapacity(), overflow="evict"), "overflow"),
     (dict(policy=FixedCapacity(), control_interval_s=0), "control_interval_s"),
-    (dict(policy=FixedCapacity(), memory_budget=-5), "memory_budget"),
-    (dict(policy=FixedCapacity(), memory_budget=((5, 1e6), (1, 2e6))), "memory_budget"),
+    (dict(policy=FixedCapacity(), memory_budget_bytes=-5), "memory_budget_bytes"),
+    (dict(policy=FixedCapacity(), memory_budget_bytes=((5, 1e6), (1, 2e6))), "memory_budget_bytes"),
 ])
 def test_policy_strategy_checks_its_parameters(kw, name):
     with pytest.raises(ValueError, match=f"{name}="):
@@ -230,7 +230,7 @@ def test_the_budget_schedule_is_what_the_policy_sees():
         seen.append((o.time_s, o.memory_limit_bytes))
         return 10
 
-    simulate(strategy=PolicyStrategy(watch, memory_budget=((0, 5e6), (1, 2e6))), duration_s=2,
+    simulate(strategy=PolicyStrategy(watch, memory_budget_bytes=((0, 5e6), (1, 2e6))), duration_s=2,
              rng=1)
     assert all(b == (5_000_000 if t < 1 else 2_000_000) for t, b in seen)
 

@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+import bpsim
 from bpsim import Scenario, simulate
 from bpsim.scenario import MAX_TICKS
 
@@ -51,10 +52,15 @@ def test_too_long_a_run_is_refused_with_what_to_change():
     assert str(err.value).startswith("duration_s=")
 
 
-def test_ignored_parameters_are_accepted():
-    # sliders drive every strategy with one set of parameters: foreign ones are ignored
-    r = simulate(strategy="block", sample_every=3, retries=2, duration_s=1, capacity=5)
-    assert r.summary()["shed"] == 0
+def test_a_parameter_the_strategy_does_not_take_is_refused_naming_who_takes_it():
+    # a parameter that silently does nothing would mislead: block makes no retries
+    with pytest.raises(ValueError, match=r"^retries=2 is not valid with strategy='block': use it "
+                                         r"with shed"):
+        simulate(strategy="block", retries=2, duration_s=1, capacity=5)
+    with pytest.raises(ValueError, match=r"^sample_every=3 is not valid with strategy='shed'"):
+        simulate(strategy="shed", sample_every=3, duration_s=1)
+    with pytest.raises(ValueError, match="^retries=2 is not valid with a strategy object"):
+        simulate(strategy=bpsim.Shed(retries=1), retries=2, duration_s=1)
 
 
 def test_capacity_zero_is_fine_for_drop_but_drops_everything():

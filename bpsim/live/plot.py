@@ -9,7 +9,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..plots import COLORS, label_axes, strategy_color
+from ..viz.figures import label_axes
+from ..viz.palette import COLORS, strategy_color
 
 WINDOW_S = 0.5
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bpsim.challenge import (LATENCY_TARGET_S, builtin_policies, run_policy, run_suite,
+from bpsim.course.adaptive_challenge import (LATENCY_TARGET_S, builtin_policies, run_policy, run_suite,
                              score_run, suite)
 from bpsim.policies import FixedCapacity, budget_slots
 
@@ -105,7 +105,7 @@ def test_suite_parameters_change_the_scenarios():
     deep = suite(slowdown=0.1)[0].scenario.speed_schedule
     assert deep[0] == (10.0, 0.1)
     mem = suite(memory_budget_bytes=5_000_000)[2]
-    assert mem.memory_budget == ((0, 5_000_000), (10, 1_000_000))
+    assert mem.memory_budget_bytes == ((0, 5_000_000), (10, 1_000_000))
 
 
 def test_table_lists_every_policy_best_first(board):

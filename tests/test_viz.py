@@ -9,7 +9,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 import bpsim  # noqa: E402
-from bpsim import plots, theory, widgets  # noqa: E402
+from bpsim import theory  # noqa: E402
+from bpsim.course import prediction, strategies as course_strategies, the_scenario  # noqa: E402
+from bpsim.viz import dashboard, figures as plots, palette  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +42,8 @@ def figures():
         "producer_wait": plots.plot_producer_wait(both),
         "scale_out": plots.plot_scale_out(both, events=[(2, "ordered"), (4, "ready")]),
         "littles_law": plots.plot_littles_law(checks),
-        "crash_dashboard": widgets.crash_dashboard().figure,
-        "strategy_dashboard": widgets.strategy_dashboard().figure,
+        "crash_dashboard": the_scenario.crash_dashboard().figure,
+        "strategy_dashboard": course_strategies.strategy_dashboard().figure,
     }
 
 
@@ -61,7 +63,7 @@ def test_a_strategy_keeps_its_colour_in_every_figure():
     r = run("sample")
     colours = {line.get_color() for line in plots.plot_strategy(r).axes[0].get_lines()
                if "sample" in line.get_label()}
-    assert colours == {plots.STRATEGY_COLORS["sample"]}
+    assert colours == {palette.STRATEGY_COLORS["sample"]}
 
 
 def test_thin_keeps_few_points_and_the_first():
@@ -71,7 +73,7 @@ def test_thin_keeps_few_points_and_the_first():
 
 
 def test_crash_dashboard_text_follows_its_sliders():
-    d = widgets.crash_dashboard(memory_limit_mb=10)
+    d = the_scenario.crash_dashboard(memory_limit_mb=10)
     before = d.text.value
     d.controls["producer_rate"].value = 2000  # as a learner moving the slider would
     assert d.text.value != before
@@ -79,7 +81,7 @@ def test_crash_dashboard_text_follows_its_sliders():
 
 
 def test_strategy_dashboard_update_changes_its_text_and_figure():
-    d = widgets.strategy_dashboard()
+    d = course_strategies.strategy_dashboard()
     before = d.last_text
     after = d.update(strategy="block")
     assert after != before and after.startswith("block")
@@ -88,14 +90,14 @@ def test_strategy_dashboard_update_changes_its_text_and_figure():
 
 
 def test_static_twin_gives_the_same_sentence_as_the_dashboard():
-    d = widgets.strategy_dashboard(strategy="shed", capacity=200)
-    text = widgets.strategy_dashboard(strategy="shed", capacity=200, static=True, show=False)
+    d = course_strategies.strategy_dashboard(strategy="shed", capacity=200)
+    text = course_strategies.show_strategy(strategy="shed", capacity=200, show=False)
     assert text.replace("\n", " ") == d.last_text
 
 
 def test_dashboard_refuses_an_unknown_control():
     with pytest.raises(ValueError, match="not a control"):
-        widgets.crash_dashboard().update(capacity=3)
+        the_scenario.crash_dashboard().update(capacity=3)
 
 
 def test_dashboard_keeps_its_own_margins_and_can_show_a_small_table():
@@ -105,19 +107,19 @@ def test_dashboard_keeps_its_own_margins_and_can_show_a_small_table():
         ax = fig.add_subplot()
         ax.plot(range(n))
         return "a:  1\nbb: 2"
-    d = widgets.Dashboard({"n": widgets._slider(3, 1, 9, 1, "n")}, render,
+    d = dashboard.Dashboard({"n": dashboard.slider(3, 1, 9, 1, "n")}, render,
                           margins=dict(right=0.7), preformatted=True)
     d.update(n=5)
     assert d.figure.subplotpars.right == pytest.approx(0.7)
-    assert d.figure.subplotpars.left == pytest.approx(widgets.PREVIEW_MARGINS["left"])
+    assert d.figure.subplotpars.left == pytest.approx(dashboard.PREVIEW_MARGINS["left"])
     assert d.text.value.startswith("<pre") and "a:  1\nbb: 2" in d.text.value
     assert isinstance(d.widget, w.VBox)
 
 
 def test_every_slider_of_every_dashboard_reports_on_release():
-    from bpsim import challenge_plots, incident
-    for d in (widgets.crash_dashboard(), widgets.strategy_dashboard(), incident.explorer(),
-              challenge_plots.explore_widget()):
+    from bpsim.course import adaptive_challenge, openai_outage
+    for d in (the_scenario.crash_dashboard(), course_strategies.strategy_dashboard(), openai_outage.outage_dashboard(),
+              adaptive_challenge.policy_dashboard()):
         sliders = [c for c in d.controls.values() if hasattr(c, "continuous_update")
                    and hasattr(c, "step")]
         assert sliders and all(not c.continuous_update for c in sliders)
@@ -125,7 +127,7 @@ def test_every_slider_of_every_dashboard_reports_on_release():
 
 def test_check_prediction_is_kind_whatever_is_typed(capsys):
     for guess in (None, "lots", 2650, 2000, 10):
-        widgets.check_prediction(guess, 2650)
+        prediction.check_prediction(guess, 2650)
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 5
     assert "No prediction yet" in out[0] and "could not read" in out[1]
@@ -135,7 +137,7 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
 def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(capsys):
     # ``my_prediction = 2,650`` is the tuple (2, 650); True, -3 and nan are not counts.
     for guess in ((2, 650), (1, 0), (2, 65), True, -3, float("nan")):
-        widgets.check_prediction(guess, 2650)
+        prediction.check_prediction(guess, 2650)
     out = capsys.readouterr().out.splitlines()
     assert "predicted 2,650" in out[0] and "Spot on" in out[0] and "2650" in out[0]
     assert "predicted 1,000" in out[1]
@@ -144,9 +146,9 @@ def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(c
 
 
 def test_sentences_when_the_producer_sends_nothing_or_one_message_waits():
-    assert "sent nothing" in widgets.describe(widgets.strategy_run(producer_rate=0))
-    assert "sends nothing" in widgets.crash_sentence(widgets.crash_run(producer_rate=0))
-    text = widgets.crash_sentence(widgets.crash_run(producer_rate=50, consumer_rate=2000))
+    assert "sent nothing" in course_strategies.describe(course_strategies.strategy_run(producer_rate=0))
+    assert "sends nothing" in the_scenario.crash_sentence(the_scenario.crash_run(producer_rate=0))
+    text = the_scenario.crash_sentence(the_scenario.crash_run(producer_rate=50, consumer_rate=2000))
     assert "past 1 message in" in text
 
 
@@ -157,16 +159,16 @@ def test_summary_table_has_one_row_per_run():
 
 def test_crash_sentence_counts_every_crash():
     # 1,000 messages of room filled at 4,990 msg/s: it crashes again after each 5 s restart.
-    r = widgets.crash_run(producer_rate=5000, consumer_rate=10, memory_limit_mb=10,
+    r = the_scenario.crash_run(producer_rate=5000, consumer_rate=10, memory_limit_mb=10,
                           message_bytes=10_000)
     s = r.summary()
     assert s["crashes"] > 1
-    text = widgets.crash_sentence(r)
+    text = the_scenario.crash_sentence(r)
     assert f"{s['lost_in_crash'] - s['lost_while_down']:,} messages were lost" in text
 
 
 def test_crash_preview_matches_the_closed_form_even_with_little_memory():
-    r = widgets.crash_run(producer_rate=2000, consumer_rate=1990, memory_limit_mb=10,
+    r = the_scenario.crash_run(producer_rate=2000, consumer_rate=1990, memory_limit_mb=10,
                           message_bytes=10_000)
     predicted = theory.time_to_exhaust_memory_s(2000, 1990, 10_000_000, 10_000)
     assert abs(r.summary()["crash_time_s"] - predicted) <= 0.03 * predicted
@@ -184,13 +186,13 @@ def test_block_under_overload_shows_buffer_and_producer_on_a_log_axis():
 
 
 def test_strategy_dashboard_redraws_block_under_overload():
-    d = widgets.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
+    d = course_strategies.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
                                    capacity=10)
     assert "held by the producer" in d.last_text
 
 
 def test_crash_loop_is_marked_at_every_crash_and_counted_in_the_legend():
-    r = widgets.crash_run(producer_rate=5000, consumer_rate=100, memory_limit_mb=50,
+    r = the_scenario.crash_run(producer_rate=5000, consumer_rate=100, memory_limit_mb=50,
                           message_bytes=10_000)
     n = len(r.crash_times_s)
     assert n > 1

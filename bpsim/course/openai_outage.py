@@ -1,4 +1,4 @@
-"""The OpenAI outage of 11 December 2024, as a run of :mod:`bpsim.apiserver`.
+"""Notebook 04, the OpenAI outage of 11 December 2024, as a run of :mod:`bpsim.apiserver`.
 
 Sources: OpenAI's postmortem (status.openai.com/incidents/ctrsv3lwd797) for what happened and
 when; the Kubernetes documentation on API Priority and Fairness
@@ -28,15 +28,16 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
-from .apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
-                        simulate_apiserver)
-from .plots import COLORS, label_axes
+from .. import validate
+from ..apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
+                         simulate_apiserver)
+from ..viz.dashboard import Dashboard, lighten, slider
+from ..viz.figures import label_axes
+from ..viz.palette import CLASS_COLORS, COLORS
 
 #: Model time zero, Pacific time on 11 Dec 2024 (hours).
 START_HOUR = 14.75
 
-#: One colour per traffic class (Okabe-Ito, like the rest of the series).
-CLASS_COLORS = {"telemetry": "#D55E00", "discovery": "#0072B2", "admin": "#009E73"}
 
 #: The postmortem's timeline (Pacific time, 11 Dec 2024).
 TIMELINE = (
@@ -139,7 +140,7 @@ def print_assumptions(a: Assumptions = Assumptions()) -> None:
         print(f"{name:>20} = {shown!s:<9} {SOURCES.get(name, 'modelling assumption')}")
 
 
-def capacity(a: Assumptions = Assumptions(), api_servers: int | None = None) -> float:
+def seat_capacity(a: Assumptions = Assumptions(), api_servers: int | None = None) -> float:
     """Seat-seconds per second the API servers can give (= their seats)."""
     return (a.api_servers if api_servers is None else api_servers) * a.seats_per_server
 
@@ -162,7 +163,7 @@ def baseline_load(a: Assumptions = Assumptions()) -> float:
 
 def tipping_nodes(a: Assumptions = Assumptions(), api_servers: int | None = None) -> float:
     """The cluster size at which telemetry plus baseline load reaches the capacity."""
-    spare = capacity(a, api_servers) - baseline_load(a)
+    spare = seat_capacity(a, api_servers) - baseline_load(a)
     return float(np.sqrt(spare / (a.per_node_rate_per_s * a.cost_per_node_s)))
 
 
@@ -187,11 +188,10 @@ def incident_model(a: Assumptions = Assumptions(), *, fairness: bool = False,
     removal : bool
         The operator's first successful delete stops new telemetry a minute later.
     """
-    if retry not in ("immediate", "backoff"):
-        raise ValueError(f"retry={retry!r} is not valid: expected 'immediate' or 'backoff'.")
+    validate.choice("retry", retry, ("immediate", "backoff"))
     bad = [f for f in fixes if f not in FIXES]
     if bad:
-        raise ValueError(f"fixes={bad!r} are not valid: expected any of {FIXES}.")
+        validate.bad("fixes", tuple(fixes), "any of " + ", ".join(repr(f) for f in FIXES))
     backoff = a.backoff_s if retry == "backoff" else 0.0
     classes = (
         TrafficClass("telemetry", 0.0, float(telemetry_cost_s(a.nodes, a)),
@@ -216,13 +216,13 @@ def incident_model(a: Assumptions = Assumptions(), *, fairness: bool = False,
         elif f == "block_admin_api":
             sw.append(Switch(t_fix, "blocked", True, "telemetry"))
         elif f == "scale_up":
-            sw.append(Switch(t_fix, "seats", capacity(a, a.scaled_api_servers)))
+            sw.append(Switch(t_fix, "seats", seat_capacity(a, a.scaled_api_servers)))
         elif f == "fairness":
             sw.append(Switch(t_fix, "fairness", True))
         elif f == "backoff":
             sw.append(Switch(t_fix, "backoff_s", a.backoff_s, "telemetry"))
     return ApiServerModel(
-        classes=classes, seats=capacity(a), fairness=fairness, levels=LEVELS,
+        classes=classes, seats=seat_capacity(a), fairness=fairness, levels=LEVELS,
         fifo_limit=a.fifo_limit, switches=tuple(sw),
         dns=DnsCache("discovery", a.dns_records, a.dns_refresh_s, a.dns_stale_s,
                      a.dns_reresolve_s),
@@ -287,7 +287,7 @@ def print_outcome(r) -> None:
 
 def print_load_check(a: Assumptions = Assumptions()) -> None:
     """Load against capacity for the staging and the production cluster, and the tipping size."""
-    cap, other = capacity(a), baseline_load(a)
+    cap, other = seat_capacity(a), baseline_load(a)
     for name, n in (("staging", a.staging_nodes), ("production", a.nodes)):
         tele = float(telemetry_load(n, a))
         print(f"{name:>10}: {n:>5,} nodes -> telemetry {tele:>5,.0f} + discovery {other:.0f} = "
@@ -306,7 +306,7 @@ def print_dns_numbers(r, a: Assumptions = Assumptions()) -> None:
     print(f"last successful refresh:  {clock(stalled)}")
     print(f"half the names dead:      {clock(half)} ({(half - stalled) / 60:.0f} min later)")
     print(f"discovery requests/s:     {before:,.0f} before, {after:,.0f} after "
-          f"(x{after / before:.0f}), = {after * a.dns_cost_s / capacity(a):.0%} of capacity")
+          f"(x{after / before:.0f}), = {after * a.dns_cost_s / seat_capacity(a):.0%} of capacity")
 
 
 def print_admin_numbers(r) -> None:
@@ -383,11 +383,11 @@ def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000):
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(n, telemetry_load(n, a) + baseline_load(a), color=CLASS_COLORS["telemetry"],
             label="load on the API servers (assumed ~ nodes$^2$)")
-    ax.axhline(capacity(a), color=COLORS["theory"], ls="--",
+    ax.axhline(seat_capacity(a), color=COLORS["theory"], ls="--",
                label=f"capacity: {a.api_servers} API servers x {a.seats_per_server} seats")
     tip = tipping_nodes(a)
     ax.axvline(tip, color=COLORS["theory"], lw=0.8)
-    ax.annotate(f"tips at ~{tip:,.0f} nodes", (tip, capacity(a)), xytext=(6, -28),
+    ax.annotate(f"tips at ~{tip:,.0f} nodes", (tip, seat_capacity(a)), xytext=(6, -28),
                 textcoords="offset points")
     for nodes, name, mk in ((a.staging_nodes, "staging", "o"), (a.nodes, "production", "s")):
         ax.plot(nodes, telemetry_load(nodes, a) + baseline_load(a), mk, color="black",
@@ -615,9 +615,9 @@ PREVIEW_DT_S = 4.0
 
 
 @lru_cache(maxsize=64)
-def explore_run(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
+def outage_run(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
                 retry="immediate", a: Assumptions = Assumptions(), rng=2024):
-    """``(assumptions, run)`` behind :func:`explore`, remembered: moving a slider back to a
+    """``(assumptions, run)`` behind :func:`show_outage`, remembered: moving a slider back to a
     setting already seen redraws at once.
 
     Treat the result as read-only (it is shared by every call with the same arguments).
@@ -632,7 +632,7 @@ def outcome_text(r) -> str:
     return "\n".join(f"{k:>32}: {v}" for k, v in outcome(r).items())
 
 
-def draw_explore(fig, r, a: Assumptions, fairness: bool, retry: str, light=False) -> None:
+def draw_outage(fig, r, a: Assumptions, fairness: bool, retry: str, light=False) -> None:
     """Names resolving, and time in system per class, of one run, into the empty ``fig``
     (``light``: fewer ticks, for a quick redraw)."""
     h = _hours(r)
@@ -656,20 +656,19 @@ def _titles(a: Assumptions, fairness: bool, retry: str):
             f"{'fairness' if fairness else 'shared FIFO'}, {retry} retries")
 
 
-def _render_explore(fig, nodes, per_node_rate, api_servers, fairness, retry):
+def render_outage(fig, nodes, per_node_rate, api_servers, fairness, retry):
     """The explorer's redraw: a coarse-tick run (cached), drawn; returns the outcome lines.
 
     The first redraw draws everything; later ones only give the curves their new data and the
     axes their new titles and limits (building axes and ticks afresh is half a redraw's cost).
     """
-    from .widgets import _light
-    a, r = explore_run(nodes, per_node_rate, api_servers, fairness, retry,
+    a, r = outage_run(nodes, per_node_rate, api_servers, fairness, retry,
                        replace(Assumptions(), dt_s=PREVIEW_DT_S))
-    if getattr(fig, "_bpsim_explorer", None) != tuple(fig.axes):
+    if getattr(fig, "_bpsim_outage", None) != tuple(fig.axes):
         fig.clear()
-        draw_explore(fig, r, a, fairness, retry, light=True)
-        _light(fig)
-        fig._bpsim_explorer = tuple(fig.axes)
+        draw_outage(fig, r, a, fairness, retry, light=True)
+        lighten(fig)
+        fig._bpsim_outage = tuple(fig.axes)
         return outcome_text(r)
     ax1, ax2 = fig.axes
     h = _hours(r)
@@ -684,31 +683,31 @@ def _render_explore(fig, nodes, per_node_rate, api_servers, fairness, retry):
     return outcome_text(r)
 
 
-def explore(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate",
+def show_outage(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate",
             a: Assumptions = Assumptions(), rng=2024):
     """Run one variant at the story's tick, draw names resolving and time in system per class,
-    and print the outcome (the static twin of :func:`explorer`)."""
-    a, r = explore_run(nodes, per_node_rate, api_servers, fairness, retry, a, rng)
+    and print the outcome (the static twin of :func:`outage_dashboard`)."""
+    a, r = outage_run(nodes, per_node_rate, api_servers, fairness, retry, a, rng)
     fig = plt.figure(figsize=(11, 3.8), layout="constrained")
-    draw_explore(fig, r, a, fairness, retry)
+    draw_outage(fig, r, a, fairness, retry)
     plt.show()
     print_outcome(r)
 
 
-def explorer(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate"):
-    """Sliders over :func:`explore`, as a fast :class:`bpsim.widgets.Dashboard` (needs
+def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
+                     retry="immediate") -> Dashboard:
+    """Sliders over :func:`show_outage`, as a fast :class:`bpsim.viz.dashboard.Dashboard` (needs
     ipywidgets): a coarser tick (:data:`PREVIEW_DT_S`), runs remembered, one figure redrawn in
     place, sliders that report on release."""
     import ipywidgets as w
-    from .widgets import Dashboard, _slider
     style = {"description_width": "150px"}
     controls = {
-        "nodes": _slider(nodes, 500, 4000, 250, "nodes"),
-        "per_node_rate": _slider(per_node_rate, 0.1, 1.0, 0.1, "req/s/node", integer=False),
-        "api_servers": _slider(api_servers, 1, 10, 1, "API servers"),
+        "nodes": slider(nodes, 500, 4000, 250, "nodes"),
+        "per_node_rate": slider(per_node_rate, 0.1, 1.0, 0.1, "req/s/node", integer=False),
+        "api_servers": slider(api_servers, 1, 10, 1, "API servers"),
         "fairness": w.Checkbox(value=fairness, description="priority & fairness", style=style),
         "retry": w.ToggleButtons(options=["immediate", "backoff"], value=retry,
                                  description="retries", style=style),
     }
-    return Dashboard(controls, _render_explore, figsize=(11, 3.8), preformatted=True,
+    return Dashboard(controls, render_outage, figsize=(11, 3.8), preformatted=True,
                      margins=dict(left=0.07, right=0.985, bottom=0.15, top=0.91, wspace=0.22))

@@ -1,22 +1,23 @@
-"""Figures: one colour per strategy across the whole series, and every axis labelled with units.
+"""Figures of runs: every axis labelled with units, one colour per strategy (:mod:`.palette`).
 
-The palette is Okabe and Ito's, chosen to stay distinguishable for colour-blind readers. Every
+The one convention of every figure in bpsim: a function takes ``fig=`` (a Figure to draw into,
+cleared first) or ``ax=`` (one Axes, for a figure of one panel), and returns the Figure. Every
 figure helper returns its ``Figure`` and leaves showing it to the caller: a notebook shows it when
-the cell ends. Assign the result (``fig = plots.plot_strategy(r)``) so that the figure is shown
+the cell ends. Assign the result (``fig = figures.plot_strategy(r)``) so that the figure is shown
 once and its repr not at all; a trailing ``;`` does that in JupyterLab but is ignored when nbval
 runs the cells, which then see one output more than was saved.
 
 Each helper takes an optional ``fig``: a ``matplotlib.figure.Figure`` to draw into, cleared first.
-The dashboards in :mod:`bpsim.widgets` pass their own figure, outside pyplot, so a redraw neither
+The dashboards (:mod:`bpsim.viz.dashboard`) pass their own figure, outside pyplot, so a redraw neither
 piles up figures nor shows them twice. Without ``fig`` a new pyplot figure is made.
 
 Long runs have hundreds of thousands of ticks; lines are thinned to a few thousand points before
 drawing, which looks the same and draws many times faster.
 
 >>> import bpsim
->>> from bpsim import plots
+>>> from bpsim.viz import figures
 >>> r = bpsim.simulate(strategy="drop_newest", duration_s=5, dt_s=0.01, rng=1)
->>> fig = plots.plot_strategy(r)
+>>> fig = figures.plot_strategy(r)
 >>> [ax.get_ylabel() for ax in fig.axes]
 ['Messages waiting (count)', 'Latency (s)']
 """
@@ -26,38 +27,10 @@ import math
 
 import numpy as np
 
-#: One colour per strategy, the same in every notebook (Okabe-Ito palette).
-STRATEGY_COLORS = {
-    "unbounded": "#D55E00",    # vermillion: the one that dies
-    "block": "#0072B2",        # blue
-    "drop_newest": "#E69F00",  # orange
-    "drop_oldest": "#CC79A7",  # reddish purple
-    "sample": "#009E73",       # bluish green
-    "shed": "#56B4E9",         # sky blue
-    "adaptive": "#000000",     # black
-}
-#: Colours for things that are not strategies.
-COLORS = {"memory": "#999999", "limit": "#D55E00", "theory": "#555555", "crash": "#D55E00",
-          "target": "#009E73", "producer": "#0072B2", "consumer": "#E69F00"}
-
-#: Where each offered message ended up (the bars of :func:`plot_comparison`), in greys and
-#: hatches so that colour keeps meaning "strategy".
-OUTCOMES = (
-    ("delivered", "delivered", "#4D4D4D", ""),
-    ("dropped", "dropped", "#BDBDBD", ""),
-    ("shed", "shed (error)", "#FFFFFF", "//"),
-    ("sampled_out", "sampled out", "#E0E0E0", ".."),
-    ("lost_in_crash", "lost in crash", "#000000", "xx"),
-    ("waiting", "still waiting", "#FFFFFF", ""),
-)
+from .palette import COLORS, OUTCOMES, STRATEGY_COLORS, strategy_color
 
 #: Most points drawn per line.
 MAX_POINTS = 2500
-
-
-def strategy_color(name: str) -> str:
-    """The series colour of a strategy (grey for one the palette does not know)."""
-    return STRATEGY_COLORS.get(name, "#777777")
 
 
 def label_axes(ax, title: str, xlabel: str, ylabel: str) -> None:
@@ -134,7 +107,7 @@ def plot_queue_and_memory(result, fig=None, theory: bool = True):
         Draw the closed forms too: the queue growing by ``lambda - mu`` per second, and the time
         at which that fills the memory (see :mod:`bpsim.theory`).
     """
-    from .theory import queue_growth_per_s, time_to_exhaust_memory_s
+    from ..theory import queue_growth_per_s, time_to_exhaust_memory_s
     sc = result.scenario
     fig, (ax_q, ax_m) = new_figure(2, fig=fig)
     color = strategy_color(_name(result))

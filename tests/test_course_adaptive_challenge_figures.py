@@ -5,10 +5,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from bpsim.challenge import builtin_policies, run_suite, suite  # noqa: E402
-from bpsim.challenge_plots import (capacity_vs_speed, explore, explore_widget,  # noqa: E402
-                                   fixed_both_ways, plot_scoreboard, policy_color, show_policy)
-from bpsim.plots import STRATEGY_COLORS  # noqa: E402
+from bpsim.course.adaptive_challenge import builtin_policies, run_suite, suite  # noqa: E402
+from bpsim.course.adaptive_challenge import (  # noqa: E402
+    capacity_vs_speed, compare_policy, fixed_both_ways, plot_scoreboard, policy_dashboard,
+    show_policy)
+from bpsim.viz.palette import policy_color  # noqa: E402
+from bpsim.viz.palette import STRATEGY_COLORS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def test_scoreboard_and_capacity_figures(board):
 def test_fixed_both_ways_and_explore():
     assert fixed_both_ways(capacities=(5, 50)) is None
     check_figure()
-    assert explore(builtin_policies()[1]) is None
+    assert compare_policy(builtin_policies()[1]) is None
     check_figure()
 
 
@@ -60,7 +62,7 @@ def test_the_fixed_policy_is_compared_with_a_different_buffer_at_the_slider_ends
 
 
 def test_the_widget_says_what_its_static_twin_prints(capsys):
-    d = explore_widget()
+    d = policy_dashboard()
     for change in ({}, {"name": "codel"}, {"name": "fixed", "latency_target_s": 0.1}):
         d.update(**change)
         show_policy(**d.values())
