@@ -19,7 +19,7 @@ True
 """
 from .control import Observation, memory_slots
 from .engine import simulate
-from .policies import AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy, ReferenceAdaptive
+from .policies import AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy, LittlesLaw
 from .result import SUMMARY_KEYS, Result
 from .scenario import Scenario
 from .schedule import Schedule
@@ -34,5 +34,5 @@ __all__ = [
     "STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
     "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed", "Adaptive",
     # policies: controllers that size the buffer while the run goes on
-    "Policy", "Decision", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel", "AIMD",
+    "Policy", "Decision", "PolicyStrategy", "FixedCapacity", "LittlesLaw", "CoDel", "AIMD",
 ]

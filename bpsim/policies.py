@@ -35,7 +35,7 @@ The built-in policies, and where each comes from (see ``queueing-and-overload-co
 course's reference material):
 
 * :class:`FixedCapacity`: a buffer sized once, the way most systems ship.
-* :class:`ReferenceAdaptive`: the course's challenge solved with Little's law (the same rule as
+* :class:`LittlesLaw`: the course's challenge solved with Little's law (the same rule as
   :class:`bpsim.strategies.Adaptive`, called, not copied).
 * :class:`CoDel`: Nichols and Jacobson's Controlled Delay (ACM Queue 2012, RFC 8289), which watches
   how long messages waited instead of how many are queued.
@@ -55,7 +55,7 @@ from .control import Observation, memory_slots
 from .schedule import Schedule
 from .strategies import Adaptive, ControlledCapacity
 
-__all__ = ["Decision", "Policy", "PolicyError", "PolicyStrategy", "FixedCapacity", "ReferenceAdaptive", "CoDel",
+__all__ = ["Decision", "Policy", "PolicyError", "PolicyStrategy", "FixedCapacity", "LittlesLaw", "CoDel",
            "AIMD", "budget_slots", "policy_name"]
 
 
@@ -164,7 +164,7 @@ class FixedCapacity(Policy):
 
 
 @dataclass(repr=False)
-class ReferenceAdaptive(Policy):
+class LittlesLaw(Policy):
     """The course's challenge, solved: capacity = measured speed x latency target.
 
     The capacity comes from :meth:`bpsim.strategies.Adaptive.control`, the one definition of the
@@ -199,7 +199,7 @@ class ReferenceAdaptive(Policy):
         return _keep_in_budget(obs, self.adaptive.control(obs))
 
     def __repr__(self):
-        return f"ReferenceAdaptive(latency_target_s={self.latency_target_s}, growth={self.growth})"
+        return f"LittlesLaw(latency_target_s={self.latency_target_s}, growth={self.growth})"
 
 
 @dataclass(repr=False)

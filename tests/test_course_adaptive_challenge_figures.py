@@ -18,8 +18,8 @@ def board():
     return run_suite(builtin_policies(), challenges=suite(duration_s=12))
 
 
-def check_figure():
-    fig = plt.gcf()
+def check_figure(fig=None):
+    fig = plt.gcf() if fig is None else fig
     for ax in fig.axes:
         assert ax.get_title() and ax.get_ylabel(), ax
     assert fig.axes[-1].get_xlabel()
@@ -27,17 +27,17 @@ def check_figure():
 
 
 def test_scoreboard_and_capacity_figures(board):
-    assert plot_scoreboard(board) is None
-    check_figure()
-    assert capacity_vs_speed(board) is None
-    check_figure()
+    # every figure function takes fig= and returns the Figure
+    check_figure(plot_scoreboard(board))
+    check_figure(capacity_vs_speed(board))
+    fig = plt.figure()
+    assert plot_scoreboard(board, fig=fig) is fig
+    check_figure(fig)
 
 
 def test_fixed_both_ways_and_explore():
-    assert fixed_both_ways(capacities=(5, 50)) is None
-    check_figure()
-    assert compare_policy(builtin_policies()[1]) is None
-    check_figure()
+    check_figure(fixed_both_ways(capacities=(5, 50)))
+    check_figure(compare_policy(builtin_policies()[1]))
 
 
 def test_show_policy_names_what_it_knows():

@@ -124,7 +124,7 @@ def test_adaptive_through_simulate(overflow):
     assert_same_results(fast, ref)
 
 
-@pytest.mark.parametrize("make_policy", ["CoDel", "AIMD", "ReferenceAdaptive"])
+@pytest.mark.parametrize("make_policy", ["CoDel", "AIMD", "LittlesLaw"])
 @pytest.mark.parametrize("overflow", ["drop", "block"])
 def test_policies_through_simulate(make_policy, overflow):
     # Policies steer between segments with set_capacity and (CoDel) drop_head.

@@ -33,3 +33,22 @@ def test_python_floor_matches():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     floor = re.search(r"(\d+\.\d+)", project["requires-python"]).group(1)
     assert f"python>={floor}" in (ROOT / "environment.yml").read_text()
+
+
+def test_import_bpsim_stays_light():
+    # The library loads no plotting or widget library; bpsim.viz and bpsim.course do, when drawn.
+    import subprocess
+    import sys
+    code = ("import sys, bpsim, bpsim.viz, bpsim.course; "
+            "heavy = [m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_course_names_stay_out_of_the_library_api():
+    import bpsim
+    import bpsim.course.adaptive_challenge as challenge
+    assert not {"run_suite", "suite", "simulate_apiserver"} & set(bpsim.__all__)
+    assert all(hasattr(bpsim, name) for name in bpsim.__all__)
+    assert callable(challenge.run_suite)

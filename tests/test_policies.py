@@ -7,7 +7,7 @@ import pytest
 
 from bpsim import Observation, simulate
 from bpsim.policies import (AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy,
-                            ReferenceAdaptive, budget_slots, check_decision)
+                            LittlesLaw, budget_slots, check_decision)
 from helpers import assert_books_balance
 SLOW = dict(producer_rate=70, arrivals="poisson", service="exponential", duration_s=6,
             speed_schedule=((2, 0.25), (4, 1.0)), message_bytes=100_000,
@@ -62,7 +62,7 @@ def test_reference_adaptive_is_the_adaptive_strategy():
     # One definition: the policy calls Adaptive.control, so the runs are identical.
     kw = dict(SLOW, rng=3)
     a = simulate(strategy="adaptive", latency_target_s=0.5, **kw)
-    p = simulate(strategy=PolicyStrategy(ReferenceAdaptive(latency_target_s=0.5)), **kw)
+    p = simulate(strategy=PolicyStrategy(LittlesLaw(latency_target_s=0.5)), **kw)
     np.testing.assert_array_equal(a.capacity, p.capacity)
     assert {k: v for k, v in a.summary().items() if k != "strategy"} == \
         {k: v for k, v in p.summary().items() if k != "strategy"}
@@ -154,7 +154,7 @@ def test_aimd_backs_off_multiplicatively_and_grows_additively():
     assert a.decide(obs(latency_p95_s=float("nan"), queue_depth=0, capacity=21)) == 21
 
 
-@pytest.mark.parametrize("policy", [ReferenceAdaptive(), CoDel(), AIMD(start=90)])
+@pytest.mark.parametrize("policy", [LittlesLaw(), CoDel(), AIMD(start=90)])
 def test_built_ins_respect_a_shrunken_budget_at_once(policy):
     # 2 MB of 100 kB messages: 20 messages, one of them in service -> 19 slots
     o = obs(memory_limit_bytes=2_000_000, queue_depth=60, capacity=80)
@@ -216,7 +216,7 @@ def test_policy_strategy_checks_its_parameters(kw, name):
     (lambda: FixedCapacity(-1), "capacity"), (lambda: CoDel(target_s=0), "target_s"),
     (lambda: CoDel(interval_s=float("inf")), "interval_s"),
     (lambda: AIMD(decrease=1.5), "decrease"),
-    (lambda: ReferenceAdaptive(latency_target_s=-1), "latency_target_s"),
+    (lambda: LittlesLaw(latency_target_s=-1), "latency_target_s"),
 ])
 def test_built_in_parameters_are_checked(make, name):
     with pytest.raises(ValueError, match=f"{name}="):

@@ -60,12 +60,12 @@ import numpy as np
 from .. import validate
 from ..control import memory_slots
 from ..engine import simulate
-from ..policies import (AIMD, CoDel, FixedCapacity, PolicyError, PolicyStrategy, ReferenceAdaptive,
+from ..policies import (AIMD, CoDel, FixedCapacity, PolicyError, PolicyStrategy, LittlesLaw,
                        policy_name)
 from ..scenario import Scenario
 from ..schedule import Schedule
 from ..viz.dashboard import Dashboard, dropdown, lighten, slider
-from ..viz.figures import label_axes
+from ..viz.figures import label_axes, new_figure
 from ..viz.palette import COLORS, POLICY_COLORS, YOU, policy_color
 
 __all__ = ["LATENCY_TARGET_S", "BASE", "Challenge", "suite", "builtin_policies", "run_policy",
@@ -191,7 +191,7 @@ def builtin_policies(latency_target_s: float = LATENCY_TARGET_S) -> list:
     latency target) and AIMD.
     """
     return [FixedCapacity(int(BASE.consumer_rate * latency_target_s)),
-            ReferenceAdaptive(latency_target_s=latency_target_s),
+            LittlesLaw(latency_target_s=latency_target_s),
             CoDel(target_s=latency_target_s / 10),
             AIMD(latency_target_s=latency_target_s)]
 
@@ -367,7 +367,7 @@ def _shade(ax, challenge):
         ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.15, lw=0)
 
 
-def fixed_both_ways(capacities=(5, 10, 25, 50, 99), latency_target_s=LATENCY_TARGET_S):
+def fixed_both_ways(capacities=(5, 10, 25, 50, 99), latency_target_s=LATENCY_TARGET_S, fig=None):
     """Fixed buffers of several sizes on the surge and on the slowdown: wrong in both directions.
 
     Left: messages lost in the ``burst`` scenario (a small buffer throws away a surge it could
@@ -381,7 +381,7 @@ def fixed_both_ways(capacities=(5, 10, 25, 50, 99), latency_target_s=LATENCY_TAR
         lost.append(score_run(r, ch["burst"], latency_target_s).lost)
         r = run_policy(FixedCapacity(c), ch["slowdown"])
         met.append(100 * score_run(r, ch["slowdown"], latency_target_s).on_target)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    fig, (a, b) = new_figure(2, 1, (10, 3.6), fig)
     color = POLICY_COLORS["fixed"]
     a.plot(capacities, lost, "o-", color=color, label="fixed buffer")
     b.plot(capacities, met, "o-", color=color, label="fixed buffer")
@@ -396,16 +396,17 @@ def fixed_both_ways(capacities=(5, 10, 25, 50, 99), latency_target_s=LATENCY_TAR
     b.set_ylim(0, 105)
     a.legend()
     b.legend(loc="lower left")
+    return fig
 
 
-def plot_scoreboard(board, you=None):
+def plot_scoreboard(board, you=None, fig=None):
     """The scoreboard as a dot plot: one row per scenario and the total, one colour per policy.
 
     ``you`` names the learner's policy (drawn larger); by default any policy that is not a
     built-in.
     """
     rows = board.scenarios + ["total"]
-    fig, ax = plt.subplots(figsize=(8, 3.8), constrained_layout=True)
+    fig, (ax,) = new_figure(1, 1, (8, 3.8), fig)
     ranking = board.ranking()
     for k, name in enumerate(ranking):
         xs = [board.get(name, s).score for s in board.scenarios] + [board.total(name)]
@@ -418,17 +419,18 @@ def plot_scoreboard(board, you=None):
     label_axes(ax, "Scoreboard: share of messages delivered in time",
                "score (0-100, higher is better)", "scenario")
     ax.legend(title="policy (total)", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
 
 
-def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel", "aimd")):
+def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel", "aimd"),
+                      fig=None):
     """Capacity over time against the consumer speed the policy measured, one panel per policy.
 
     The dashed line is what Little's law asks for: measured speed x latency target.
     """
     ch = next(c for c in board.challenges if c.name == scenario)
     target = board.latency_target_s
-    fig, axes = plt.subplots(len(policies) + 1, 1, figsize=(9, 2.1 * (len(policies) + 1)),
-                             sharex=True, constrained_layout=True)
+    fig, axes = new_figure(1, len(policies) + 1, (9, 2.1 * (len(policies) + 1)), fig, sharex=True)
     top, sc = axes[0], ch.scenario
     true = sc.per_tick("speed") * sc.consumer_rate * sc.per_tick("consumers")
     for name in policies:
@@ -454,6 +456,7 @@ def capacity_vs_speed(board, scenario="slowdown", policies=("adaptive", "codel",
     for ax in axes:
         _shade(ax, ch)
     axes[-1].set_xlabel("time (s)")
+    return fig
 
 
 def _comparison(policy, latency_target_s):
@@ -563,7 +566,7 @@ def _redraw_policy(fig, runs, latency_target_s, memory_budget_mb, slowdown) -> s
 
 
 def compare_policy(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
-            compare=None):
+            compare=None, fig=None):
     """One policy on the slowdown scenario, with the knobs the sliders turn (draws a figure).
 
     Prints each policy's score line. ``compare`` (default: a fixed buffer sized by Little's law
@@ -571,8 +574,12 @@ def compare_policy(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=1
     """
     compare = _comparison(policy, latency_target_s) if compare is None else compare
     runs = [(p, _run(p, memory_budget_mb, slowdown)) for p in (compare, policy)]
-    fig = plt.figure(figsize=(10, 5), layout="constrained")
+    if fig is None:
+        fig = plt.figure(figsize=(10, 5), layout="constrained")
+    else:
+        fig.clear()
     print(draw_policy(fig, runs, latency_target_s, memory_budget_mb, slowdown))
+    return fig
 
 
 def _policies(latency_target_s, extra=()):

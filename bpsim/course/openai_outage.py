@@ -32,7 +32,7 @@ from .. import validate
 from ..apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
                          simulate_apiserver)
 from ..viz.dashboard import Dashboard, lighten, slider
-from ..viz.figures import label_axes
+from ..viz.figures import label_axes, new_figure
 from ..viz.palette import CLASS_COLORS, COLORS
 
 #: Model time zero, Pacific time on 11 Dec 2024 (hours).
@@ -355,10 +355,10 @@ def _hours(r):
     return START_HOUR + r.time_s / 3600
 
 
-def timeline_figure():
+def timeline_figure(fig=None):
     """The postmortem's timeline on one clock axis."""
     heights = (1, 2, 3, 4, 5, 6, 7, 4, 2, 1)
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    fig, (ax,) = new_figure(1, 1, (10, 3.6), fig)
     for k, ((hhmm, text), y) in enumerate(zip(TIMELINE, heights)):
         h = clock_hours(hhmm)
         ax.vlines(h, 0, y, color=COLORS["theory"], lw=0.8)
@@ -373,14 +373,13 @@ def timeline_figure():
     _clock_axis(ax)
     label_axes(ax, "11 December 2024, from OpenAI's postmortem", "Pacific time (hh:mm)", "")
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
-def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000):
+def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000, fig=None):
     """Telemetry plus baseline load against cluster size, with the capacity line."""
     n = np.linspace(0, max_nodes, 401)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax,) = new_figure(1, 1, (7, 4), fig)
     ax.plot(n, telemetry_load(n, a) + baseline_load(a), color=CLASS_COLORS["telemetry"],
             label="load on the API servers (assumed ~ nodes$^2$)")
     ax.axhline(seat_capacity(a), color=COLORS["theory"], ls="--",
@@ -395,7 +394,6 @@ def load_figure(a: Assumptions = Assumptions(), max_nodes: int = 4000):
     label_axes(ax, "Why staging passed: the load grows with the square of the size",
                "cluster size (nodes)", "seat-seconds per second")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -412,12 +410,12 @@ def _mark(ax, a, what=("deploy_at",)):
 
 
 def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
-                    until: str = "15:05"):
+                    until: str = "15:05", fig=None):
     """The first minutes on the shared FIFO: requests waiting, time in system against each
     class's timeout, and the share of attempts answered in time, per class."""
     h = _hours(r)
     keep = (h >= clock_hours(since)) & (h <= clock_hours(until))
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    fig, axes = new_figure(1, 3, (9, 8), fig, sharex=True)
     for c in r.model.classes:
         if r.series(c.name, "attempts")[keep][-1] == 0:
             continue                            # not active yet in this window
@@ -451,14 +449,13 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
     axes[0].legend(fontsize=8)
     axes[1].legend(fontsize=7, ncol=2, loc="lower right")
     axes[2].legend(fontsize=8, loc="center right")
-    fig.tight_layout()
     return fig
 
 
-def dns_figure(r, a: Assumptions = Assumptions()):
+def dns_figure(r, a: Assumptions = Assumptions(), fig=None):
     """Records that still resolve, and the discovery traffic, with the cache expiry marked."""
     h = _hours(r)
-    fig, ax1 = plt.subplots(figsize=(9, 4))
+    fig, (ax1,) = new_figure(1, 1, (9, 4), fig)
     ax1.plot(h, 100 * resolving_fraction(r), color=CLASS_COLORS["discovery"],
              label="service names that resolve (%)")
     ax1.set_ylim(-3, 105)
@@ -482,14 +479,13 @@ def dns_figure(r, a: Assumptions = Assumptions()):
     lines = ax1.get_legend_handles_labels()
     more = ax2.get_legend_handles_labels()
     ax1.legend(lines[0] + more[0], lines[1] + more[1], loc="center right", fontsize=8)
-    fig.tight_layout()
     return fig
 
 
-def admin_figure(r, a: Assumptions = Assumptions()):
+def admin_figure(r, a: Assumptions = Assumptions(), fig=None):
     """The operator's delete: attempts, and how long each would have had to wait."""
     h = _hours(r)
-    fig, ax = plt.subplots(figsize=(9, 3.5))
+    fig, (ax,) = new_figure(1, 1, (9, 3.5), fig)
     ax.plot(h, r.latency("admin", 60), color=CLASS_COLORS["admin"],
             label="operator's delete: time in system (1-min mean)")
     ax.axhline(a.admin_timeout_s, color=CLASS_COLORS["admin"], ls="--",
@@ -500,7 +496,6 @@ def admin_figure(r, a: Assumptions = Assumptions()):
     label_axes(ax, "Locked out: the delete that would end it waits behind the flood",
                "Pacific time (hh:mm)", "time in system (s)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
@@ -526,13 +521,13 @@ def _minutes_to_restore(r, a):
     return max(0.0, (back - at(a.fix_at)) / 60)
 
 
-def fixes_figure(results: dict, a: Assumptions = Assumptions()):
+def fixes_figure(results: dict, a: Assumptions = Assumptions(), fig=None):
     """Per fix: minutes from the fix until names resolve again (alone, and once the operator's
     delete gets through), and what each class gets at the end when the fix acts alone."""
     names = list(results)
     y = np.arange(len(names))
     end = (results[names[0]][0].time_s[-1] - at(a.fix_at)) / 60
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, (ax1, ax2) = new_figure(2, 1, (11, 4.2), fig, sharey=True)
     for j, (label, col) in enumerate((("the fix alone", "#999999"),
                                       ("then the operator's delete", "#000000"))):
         for k, name in enumerate(names):
@@ -562,7 +557,6 @@ def fixes_figure(results: dict, a: Assumptions = Assumptions()):
     label_axes(ax2, f"The fix alone: answered in time, last 10 min to {clock(a.duration_s)}",
                "% of attempts", "")
     ax2.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
     return fig
 
 
@@ -590,9 +584,9 @@ def retry_storm_model(backoff_s: float = 0.0, retries: int = 3, duration_s: floa
                           switches=(Switch(60, "seats", 40), Switch(120, "seats", 100)))
 
 
-def retry_storm_figure(runs: dict):
+def retry_storm_figure(runs: dict, fig=None):
     """Goodput and attempts per second of :func:`retry_storm_model` runs, trigger shaded."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+    fig, (ax1, ax2) = new_figure(2, 1, (11, 3.8), fig, sharex=True)
     styles = (("#D55E00", "-"), ("#0072B2", "-"), ("#009E73", ":"), ("#000000", "-."))
     for (col, ls), (name, r) in zip(styles, runs.items()):
         ax1.plot(r.time_s, r.rate("clients", "succeeded", 10), color=col, ls=ls, label=name)
@@ -603,7 +597,6 @@ def retry_storm_figure(runs: dict):
     label_axes(ax1, "Goodput: answered before the timeout", "time (s)", "requests per second")
     label_axes(ax2, "Attempts sent (new + retries)", "time (s)", "attempts per second")
     ax1.legend(fontsize=8, loc="center right")
-    fig.tight_layout()
     return fig
 
 

@@ -42,17 +42,19 @@ def label_axes(ax, title: str, xlabel: str, ylabel: str) -> None:
 
 
 # -- small pieces ------------------------------------------------------------------------------
-def new_figure(ncols: int = 1, nrows: int = 1, figsize=(10, 3.6), fig=None):
+def new_figure(ncols: int = 1, nrows: int = 1, figsize=(10, 3.6), fig=None, **subplots):
     """A figure with ``nrows x ncols`` axes: ``fig`` cleared and reused, or a new pyplot figure.
 
-    Returns ``(fig, axes)`` with ``axes`` a flat list.
+    Returns ``(fig, axes)`` with ``axes`` a flat list. ``subplots`` go to ``Figure.subplots``
+    (``sharex=True``...). Every figure function in bpsim starts here, which is how each of them
+    takes ``fig=`` and returns the Figure.
     """
     if fig is None:
         import matplotlib.pyplot as plt
         fig = plt.figure(figsize=figsize, layout="constrained")
     else:
         fig.clear()
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplots)
     return fig, list(axes.ravel())
 
 
