@@ -85,14 +85,14 @@ class Meter:
     """Turns the engine's running totals into one :class:`Observation` per interval."""
 
     def __init__(self, inputs, engine):
-        self.x = inputs
+        self.inputs = inputs
         self.engine = engine
         self.prev = {"offered": 0, "delivered": 0, "dropped": 0, "n_records": 0}
         self.prev_busy = 0.0
         self.rate = inputs.consumer_rate * max(1, int(inputs.consumers[0]))
 
     def observe(self, tick: int, interval_ticks: int) -> Observation:
-        x, e = self.x, self.engine
+        x, e = self.inputs, self.engine
         s = e.scalars()
         busy = e.busy_seconds() - self.prev_busy
         done = s["delivered"] - self.prev["delivered"]
