@@ -92,7 +92,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but an error is one line: the flag, the value and what would work."""
 
     def error(self, message):
-        m = re.match(r"argument ([^:]+): ('.*)", message, re.S)
+        m = re.match(r"argument ([^:]+): (['\"].*)", message, re.S)
         if m:
             line = f"{m.group(1).split('/')[-1]}={m.group(2)}"
         else:
