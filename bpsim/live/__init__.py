@@ -10,3 +10,15 @@ live run beside the simulator's prediction.
 
 Everything listens and connects on 127.0.0.1 unless told otherwise.
 """
+
+import signal as _signal
+import sys as _sys
+import threading as _threading
+
+#: Ctrl-C received while ``python -m bpsim.live`` was still starting (see :mod:`bpsim.live.cli`).
+early_sigint = []
+
+if _sys.argv[:1] == ["-m"] and _threading.current_thread() is _threading.main_thread():
+    # Started as ``python -m bpsim.live``: from here on a Ctrl-C during start-up is remembered
+    # and honoured once the program runs (it stops at once, with its summary), not a traceback.
+    _signal.signal(_signal.SIGINT, lambda signum, frame: early_sigint.append(signum))

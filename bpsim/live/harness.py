@@ -5,8 +5,8 @@ Ports are always chosen by the kernel (``--port 0``): the consumer prints the po
 producer is pointed at it. Every process started here is stopped before the call returns, by
 SIGINT first (so it prints its summary) and by SIGKILL if it does not stop in time.
 
->>> run = run_live(backpressure=True, capacity=10, service_time=0.02, rate=0.01, duration=1.0,
-...                small_buffers=True)                                    # doctest: +SKIP
+>>> run = run_live(backpressure=True, capacity=10, service_time=0.02, rate=0.01,
+...                duration=1.0)                                          # doctest: +SKIP
 >>> run.balanced                                                          # doctest: +SKIP
 True
 """
@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Buffer sizes (bytes) that make the push-back reach the producer within a second or so.
-SMALL = {"rcvbuf": 4096, "sndbuf": 4096, "write_buffer": 0}
+from .cli import SMALL_RCVBUF, SMALL_SNDBUF, SMALL_WRITE_BUFFER
+
+#: The programs' default buffer sizes (bytes): the push-back reaches the producer within a second.
+#: ``--system-buffers`` (``small_buffers=False`` here) gives the system's back.
+SMALL = {"rcvbuf": SMALL_RCVBUF, "sndbuf": SMALL_SNDBUF, "write_buffer": SMALL_WRITE_BUFFER}
 
 
 def _env():
@@ -95,12 +98,14 @@ class Proc:
 
 
 def start_consumer(*, capacity=20, service_time=0.02, backpressure=False, rcvbuf=None,
-                   trace=None, extra=()) -> tuple[Proc, dict]:
+                   trace=None, system_buffers=False, extra=()) -> tuple[Proc, dict]:
     """A consumer on a free loopback port; returns it and its 'listening' record."""
     args = ["consumer", "--port", 0, "--stats-port", 0, "--json", "--capacity", capacity,
             "--service-time", service_time]
     if backpressure:
         args.append("--backpressure")
+    if system_buffers:
+        args.append("--system-buffers")
     if rcvbuf is not None:
         args += ["--rcvbuf", rcvbuf]
     if trace:
@@ -115,8 +120,10 @@ def start_consumer(*, capacity=20, service_time=0.02, backpressure=False, rcvbuf
 
 
 def producer_args(port, *, rate=0.01, duration=None, count=None, sndbuf=None, write_buffer=None,
-                  size=1000, extra=()) -> list:
+                  size=1000, system_buffers=False, extra=()) -> list:
     args = ["producer", "--port", port, "--rate", rate, "--json", "--size", size]
+    if system_buffers:
+        args.append("--system-buffers")
     if duration is not None:
         args += ["--duration", duration]
     if count is not None:
@@ -139,28 +146,44 @@ class LiveRun:
 
     @property
     def balanced(self) -> bool:
-        """Every message the producer sent is in exactly one place of the consumer's books."""
-        c, p = self.consumer, self.producer
-        return (p["sent"] + p["cut_off"] == c["received"] == c["accounted"])
+        """Every message the producer wrote is in exactly one place of the two programs' books."""
+        return books_balance([self.producer], [self.consumer])
+
+
+def books_balance(producers, consumers) -> bool:
+    """The identity over the programs' final summaries (JSON ``summary`` records).
+
+    Every message a producer generated left it whole (``sent``), in part (``cut_off``) or not at
+    all (``unsent``); every one that left it, whole or in part, is in a consumer's ``received``,
+    and each consumer's ``received`` is split exactly over its places (``accounted``). Only a
+    connection that *broke* (``sent_on_broken_connections``) can make the consumers hold fewer.
+    """
+    generated = sum(p["generated"] for p in producers)
+    left = sum(p["sent"] + p["cut_off"] for p in producers)
+    unsent = sum(p["unsent"] for p in producers)
+    broken = sum(p["sent_on_broken_connections"] for p in producers)
+    received = sum(c["received"] for c in consumers)
+    return (generated == left + unsent and all(c["received"] == c["accounted"] for c in consumers)
+            and (received == left if broken == 0 else left - broken <= received <= left))
 
 
 def run_live(*, backpressure: bool, capacity=20, service_time=0.02, rate=0.01, duration=4.0,
-             small_buffers=False, tail_s=0.1, size=1000) -> LiveRun:
+             small_buffers=True, tail_s=0.1, size=1000) -> LiveRun:
     """Start a consumer, run a producer against it for ``duration`` s, then stop the consumer.
 
-    ``small_buffers`` shrinks the hidden buffers (:data:`SMALL`). ``tail_s`` is how long the
-    consumer keeps working after the producer finished, before it is stopped.
+    ``small_buffers`` keeps the programs' small default buffers (:data:`SMALL`); ``False`` runs
+    both with ``--system-buffers``. ``tail_s`` is how long the consumer keeps working after the
+    producer finished, before it is stopped.
     """
-    small = SMALL if small_buffers else {}
+    system = not small_buffers
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "trace.jsonl")
         cons, info = start_consumer(capacity=capacity, service_time=service_time,
-                                    backpressure=backpressure, rcvbuf=small.get("rcvbuf"), trace=path)
+                                    backpressure=backpressure, trace=path, system_buffers=system)
         prod = None
         try:
             prod = Proc(*producer_args(info["port"], rate=rate, duration=duration, size=size,
-                                       sndbuf=small.get("sndbuf"),
-                                       write_buffer=small.get("write_buffer")))
+                                       system_buffers=system))
             prod.wait(duration + 30)
             time.sleep(tail_s)
             cons.stop()
