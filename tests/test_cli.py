@@ -68,6 +68,6 @@ def test_help_documents_every_flag_with_units():
     assert p.returncode == 0
     for flag in ("--producer-rate", "--consumer-rate", "--capacity", "--duration", "--dt",
                  "--arrivals", "--service", "--consumers", "--sample-every", "--message-bytes",
-                 "--memory-limit-bytes", "--latency-target", "--seed", "--json"):
+                 "--memory-limit-bytes", "--latency-target-s", "--seed", "--json"):
         assert flag in p.stdout, flag
     assert "msg/s" in p.stdout and "seconds" in p.stdout and "bytes" in p.stdout
