@@ -16,16 +16,7 @@ from bpsim.live.harness import Proc, books_balance, producer_args, run_live, sta
 from bpsim.live.wire import make_message
 
 
-@pytest.fixture(autouse=True)
-def every_process_stopped():
-    """Kill whatever a test left running, then fail the test if it had left something running."""
-    before = len(Proc.started)
-    yield
-    mine = Proc.started[before:]
-    running = [p for p in mine if p.popen.poll() is None]
-    for p in mine:
-        p.kill()
-    assert not running, f"left running: {[' '.join(p.args[3:5]) for p in running]}"
+pytestmark = pytest.mark.usefixtures("every_process_stopped")
 
 
 def no_traceback(proc):

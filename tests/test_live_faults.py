@@ -22,15 +22,7 @@ from bpsim.live.harness import Proc, books_balance, producer_args, start_consume
 from bpsim.live.wire import MAX_LINE_BYTES, make_message, parse_message
 
 
-@pytest.fixture(autouse=True)
-def every_process_stopped():
-    before = len(Proc.started)
-    yield
-    mine = Proc.started[before:]
-    running = [p for p in mine if p.popen.poll() is None]
-    for p in mine:
-        p.kill()
-    assert not running, f"left running: {[' '.join(p.args[3:6]) for p in running]}"
+pytestmark = pytest.mark.usefixtures("every_process_stopped")
 
 
 def strict(text):
