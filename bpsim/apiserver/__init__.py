@@ -65,6 +65,14 @@ request is final once its last allowed attempt failed. The *server's books* coun
 with ``completed`` counting live and orphan completions alike. :meth:`ApiServerResult.books`
 returns both sides of both identities.
 
+The modules
+-----------
+:mod:`~bpsim.apiserver.model` holds the parameters (frozen, checked by :mod:`bpsim.validate`),
+:mod:`~bpsim.apiserver.server` the run (:class:`~bpsim.apiserver.server.ApiServer`: the state
+of one run), :mod:`~bpsim.apiserver.ticks` what happens in a tick, one compiled function per
+step, :mod:`~bpsim.apiserver.draws` numpy's samplers reached from compiled code, and
+:mod:`~bpsim.apiserver.result` what a run gives back.
+
 >>> m = ApiServerModel(classes=(TrafficClass("a", rate_per_s=50, cost_s=0.1, timeout_s=5),),
 ...                    seats=10, duration_s=60)
 >>> r = simulate_apiserver(m, rng=1)
@@ -77,7 +85,7 @@ from __future__ import annotations
 from .model import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
                     CLASS_FIELDS, SERVER_FIELDS)
 from .result import SERIES, ApiServerResult
-from .server import simulate_apiserver
+from .server import ApiServer, simulate_apiserver
 
 __all__ = ["TrafficClass", "PriorityLevel", "DnsCache", "Switch", "Removal", "ApiServerModel",
-           "ApiServerResult", "simulate_apiserver", "SERIES"]
+           "ApiServerResult", "ApiServer", "simulate_apiserver", "SERIES"]

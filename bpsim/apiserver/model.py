@@ -78,7 +78,7 @@ class TrafficClass:
         validate.number(f"{n}.rate_per_s", self.rate_per_s, low=0, high=MAX_RATE,
                         what="a rate in requests/s")
         validate.number(f"{n}.cost_s", self.cost_s, low=0, low_open=True, high=MAX_DURATION_S,
-                        what="seat-seconds per request, e.g. 0.05")
+                        what="seat-seconds per request")
         _seconds(f"{n}.timeout_s", self.timeout_s)
         _name(f"{n}.level", self.level)
         validate.optional(validate.whole, f"{n}.clients", self.clients, low=1,

@@ -81,10 +81,23 @@ State = namedtuple("State", [
 # No reference counting (_nrt=False): every helper takes the whole State, and with counting on
 # numba increments and decrements each of its arrays at every call, which cost more than the
 # tick itself. So nothing here allocates: scratch arrays are part of the State.
-_jit = njit(cache=True, error_model="numpy", _nrt=False)
 # The helpers called once per batch are inlined: numba passes the State as some 300 machine
-# words, and a call per batch cost more than the work inside.
-_inline = njit(cache=True, error_model="numpy", _nrt=False, inline="always")
+# words, and a call per batch cost more than the work inside. Compiling takes about 20 s of CPU
+# the first time; numba caches the machine code in this package's __pycache__ (or the user's
+# cache directory), and where nothing is writable it compiles afresh in each process.
+def _compiler(**options):
+    def decorate(fn):
+        try:
+            return njit(cache=True, error_model="numpy", _nrt=False, **options)(fn)
+        except RuntimeError as err:  # "cannot cache function ...: no locator available"
+            if "cannot cache" not in str(err):
+                raise
+            return njit(cache=False, error_model="numpy", _nrt=False, **options)(fn)
+    return decorate
+
+
+_jit = _compiler()
+_inline = _compiler(inline="always")
 
 
 # -- the run -----------------------------------------------------------------------------------
