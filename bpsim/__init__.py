@@ -17,16 +17,21 @@ notebook 04's model) and :mod:`bpsim.live` (real programs over TCP, notebook 06)
 >>> s["offered"] == s["delivered"] + s["dropped"] + s["queue_end"] + s["in_service_end"]
 True
 """
-from .control import Observation, memory_slots
-from .engine import simulate
-from .policies import AIMD, CoDel, Decision, FixedCapacity, Policy, PolicyStrategy, LittlesLaw
-from .result import SUMMARY_KEYS, Result
-from .scenario import Scenario
-from .schedule import Schedule
-from .strategies import (STRATEGIES, Adaptive, Block, DropNewest, DropOldest, Queue, Sample, Shed,
-                         Strategy, Unbounded, make_strategy, param, register)
+import importlib
 
 __version__ = "0.1.0"
+
+#: Where each name of the API lives. Names load when first used (PEP 562), so that ``import
+#: bpsim`` is quick and ``python -m bpsim.live`` is listening for Ctrl-C before numpy loads.
+_WHERE = {
+    "simulate": "engine", "Scenario": "scenario", "Schedule": "schedule", "Result": "result",
+    "SUMMARY_KEYS": "result", "Observation": "control", "memory_slots": "control",
+    **dict.fromkeys(["STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
+                     "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed",
+                     "Adaptive"], "strategies"),
+    **dict.fromkeys(["Policy", "Decision", "PolicyStrategy", "FixedCapacity", "LittlesLaw",
+                     "CoDel", "AIMD"], "policies"),
+}
 
 __all__ = [
     "simulate", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation", "memory_slots",
@@ -36,3 +41,15 @@ __all__ = [
     # policies: controllers that size the buffer while the run goes on
     "Policy", "Decision", "PolicyStrategy", "FixedCapacity", "LittlesLaw", "CoDel", "AIMD",
 ]
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bpsim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
