@@ -86,8 +86,8 @@ N_COLUMNS = len(COLUMNS)
 
 # Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
 # rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
-# gen_tick) and ``wf`` (remaining work, start time); records ``rec_gen`` and ``rec_t`` [2, size]
-# (start, done); ``fv`` [1] the busy worker-seconds.
+# gen_tick) and ``wf`` [3, workers] (remaining work, start time, work done this tick); records
+# ``rec_gen`` and ``rec_t`` [2, size] (start, done); ``fv`` [1] the busy worker-seconds.
 
 # -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
@@ -339,8 +339,9 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
 # -- service ---------------------------------------------------------------------------------------
 @_inline
 def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i):
-    """Step 4 of a tick: each worker spends ``dt * speed`` seconds of work (reference._serve)."""
-    # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s)
+    """Step 4 of a tick: completions and starts in time order across workers (reference._serve)."""
+    # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s),
+    # wf[2, w]: work done this tick (s), the worker's clock
     dt, mean_work = fcfg[F_DT], fcfg[F_MEAN_WORK]
     sp = speed[i]
     t = i * dt
@@ -354,39 +355,54 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
     budget = dt * sp
     record_size = cfg[C_RECORD_SIZE]
     for w in range(n_workers):
-        used = 0.0
-        while True:
-            if wi[0, w]:
-                left = budget - used
-                if wf[0, w] <= left:
-                    used += wf[0, w]
-                    wf[0, w] = 0.0
-                    wi[0, w] = 0
-                    v[IN_SERVICE] -= 1
-                    v[DELIVERED] += 1
-                    r = v[N_RECORDS]
-                    if r < record_size:
-                        rec_gen[r] = wi[1, w]
-                        rec_t[0, r] = wf[1, w]
-                        rec_t[1, r] = t + used / sp
-                        v[N_RECORDS] = r + 1
-                else:
-                    wf[0, w] -= left
-                    used = budget
-                    break
-            if w >= active or v[DEPTH] == 0:
-                break
+        wf[2, w] = 0.0
+    while True:
+        # the next event: the worker that frees first, ties to the lowest number
+        w = -1
+        at = 0.0
+        for k in range(n_workers):
+            if wi[0, k]:
+                if wf[0, k] > budget - wf[2, k]:
+                    continue  # still busy at the end of the tick
+                free_at = wf[2, k] + wf[0, k]
+            elif k < active and v[DEPTH] > 0:
+                free_at = wf[2, k]
+            else:
+                continue
+            if w < 0 or free_at < at:
+                w = k
+                at = free_at
+        if w < 0:
+            break
+        if wi[0, w]:  # finish its message
+            wf[2, w] = at
+            wf[0, w] = 0.0
+            wi[0, w] = 0
+            v[IN_SERVICE] -= 1
+            v[DELIVERED] += 1
+            r = v[N_RECORDS]
+            if r < record_size:
+                rec_gen[r] = wi[1, w]
+                rec_t[0, r] = wf[1, w]
+                rec_t[1, r] = t + at / sp
+                v[N_RECORDS] = r + 1
+        if w < active and v[DEPTH] > 0:  # and take the next one at once
             wi[1, w] = buf[0, v[BUF_HEAD]]
             _buf_pop(v, buf, 1)
             v[IN_SERVICE] += 1
             wi[0, w] = 1
-            wf[1, w] = t + used / sp
+            wf[1, w] = t + wf[2, w] / sp
             if pool.size == 0:  # the reference's _work()
                 wf[0, w] = mean_work
             else:
                 wf[0, w] = pool[v[POOL_INDEX] % pool.size] * mean_work
                 v[POOL_INDEX] += 1
-        fv[0] += dt if wi[0, w] else used / sp
+    for w in range(n_workers):
+        if wi[0, w]:
+            wf[0, w] -= budget - wf[2, w]
+            fv[0] += dt
+        else:
+            fv[0] += wf[2, w] / sp
 
 
 # -- a tick, and a run of ticks --------------------------------------------------------------------
@@ -550,7 +566,7 @@ class FastEngine:
         self._args = (
             v, self._fv, self._buf, np.zeros((2, hold_size), dtype=np.int64),
             np.zeros((r, 3, rq_size), dtype=np.int64),
-            np.zeros((2, w), dtype=np.int64), np.zeros((2, w)),
+            np.zeros((2, w), dtype=np.int64), np.zeros((3, w)),
             self._rec_gen, self._rec_t, self.table, self.wait_hist, self._crash_ticks,
             np.ascontiguousarray(x.arrivals, dtype=np.int64),
             np.ascontiguousarray(x.speed, dtype=np.float64),
