@@ -80,9 +80,11 @@ N_SCALARS = len(SCALARS)
 TICK, FRONT, REHELD, BUF_HEAD, BUF_LEN, HOLD_HEAD, HOLD_LEN, N_CRASH_TICKS, RING_FULL, RQ = (
     N_SCALARS + k for k in range(10))
 
-#: For each table column, its slot in ``v``.
+#: For each table column, its slot in ``v``: the first ones, in order (see state.SCALARS).
 COLUMN_SLOTS = tuple(S[name] for name in COLUMNS)
 N_COLUMNS = len(COLUMNS)
+assert COLUMN_SLOTS == tuple(range(N_COLUMNS)), "state.SCALARS must begin with state.COLUMNS"
+
 
 # Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
 # rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
@@ -455,9 +457,9 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
     # 4. service
     if not v[DOWN]:
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i)
-    # 5. record
+    # 5. record: the columns are the first scalars (state.SCALARS)
     for c in range(N_COLUMNS):
-        table[i, c] = v[COLUMN_SLOTS[c]]
+        table[i, c] = v[c]
 
 
 @_jit
