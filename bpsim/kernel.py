@@ -462,13 +462,107 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
         table[i, c] = v[c]
 
 
+@_inline
+def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, start, stop):
+    """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
+
+    A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
+    nobody holds a backlog, no retry is due, no worker finishes or starts a message, and what
+    arrives (if anything) meets a full buffer whose rule only counts it (dropped, or sampled out
+    then dropped: overflow ``DROP``, no eviction). Such a tick only adds to counters, takes
+    ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
+    operations :func:`_step` would do, in the same order, on local copies. This is what makes the
+    cost follow events rather than ticks: a run of empty ticks costs one row copy each.
+    """
+    n_workers = wi.shape[1]
+    dt = fcfg[F_DT]
+    # the first tick a retry is due (retries are only pushed by _step, so this holds throughout)
+    due = stop
+    for k in range(cfg[C_RETRIES]):
+        if v[RQ + 2 * k + 1] > 0:
+            due = min(due, rq[k, 0, v[RQ + 2 * k]])
+    countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    sampling = cfg[C_SAMPLING] != 0
+    every = cfg[C_SAMPLE_EVERY]
+    depth, cap = v[DEPTH], v[CAPACITY]
+    full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    offered, attempts, dropped = v[OFFERED], v[ATTEMPTS], v[DROPPED]
+    sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
+    busy_s = fv[0]
+    i = start
+    while i < stop and i < due:
+        new = arrivals[i]
+        if new > 0 and not (countable and full):
+            break
+        sp = speed[i]
+        if sp > 0.0:
+            budget = dt * sp
+            active = consumers[i]
+            moves = False
+            for w in range(n_workers):
+                if wi[0, w]:
+                    if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
+                        moves = True
+                elif w < active and depth > 0:  # would take a message
+                    moves = True
+            if moves:
+                break
+        # 2.-3. arrivals, all turned away by the full buffer (Rule via _admit with room 0)
+        offered += new
+        attempts += new
+        if new > 0:
+            if sampling:
+                total = counter + new
+                passed = total // every
+                counter = total % every
+                sampled_out += new - passed
+                dropped += passed
+            else:
+                dropped += new
+        # 4. service: every busy worker works the whole tick (reference._serve, nothing moves)
+        if sp <= 0.0:
+            for w in range(n_workers):
+                if wi[0, w]:
+                    busy_s += dt
+        else:
+            for w in range(n_workers):
+                if wi[0, w]:
+                    wf[0, w] -= budget - 0.0
+                    busy_s += dt
+                else:
+                    busy_s += 0.0 / sp
+        # 5. record
+        v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+        v[SAMPLED_OUT] = sampled_out
+        for c in range(N_COLUMNS):
+            table[i, c] = v[c]
+        i += 1
+    v[SAMPLE_COUNTER] = counter
+    fv[0] = busy_s
+    for w in range(n_workers):
+        wf[2, w] = 0.0  # the workers' clocks, as _serve leaves them after a quiet tick
+    return i
+
+
 @_jit
 def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
          arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
-    for i in range(start, stop):
+    i = start
+    countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    while i < stop:
+        # a cheap first look before trying the quiet path (see _quiet)
+        if v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
+                arrivals[i] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
+                                     and v[DEPTH] >= v[CAPACITY])):
+            j = _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, i, stop)
+            if j > i:
+                v[TICK] = j - 1
+                i = j
+                continue
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
               arrivals, speed, consumers, pool, cfg, fcfg, i)
+        i += 1
 
 
 @_jit
