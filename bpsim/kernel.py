@@ -573,6 +573,35 @@ def _drop_head(v, buf, n):
     return n
 
 
+@_jit
+def poisson_mult(counts, start, stop, enlam, u):
+    """Poisson counts for ticks ``start..stop-1`` by numpy's multiplication method.
+
+    For each tick: multiply uniforms from ``u`` (in order) until the product is at most
+    ``enlam = exp(-mean)``; the count is the number of factors before that (numpy's
+    ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
+    or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
+    """
+    pos = 0
+    n_u = u.size
+    for i in range(start, stop):
+        x = 0
+        prod = 1.0
+        j = pos
+        while True:
+            if j == n_u:
+                return i, pos
+            prod *= u[j]
+            j += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        pos = j
+    return stop, pos
+
+
 # -- a stale cache ---------------------------------------------------------------------------------
 # numba freezes module globals into the machine code, and its cache is keyed on this file alone:
 # after an edit of state.SCALARS or COLUMNS (or strategies.DROP...) the cached kernel would
@@ -596,7 +625,7 @@ def _ensure_fresh_cache():
     global _fresh
     if not _fresh:
         if _compiled_layout() != LAYOUT:
-            for f in (_run, _offer, _drop_head, _compiled_layout):
+            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 
@@ -626,7 +655,7 @@ class FastEngine:
             raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
                              f"(bounded={strategy.bounded!r}): make them agree.")
         n = x.n_ticks
-        offered = int(x.arrivals.sum())
+        offered = int(x.offered) if x.offered >= 0 else int(x.arrivals.sum())
         retries = int(x.retries)
         backoff = np.asarray(x.backoff_ticks, dtype=np.int64)
         cfg = np.zeros(C_BACKOFF + backoff.size, dtype=np.int64)
