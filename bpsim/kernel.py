@@ -80,14 +80,16 @@ N_SCALARS = len(SCALARS)
 TICK, FRONT, REHELD, BUF_HEAD, BUF_LEN, HOLD_HEAD, HOLD_LEN, N_CRASH_TICKS, RING_FULL, RQ = (
     N_SCALARS + k for k in range(10))
 
-#: For each table column, its slot in ``v``.
+#: For each table column, its slot in ``v``: the first ones, in order (see state.SCALARS).
 COLUMN_SLOTS = tuple(S[name] for name in COLUMNS)
 N_COLUMNS = len(COLUMNS)
+assert COLUMN_SLOTS == tuple(range(N_COLUMNS)), "state.SCALARS must begin with state.COLUMNS"
+
 
 # Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
 # rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
-# gen_tick) and ``wf`` (remaining work, start time); records ``rec_gen`` and ``rec_t`` [2, size]
-# (start, done); ``fv`` [1] the busy worker-seconds.
+# gen_tick) and ``wf`` [3, workers] (remaining work, start time, work done this tick); records
+# ``rec_gen`` and ``rec_t`` [2, size] (start, done); ``fv`` [1] the busy worker-seconds.
 
 # -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
@@ -339,8 +341,9 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
 # -- service ---------------------------------------------------------------------------------------
 @_inline
 def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i):
-    """Step 4 of a tick: each worker spends ``dt * speed`` seconds of work (reference._serve)."""
-    # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s)
+    """Step 4 of a tick: completions and starts in time order across workers (reference._serve)."""
+    # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s),
+    # wf[2, w]: work done this tick (s), the worker's clock
     dt, mean_work = fcfg[F_DT], fcfg[F_MEAN_WORK]
     sp = speed[i]
     t = i * dt
@@ -354,39 +357,54 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
     budget = dt * sp
     record_size = cfg[C_RECORD_SIZE]
     for w in range(n_workers):
-        used = 0.0
-        while True:
-            if wi[0, w]:
-                left = budget - used
-                if wf[0, w] <= left:
-                    used += wf[0, w]
-                    wf[0, w] = 0.0
-                    wi[0, w] = 0
-                    v[IN_SERVICE] -= 1
-                    v[DELIVERED] += 1
-                    r = v[N_RECORDS]
-                    if r < record_size:
-                        rec_gen[r] = wi[1, w]
-                        rec_t[0, r] = wf[1, w]
-                        rec_t[1, r] = t + used / sp
-                        v[N_RECORDS] = r + 1
-                else:
-                    wf[0, w] -= left
-                    used = budget
-                    break
-            if w >= active or v[DEPTH] == 0:
-                break
+        wf[2, w] = 0.0
+    while True:
+        # the next event: the worker that frees first, ties to the lowest number
+        w = -1
+        at = 0.0
+        for k in range(n_workers):
+            if wi[0, k]:
+                if wf[0, k] > budget - wf[2, k]:
+                    continue  # still busy at the end of the tick
+                free_at = wf[2, k] + wf[0, k]
+            elif k < active and v[DEPTH] > 0:
+                free_at = wf[2, k]
+            else:
+                continue
+            if w < 0 or free_at < at:
+                w = k
+                at = free_at
+        if w < 0:
+            break
+        if wi[0, w]:  # finish its message
+            wf[2, w] = at
+            wf[0, w] = 0.0
+            wi[0, w] = 0
+            v[IN_SERVICE] -= 1
+            v[DELIVERED] += 1
+            r = v[N_RECORDS]
+            if r < record_size:
+                rec_gen[r] = wi[1, w]
+                rec_t[0, r] = wf[1, w]
+                rec_t[1, r] = t + at / sp
+                v[N_RECORDS] = r + 1
+        if w < active and v[DEPTH] > 0:  # and take the next one at once
             wi[1, w] = buf[0, v[BUF_HEAD]]
             _buf_pop(v, buf, 1)
             v[IN_SERVICE] += 1
             wi[0, w] = 1
-            wf[1, w] = t + used / sp
+            wf[1, w] = t + wf[2, w] / sp
             if pool.size == 0:  # the reference's _work()
                 wf[0, w] = mean_work
             else:
                 wf[0, w] = pool[v[POOL_INDEX] % pool.size] * mean_work
                 v[POOL_INDEX] += 1
-        fv[0] += dt if wi[0, w] else used / sp
+    for w in range(n_workers):
+        if wi[0, w]:
+            wf[0, w] -= budget - wf[2, w]
+            fv[0] += dt
+        else:
+            fv[0] += wf[2, w] / sp
 
 
 # -- a tick, and a run of ticks --------------------------------------------------------------------
@@ -439,18 +457,112 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
     # 4. service
     if not v[DOWN]:
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i)
-    # 5. record
+    # 5. record: the columns are the first scalars (state.SCALARS)
     for c in range(N_COLUMNS):
-        table[i, c] = v[COLUMN_SLOTS[c]]
+        table[i, c] = v[c]
+
+
+@_inline
+def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, start, stop):
+    """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
+
+    A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
+    nobody holds a backlog, no retry is due, no worker finishes or starts a message, and what
+    arrives (if anything) meets a full buffer whose rule only counts it (dropped, or sampled out
+    then dropped: overflow ``DROP``, no eviction). Such a tick only adds to counters, takes
+    ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
+    operations :func:`_step` would do, in the same order, on local copies. This is what makes the
+    cost follow events rather than ticks: a run of empty ticks costs one row copy each.
+    """
+    n_workers = wi.shape[1]
+    dt = fcfg[F_DT]
+    # the first tick a retry is due (retries are only pushed by _step, so this holds throughout)
+    due = stop
+    for k in range(cfg[C_RETRIES]):
+        if v[RQ + 2 * k + 1] > 0:
+            due = min(due, rq[k, 0, v[RQ + 2 * k]])
+    countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    sampling = cfg[C_SAMPLING] != 0
+    every = cfg[C_SAMPLE_EVERY]
+    depth, cap = v[DEPTH], v[CAPACITY]
+    full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    offered, attempts, dropped = v[OFFERED], v[ATTEMPTS], v[DROPPED]
+    sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
+    busy_s = fv[0]
+    i = start
+    while i < stop and i < due:
+        new = arrivals[i]
+        if new > 0 and not (countable and full):
+            break
+        sp = speed[i]
+        if sp > 0.0:
+            budget = dt * sp
+            active = consumers[i]
+            moves = False
+            for w in range(n_workers):
+                if wi[0, w]:
+                    if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
+                        moves = True
+                elif w < active and depth > 0:  # would take a message
+                    moves = True
+            if moves:
+                break
+        # 2.-3. arrivals, all turned away by the full buffer (Rule via _admit with room 0)
+        offered += new
+        attempts += new
+        if new > 0:
+            if sampling:
+                total = counter + new
+                passed = total // every
+                counter = total % every
+                sampled_out += new - passed
+                dropped += passed
+            else:
+                dropped += new
+        # 4. service: every busy worker works the whole tick (reference._serve, nothing moves)
+        if sp <= 0.0:
+            for w in range(n_workers):
+                if wi[0, w]:
+                    busy_s += dt
+        else:
+            for w in range(n_workers):
+                if wi[0, w]:
+                    wf[0, w] -= budget - 0.0
+                    busy_s += dt
+                else:
+                    busy_s += 0.0 / sp
+        # 5. record
+        v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+        v[SAMPLED_OUT] = sampled_out
+        for c in range(N_COLUMNS):
+            table[i, c] = v[c]
+        i += 1
+    v[SAMPLE_COUNTER] = counter
+    fv[0] = busy_s
+    for w in range(n_workers):
+        wf[2, w] = 0.0  # the workers' clocks, as _serve leaves them after a quiet tick
+    return i
 
 
 @_jit
 def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
          arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
-    for i in range(start, stop):
+    i = start
+    countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    while i < stop:
+        # a cheap first look before trying the quiet path (see _quiet)
+        if v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
+                arrivals[i] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
+                                     and v[DEPTH] >= v[CAPACITY])):
+            j = _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, i, stop)
+            if j > i:
+                v[TICK] = j - 1
+                i = j
+                continue
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
               arrivals, speed, consumers, pool, cfg, fcfg, i)
+        i += 1
 
 
 @_jit
@@ -459,6 +571,35 @@ def _drop_head(v, buf, n):
     if n > 0:
         _evict_oldest(v, buf, n)
     return n
+
+
+@_jit
+def poisson_mult(counts, start, stop, enlam, u):
+    """Poisson counts for ticks ``start..stop-1`` by numpy's multiplication method.
+
+    For each tick: multiply uniforms from ``u`` (in order) until the product is at most
+    ``enlam = exp(-mean)``; the count is the number of factors before that (numpy's
+    ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
+    or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
+    """
+    pos = 0
+    n_u = u.size
+    for i in range(start, stop):
+        x = 0
+        prod = 1.0
+        j = pos
+        while True:
+            if j == n_u:
+                return i, pos
+            prod *= u[j]
+            j += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        pos = j
+    return stop, pos
 
 
 # -- a stale cache ---------------------------------------------------------------------------------
@@ -484,7 +625,7 @@ def _ensure_fresh_cache():
     global _fresh
     if not _fresh:
         if _compiled_layout() != LAYOUT:
-            for f in (_run, _offer, _drop_head, _compiled_layout):
+            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 
@@ -514,7 +655,7 @@ class FastEngine:
             raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
                              f"(bounded={strategy.bounded!r}): make them agree.")
         n = x.n_ticks
-        offered = int(x.arrivals.sum())
+        offered = int(x.offered) if x.offered >= 0 else int(x.arrivals.sum())
         retries = int(x.retries)
         backoff = np.asarray(x.backoff_ticks, dtype=np.int64)
         cfg = np.zeros(C_BACKOFF + backoff.size, dtype=np.int64)
@@ -550,7 +691,7 @@ class FastEngine:
         self._args = (
             v, self._fv, self._buf, np.zeros((2, hold_size), dtype=np.int64),
             np.zeros((r, 3, rq_size), dtype=np.int64),
-            np.zeros((2, w), dtype=np.int64), np.zeros((2, w)),
+            np.zeros((2, w), dtype=np.int64), np.zeros((3, w)),
             self._rec_gen, self._rec_t, self.table, self.wait_hist, self._crash_ticks,
             np.ascontiguousarray(x.arrivals, dtype=np.int64),
             np.ascontiguousarray(x.speed, dtype=np.float64),

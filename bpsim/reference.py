@@ -20,11 +20,16 @@ Order of events inside tick ``i`` (which covers ``[i*dt, (i+1)*dt)``):
    rest of the tick's hand-overs are lost too. A server that is down has no room, so whatever the
    strategy, the part of that batch it had not handed over yet goes to its overflow (dropped,
    held, rejected).
-4. **Service.** Each worker has ``dt * speed`` seconds of work this tick. It finishes its current
-   message if it can, then takes the next one from the head of the buffer, and so on; a message
-   taken mid-tick starts at that moment. Workers beyond the active count finish what they hold but
-   take nothing new. A delivered message's latency is its completion time minus ``i*dt`` of the
-   tick it was generated in.
+4. **Service.** Each worker has ``dt * speed`` seconds of work this tick. Completions and starts
+   happen in time order across all workers: the worker that frees first (ties: the lowest
+   worker number) finishes its message and at that same moment takes the next one from the head
+   of the buffer, if any; then the next worker to free, and so on, until no worker frees again
+   before the end of the tick. So no worker is idle while a message waits, and a message taken
+   mid-tick starts at the moment its worker freed. Workers idle at the start of the tick take the
+   waiting messages first (in worker order, at the tick's start). Workers beyond the active
+   count finish what they hold but take nothing new; at speed 0 nothing moves. A delivered
+   message's latency is its completion time minus ``i*dt`` of the tick it was generated in;
+   messages are recorded in order of completion.
 5. **Record.** The state at the end of the tick and the running totals are written to row ``i``.
 """
 from __future__ import annotations
@@ -246,36 +251,53 @@ class ReferenceEngine:
             return
         active = x.consumers[i]
         budget = dt * speed
-        for w in range(x.n_workers):
-            used = 0.0
-            while True:
-                if self.busy[w]:
-                    left = budget - used
-                    if self.rem[w] <= left:
-                        used += self.rem[w]
-                        self.rem[w] = 0.0
-                        self.busy[w] = False
-                        s["in_service"] -= 1
-                        s["delivered"] += 1
-                        r = s["n_records"]
-                        if r < x.record_size:
-                            self.rec_gen[r] = self.wgen[w]
-                            self.rec_start[r] = self.wstart[w]
-                            self.rec_done[r] = t + used / speed
-                            s["n_records"] = r + 1
-                    else:
-                        self.rem[w] -= left
-                        used = budget
-                        break
-                if w >= active or s["depth"] == 0:
-                    break
+        n = x.n_workers
+        busy, rem = self.busy, self.rem
+        used = [0.0] * n  # work each worker has done this tick (s at full speed): its clock
+        while True:
+            # The next event: the worker that frees first, ties to the lowest number. A busy
+            # worker frees at used + rem if that is within the budget; an idle active worker is
+            # free now (used) if a message waits. Nothing arrives during service, so a worker that
+            # found the buffer empty stays idle for the rest of the tick.
+            w, at = -1, 0.0
+            for k in range(n):
+                if busy[k]:
+                    if rem[k] > budget - used[k]:
+                        continue  # still busy at the end of the tick
+                    free_at = used[k] + rem[k]
+                elif k < active and s["depth"] > 0:
+                    free_at = used[k]
+                else:
+                    continue
+                if w < 0 or free_at < at:
+                    w, at = k, free_at
+            if w < 0:
+                break
+            if busy[w]:  # finish its message
+                used[w] = at
+                rem[w] = 0.0
+                busy[w] = False
+                s["in_service"] -= 1
+                s["delivered"] += 1
+                r = s["n_records"]
+                if r < x.record_size:
+                    self.rec_gen[r] = self.wgen[w]
+                    self.rec_start[r] = self.wstart[w]
+                    self.rec_done[r] = t + at / speed
+                    s["n_records"] = r + 1
+            if w < active and s["depth"] > 0:  # and take the next one at once
                 self.wgen[w] = self.buffer[0][0]
                 self._pop_head(1)
                 s["in_service"] += 1
-                self.busy[w] = True
-                self.wstart[w] = t + used / speed
-                self.rem[w] = self._work()
-            self.busy_time += dt if self.busy[w] else used / speed
+                busy[w] = True
+                self.wstart[w] = t + used[w] / speed
+                rem[w] = self._work()
+        for w in range(n):
+            if busy[w]:
+                rem[w] -= budget - used[w]
+                self.busy_time += dt
+            else:
+                self.busy_time += used[w] / speed
 
     def _work(self):
         x = self.x

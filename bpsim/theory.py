@@ -293,3 +293,193 @@ def littles_law_check(result, warmup_s: float = 0.0) -> dict:
     predicted = littles_law(throughput, w)
     return {"L_measured": L, "throughput_per_s": throughput, "mean_time_in_system_s": w,
             "L_predicted": predicted, "ratio": L / predicted if predicted > 0 else float("nan")}
+
+
+# -- several consumers: the M/M/c/K queue ---------------------------------------------------------
+# With c consumers of rate mu each and a buffer of ``capacity`` slots, bpsim's drop_newest is an
+# M/M/c/K system with K = capacity + c (the buffer, plus one message in each worker).
+__all__ += ["mmck_stationary", "mmck_blocking_probability", "mmck_mean_in_system",
+            "mmck_mean_queue_length", "mmck_mean_wait", "mmck_mean_time_in_system"]
+
+
+def _mmck_args(arrival_rate, service_rate, servers, capacity):
+    lam = _rate("arrival_rate", arrival_rate)
+    mu = _rate("service_rate", service_rate, allow_zero=False)
+    if isinstance(servers, bool) or not float(servers).is_integer() or servers < 1:
+        raise ValueError(f"servers={servers!r} is not valid: use a whole number of consumers, "
+                         "1 or more.")
+    if isinstance(capacity, bool) or not float(capacity).is_integer() or capacity < 0:
+        raise ValueError(f"capacity={capacity!r} is not valid: use a whole number of buffer "
+                         "slots, 0 or more (the system then holds capacity + servers messages).")
+    return lam, mu, int(servers), int(capacity) + int(servers)
+
+
+def mmck_stationary(arrival_rate: float, service_rate: float, servers: int,
+                    capacity: int) -> np.ndarray:
+    """Long-run probabilities of 0, 1, ..., K messages in an M/M/c/K system, ``K = capacity + c``.
+
+    With ``a = lambda / mu``, ``P_n`` is proportional to ``a**n / n!`` for ``n <= c`` and to
+    ``a**n / (c! c**(n - c))`` above: ``min(n, c)`` workers are busy with ``n`` messages inside.
+
+    Parameters
+    ----------
+    arrival_rate : float
+        ``lambda``, the producer's rate (msg/s).
+    service_rate : float
+        ``mu``, the rate of one consumer at full speed (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots, not counting the messages in service.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``K + 1`` probabilities summing to 1.
+
+    >>> mmck_stationary(100, 100, servers=2, capacity=0)
+    array([0.4, 0.4, 0.2])
+    """
+    lam, mu, c, k = _mmck_args(arrival_rate, service_rate, servers, capacity)
+    n = np.arange(k + 1)
+    if lam == 0:
+        return (n == 0).astype(float)
+    # In logs, normalised by the largest term: finite for large K and any load.
+    log_fact = np.array([math.lgamma(m + 1.0) for m in np.minimum(n, c)])
+    logw = n * math.log(lam / mu) - log_fact - np.maximum(n - c, 0) * math.log(c)
+    w = np.exp(logw - logw.max())
+    return w / w.sum()
+
+
+def mmck_blocking_probability(arrival_rate: float, service_rate: float, servers: int,
+                              capacity: int) -> float:
+    """Share of arrivals an M/M/c/K system refuses because it is full (``P_K``).
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and the rate of one consumer ``mu`` (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots; ``K = capacity + c``.
+
+    Returns
+    -------
+    float
+        A probability; by PASTA also the long-run fraction of messages dropped.
+
+    >>> round(mmck_blocking_probability(100, 100, servers=2, capacity=0), 6)
+    0.2
+    """
+    return float(mmck_stationary(arrival_rate, service_rate, servers, capacity)[-1])
+
+
+def mmck_mean_in_system(arrival_rate: float, service_rate: float, servers: int,
+                        capacity: int) -> float:
+    """Mean number of messages in an M/M/c/K system, queued plus in service (time average).
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and the rate of one consumer ``mu`` (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots; ``K = capacity + c``.
+
+    Returns
+    -------
+    float
+        ``L = sum n P_n`` (messages).
+
+    >>> round(mmck_mean_in_system(100, 100, servers=2, capacity=0), 6)
+    0.8
+    """
+    p = mmck_stationary(arrival_rate, service_rate, servers, capacity)
+    return float(np.dot(np.arange(p.size), p))
+
+
+def mmck_mean_queue_length(arrival_rate: float, service_rate: float, servers: int,
+                           capacity: int) -> float:
+    """Mean number of messages waiting in the buffer of an M/M/c/K system (time average).
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and the rate of one consumer ``mu`` (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots; ``K = capacity + c``.
+
+    Returns
+    -------
+    float
+        ``L_q = sum (n - c) P_n`` over ``n > c`` (messages).
+
+    >>> mmck_mean_queue_length(100, 100, servers=2, capacity=0)
+    0.0
+    """
+    p = mmck_stationary(arrival_rate, service_rate, servers, capacity)
+    n = np.arange(p.size)
+    return float(np.dot(np.maximum(n - int(servers), 0), p))
+
+
+def mmck_mean_wait(arrival_rate: float, service_rate: float, servers: int,
+                   capacity: int) -> float:
+    """Mean time an admitted message waits in the buffer before service starts, M/M/c/K.
+
+    Little's law on the buffer: ``W_q = L_q / lambda_eff`` with the throughput
+    ``lambda_eff = lambda (1 - P_K)`` (refused messages never wait). In bpsim this is the mean of
+    ``Result.queue_wait_s`` for ``drop_newest``.
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and the rate of one consumer ``mu`` (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots; ``K = capacity + c``.
+
+    Returns
+    -------
+    float
+        ``W_q`` (s); 0 when nothing arrives.
+
+    >>> round(mmck_mean_wait(100, 100, servers=1, capacity=1), 6)
+    0.005
+    """
+    lam = _rate("arrival_rate", arrival_rate)
+    if lam == 0:
+        _mmck_args(arrival_rate, service_rate, servers, capacity)  # still check the arguments
+        return 0.0
+    p_full = mmck_blocking_probability(arrival_rate, service_rate, servers, capacity)
+    lq = mmck_mean_queue_length(arrival_rate, service_rate, servers, capacity)
+    return lq / (lam * (1.0 - p_full))
+
+
+def mmck_mean_time_in_system(arrival_rate: float, service_rate: float, servers: int,
+                             capacity: int) -> float:
+    """Mean time an admitted message spends inside an M/M/c/K system: ``W_q + 1 / mu``.
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and the rate of one consumer ``mu`` (msg/s).
+    servers : int
+        ``c``, the number of consumers.
+    capacity : int
+        Buffer slots; ``K = capacity + c``.
+
+    Returns
+    -------
+    float
+        ``W`` (s), equal to ``L / lambda_eff`` by Little's law.
+
+    >>> round(mmck_mean_time_in_system(100, 100, servers=1, capacity=1), 6)
+    0.015
+    """
+    mu = _rate("service_rate", service_rate, allow_zero=False)
+    return mmck_mean_wait(arrival_rate, service_rate, servers, capacity) + 1.0 / mu

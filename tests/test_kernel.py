@@ -97,7 +97,12 @@ STRATEGY_OBJECTS = strategy_examples()
     dict(duration_s=2, producer_rate=800, capacity=40, consumers=2,
          rate_schedule=((0.5, 5000), (0.8, 300)), speed_schedule=((0.3, 0.0), (0.6, 0.4)),
          consumers_schedule=((1.0, 0), (1.3, 4))),
-], ids=["course", "crashes", "schedules"])
+    # mostly quiet ticks (the kernel skips them on a fast path): sparse arrivals, a paused
+    # consumer, retries falling due in otherwise empty ticks, then a full buffer that only counts
+    dict(duration_s=3, producer_rate=20, consumer_rate=30, capacity=3, consumers=2,
+         arrivals="poisson", service="exponential", restart_s=0.01,
+         speed_schedule=((0.5, 0.0), (1.5, 1.0)), rate_schedule=((2.0, 900),)),
+], ids=["course", "crashes", "schedules", "quiet"])
 def test_kernel_equals_reference(strategy, case):
     run_both(build_scenario(**case), strategy, seed=7,
              segments=[(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))])
