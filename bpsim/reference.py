@@ -55,7 +55,7 @@ class ReferenceEngine:
     """
 
     def __init__(self, inputs, strategy: Strategy):
-        self.x = inputs
+        self.inputs = inputs
         self.strategy = strategy
         self.table = np.zeros((inputs.n_ticks, len(COLUMNS)), dtype=np.int64)
         self.rec_gen = np.zeros(inputs.record_size, dtype=np.int64)
@@ -101,7 +101,7 @@ class ReferenceEngine:
         if s["down"]:
             s["lost"] += n
             return
-        if s["depth"] + s["in_service"] + n > self.x.max_in_memory:
+        if s["depth"] + s["in_service"] + n > self.inputs.max_in_memory:
             self._crash()
             s["lost"] += n
             return
@@ -134,8 +134,8 @@ class ReferenceEngine:
             return
         s = self.s
         s["rejected"] += n
-        if attempt < self.x.retries:
-            due = self.tick + self.x.backoff_ticks[attempt]
+        if attempt < self.inputs.retries:
+            due = self.tick + self.inputs.backoff_ticks[attempt]
             self.retry[attempt].append([due, gen, n])
             s["retry_pending"] += n
         else:
@@ -183,11 +183,11 @@ class ReferenceEngine:
         s["depth"] = 0
         s["in_service"] = 0
         self.buffer.clear()
-        for w in range(self.x.n_workers):
+        for w in range(self.inputs.n_workers):
             self.busy[w] = False
             self.rem[w] = 0.0
         s["down"] = 1
-        s["up_tick"] = self.tick + self.x.restart_ticks
+        s["up_tick"] = self.tick + self.inputs.restart_ticks
         s["crashes"] += 1
         if s["first_crash_tick"] < 0:
             s["first_crash_tick"] = self.tick
@@ -202,7 +202,7 @@ class ReferenceEngine:
             self.strategy.admit(self, gen, n, attempt)
 
     def _step(self, i):
-        s, x = self.s, self.x
+        s, x = self.s, self.inputs
         # 1. restart
         if s["down"] and i >= s["up_tick"]:
             s["down"] = 0
@@ -240,7 +240,7 @@ class ReferenceEngine:
             row[COL[name]] = s[name]
 
     def _serve(self, i):
-        s, x = self.s, self.x
+        s, x = self.s, self.inputs
         dt = x.dt
         speed = x.speed[i]
         t = i * dt
@@ -300,7 +300,7 @@ class ReferenceEngine:
                 self.busy_time += used[w] / speed
 
     def _work(self):
-        x = self.x
+        x = self.inputs
         if x.pool.size == 0:
             return x.mean_work
         s = self.s

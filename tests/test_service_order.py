@@ -10,6 +10,8 @@ workers are free; the time during which both are positive must be zero. The runs
 producer silent long enough for everything admitted to be delivered, so that every message and
 every busy interval is in the records.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -80,6 +82,7 @@ def scenarios(draw):
                                      st.sampled_from([0.37, 1.0, 2.5])), max_size=3))
     # Silence at the end, long enough to drain a full system at the slowest speed, many times over
     drain_s = 10 * (capacity + c) / (mu * 0.37) + 1.0
+    drain_s = math.ceil(drain_s / dt) * dt  # the run is a whole number of ticks
     return dict(
         producer_rate=draw(st.sampled_from([30.0, 400.0, 1000.0, 5000.0])), consumer_rate=mu,
         consumers=c, capacity=capacity, dt_s=dt, duration_s=busy_s + drain_s,
