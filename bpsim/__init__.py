@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 _WHERE = {
     "simulate": "engine", "Scenario": "scenario", "Schedule": "schedule", "Result": "result",
     "SUMMARY_KEYS": "result", "Observation": "control", "memory_slots": "control",
+    "sweep": "sweeps",
     **dict.fromkeys(["STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
                      "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed",
                      "Adaptive"], "strategies"),
@@ -34,7 +35,8 @@ _WHERE = {
 }
 
 __all__ = [
-    "simulate", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation", "memory_slots",
+    "simulate", "sweep", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation",
+    "memory_slots",
     # strategies, and how to add one
     "STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
     "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed", "Adaptive",

@@ -52,3 +52,12 @@ def test_course_names_stay_out_of_the_library_api():
     assert not {"run_suite", "suite", "simulate_apiserver"} & set(bpsim.__all__)
     assert all(hasattr(bpsim, name) for name in bpsim.__all__)
     assert callable(challenge.run_suite)
+
+
+def test_no_api_name_is_also_a_module_name():
+    # bpsim loads its API lazily; a submodule of the same name would shadow the function once
+    # imported (bpsim.sweep the module instead of bpsim.sweep the function).
+    from pathlib import Path
+    import bpsim
+    modules = {p.stem for p in Path(bpsim.__file__).parent.iterdir()}
+    assert not set(bpsim.__all__) & modules
