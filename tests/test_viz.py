@@ -202,3 +202,10 @@ def test_crash_loop_is_marked_at_every_crash_and_counted_in_the_legend():
         assert f"{n} crashes, first at {r.crash_times_s[0]:.1f} s" in labels
         marks = [line for line in ax.get_lines() if line.get_marker() == "X"]
         assert len(marks) == n
+
+
+def test_no_prediction_reveals_nothing(capsys):
+    # "Run all" must not give the answer away: without a guess the count is not printed.
+    prediction.check_prediction(None, 2650)
+    out = capsys.readouterr().out
+    assert "No prediction yet" in out and "2650" not in out and "2,650" not in out

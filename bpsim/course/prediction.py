@@ -21,8 +21,8 @@ def check_prediction(prediction, actual: int, what: str = "messages dropped") ->
         What is being counted, for the sentence.
     """
     if prediction is None:
-        print(f"No prediction yet: type a number in the cell above and run both cells again. "
-              f"(The simulation counted {actual:,} {what}.)")
+        # Nothing is revealed before there is a guess ("Run all" must not give the answer away).
+        print("No prediction yet: type your number in the cell above, then run both cells again.")
         return
     note = ""
     if _looks_like_thousands(prediction):

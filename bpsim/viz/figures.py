@@ -447,3 +447,53 @@ def summary_table(results: dict, columns=TABLE_COLUMNS) -> str:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+#: The three ways a system gives way, as the stability map draws them: (column, title, unit).
+GIVES_WAY = (("lost_share", "Messages lost", "% of offered"),
+             ("latency_p99_s", "Latency p99", "s"),
+             ("peak_memory_mb", "Peak memory", "MB"))
+
+
+def plot_stability_map(table, strategies=None, rows="capacity", cols="producer_rate",
+                       fig=None):
+    """What gives way, and where: a heatmap per strategy and per kind of failure.
+
+    One row of panels per strategy; the columns are the share of messages lost (dropped, shed,
+    sampled out or lost in a crash), the p99 latency of those delivered (log colour scale) and the
+    peak memory, each over the two swept parameters (a :class:`bpsim.sweeps.Table` from
+    :func:`bpsim.sweep` over ``rows``, ``cols`` and ``strategy``). Every panel of a column shares
+    one colour scale, so strategies compare at a glance.
+
+    Returns the Figure.
+    """
+    from matplotlib.colors import LogNorm, Normalize
+
+    names = list(dict.fromkeys(table.columns["strategy"])) if strategies is None else strategies
+    lost = sum(table.columns[k] for k in ("dropped", "shed", "sampled_out", "lost_in_crash"))
+    table.columns["lost_share"] = 100 * lost / np.maximum(table.columns["offered"], 1)
+    table.columns["peak_memory_mb"] = table.columns["peak_memory_bytes"] / 1e6
+    fig, axes = new_figure(len(GIVES_WAY), len(names), (12, 2.3 * len(names) + 0.6), fig,
+                           sharex=True, sharey=True)
+    axes = np.array(axes).reshape(len(names), len(GIVES_WAY))
+    for j, (key, title, unit) in enumerate(GIVES_WAY):
+        values = table.columns[key]
+        finite = values[np.isfinite(values) & (values > 0)]
+        if key == "latency_p99_s" and finite.size:
+            norm = LogNorm(vmin=max(finite.min(), 1e-3), vmax=max(finite.max(), 2e-3))
+        else:
+            norm = Normalize(vmin=0, vmax=max(float(np.nanmax(values)), 1e-9))
+        for i, name in enumerate(names):
+            r_vals, c_vals, grid = table.where(strategy=name).pivot(rows, cols, key)
+            ax = axes[i, j]
+            # one cell per swept value, evenly spaced whatever the values' spacing
+            mesh = ax.imshow(grid, origin="lower", aspect="auto", norm=norm, cmap="viridis")
+            ax.set_xticks(range(len(c_vals)), [f"{v:g}" for v in c_vals], rotation=45)
+            ax.set_yticks(range(len(r_vals)), [f"{v:g}" for v in r_vals])
+            ax.set_title(f"{title}: {name}", color=strategy_color(name), fontsize="medium")
+            ax.set_xlabel(f"{cols.replace('_', ' ')} (msg/s)" if i == len(names) - 1 else "")
+            ax.set_ylabel(f"{rows} (messages)" if j == 0 else "")
+        fig.colorbar(mesh, ax=list(axes[:, j]), label=f"{title} ({unit})", shrink=0.6,
+                     location="bottom", pad=0.02)
+    fig.suptitle("Where each strategy gives way: loss, latency and memory over load x capacity")
+    return fig
