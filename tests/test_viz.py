@@ -6,6 +6,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
 import pytest  # noqa: E402
 
 import bpsim  # noqa: E402
@@ -92,7 +93,7 @@ def test_strategy_dashboard_update_changes_its_text_and_figure():
 def test_static_twin_gives_the_same_sentence_as_the_dashboard():
     d = course_strategies.strategy_dashboard(strategy="shed", capacity=200)
     text = course_strategies.show_strategy(strategy="shed", capacity=200, show=False)
-    assert text.replace("\n", " ") == d.last_text
+    assert text.split() == d.last_text.split()  # the same words; lines may break elsewhere
 
 
 def test_dashboard_refuses_an_unknown_control():
@@ -163,7 +164,7 @@ def test_crash_sentence_counts_every_crash():
                           message_bytes=10_000)
     s = r.summary()
     assert s["crashes"] > 1
-    text = the_scenario.crash_sentence(r)
+    text = " ".join(the_scenario.crash_sentence(r).split())
     assert f"{s['lost_in_crash'] - s['lost_while_down']:,} messages were lost" in text
 
 
@@ -188,7 +189,7 @@ def test_block_under_overload_shows_buffer_and_producer_on_a_log_axis():
 def test_strategy_dashboard_redraws_block_under_overload():
     d = course_strategies.strategy_dashboard(strategy="block", producer_rate=5000, consumer_rate=10,
                                    capacity=10)
-    assert "held by the producer" in d.last_text
+    assert "held by the producer" in " ".join(d.last_text.split())
 
 
 def test_crash_loop_is_marked_at_every_crash_and_counted_in_the_legend():
@@ -209,3 +210,23 @@ def test_no_prediction_reveals_nothing(capsys):
     prediction.check_prediction(None, 2650)
     out = capsys.readouterr().out
     assert "No prediction yet" in out and "2650" not in out and "2,650" not in out
+
+
+def test_the_hand_over_wait_reaches_the_longest_wait_the_books_record():
+    # Two ways to the same number: the wait histogram kept by the engine, and the hand-over wait
+    # rebuilt from the cumulative offered and admitted counts (block hands over oldest first).
+    from bpsim.course.micro_challenge import micro_run
+    r = micro_run("block")
+    t, wait = plots._hand_over_wait(r)
+    waits, counts = r.producer_wait_s
+    assert abs(wait.max() - waits.max()) <= r.scenario.dt_s + 1e-9
+    assert np.all(np.diff(wait[t > 1]) >= -1e-9)  # a blocked producer's wait only grows
+    t0, w0 = plots._hand_over_wait(micro_run("drop_newest"))
+    assert not w0.any()
+
+
+def test_the_palette_figure_shows_every_strategy():
+    fig = plots.plot_palette()
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert set(palette.STRATEGY_COLORS) <= texts
+    assert all(ax.get_title() for ax in fig.axes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..engine import simulate
 from ..strategies import STRATEGIES
 from ..viz import figures
-from ..viz.dashboard import SEED, Dashboard, dropdown, lighten, preview_dt, slider, still
+from ..viz.dashboard import SEED, Dashboard, dropdown, lighten, preview_dt, slider, still, wrap
 
 
 def describe(result) -> str:
@@ -34,7 +34,7 @@ def describe(result) -> str:
     wait = s["producer_wait_p99_s"]
     if wait:
         text += f" The producer waited up to {wait:.2f} s (p99) to hand a message over."
-    return text
+    return wrap(text)  # printed lines stay under 100 characters
 
 
 def strategy_run(strategy="drop_newest", producer_rate=1000, consumer_rate=100, capacity=500,

@@ -10,7 +10,7 @@ import math
 from .. import theory
 from ..engine import simulate
 from ..viz import figures
-from ..viz.dashboard import SEED, Dashboard, lighten, preview_dt, slider, still
+from ..viz.dashboard import SEED, Dashboard, lighten, preview_dt, slider, still, wrap
 
 
 def crash_run(producer_rate=1000, consumer_rate=100, memory_limit_mb=100, message_bytes=1000):
@@ -33,7 +33,14 @@ def crash_run(producer_rate=1000, consumer_rate=100, memory_limit_mb=100, messag
 
 
 def crash_sentence(result) -> str:
-    """One sentence on an unbounded run: when it crashed (beside the closed form), what it lost."""
+    """One sentence on an unbounded run: when it crashed (beside the closed form), what it lost.
+
+    Wrapped so that no printed line is over 100 characters.
+    """
+    return wrap(_crash_sentence(result))
+
+
+def _crash_sentence(result) -> str:
     sc, s = result.scenario, result.summary()
     t_crash = theory.time_to_exhaust_memory_s(sc.producer_rate, sc.consumer_rate * sc.consumers,
                                               sc.memory_limit_bytes, sc.message_bytes)

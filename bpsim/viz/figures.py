@@ -19,7 +19,7 @@ drawing, which looks the same and draws many times faster.
 >>> r = bpsim.simulate(strategy="drop_newest", duration_s=5, dt_s=0.01, rng=1)
 >>> fig = figures.plot_strategy(r)
 >>> [ax.get_ylabel() for ax in fig.axes]
-['Messages waiting (count)', 'Latency (s)']
+['Messages waiting (count)', 'Latency (s)', 'Messages offered so far (count)']
 """
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def plot_queue_and_memory(result, fig=None, theory: bool = True):
     return fig
 
 
-def plot_latency(result, ax=None):
+def plot_latency(result, ax=None, top_s=None):
     """End-to-end latency of every delivered message against the time it was delivered.
 
     Parameters
@@ -155,6 +155,8 @@ def plot_latency(result, ax=None):
     result : bpsim.Result
     ax : matplotlib.axes.Axes, optional
         Axes to draw into; a new figure otherwise.
+    top_s : float, optional
+        The top of the latency axis (s): give figures that are compared the same one.
     """
     if ax is None:
         fig, (ax,) = new_figure(1, figsize=(6, 3.6))
@@ -164,15 +166,50 @@ def plot_latency(result, ax=None):
     label_axes(ax, f"Latency of delivered messages ({_name(result)})", "Delivery time (s)",
                "Latency (s)")
     top = float(np.max(lat)) if len(lat) else 1.0
-    ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend above the data
+    if top_s is not None:
+        ax.set_ylim(0, top_s)
+    else:
+        ax.set_ylim(0, 1.3 * top if top > 0 else 1.0)  # room for the legend above the data
     ax.set_xlim(0, result.scenario.duration_s)
     _legend(ax, loc="upper left", markerscale=3)
     return ax.figure
 
 
-def plot_strategy(result, fig=None):
-    """One strategy at work: queue depth (with the capacity) and latency over time."""
-    fig, (ax_q, ax_l) = new_figure(2, fig=fig)
+def plot_outcomes(result, ax=None):
+    """Where the messages went, over time: every offered message so far, stacked by its fate.
+
+    The bands (delivered, dropped, shed, sampled out, lost in a crash, still waiting in the
+    buffer, in service or in the producer) add up to the messages offered so far, at every
+    moment: the accounting identity, drawn. Greys and hatches, as in :func:`plot_comparison`.
+    """
+    if ax is None:
+        fig, (ax,) = new_figure(1, figsize=(6, 3.6))
+    waiting = result.queue_depth + result.in_service + result.producer_backlog
+    bands = {"delivered": np.cumsum(result.delivered), "dropped": np.cumsum(result.dropped),
+             "shed": np.cumsum(result.shed), "sampled_out": np.cumsum(result.sampled_out),
+             "lost_in_crash": np.cumsum(result.lost), "waiting": waiting}
+    t = thin(result.time_s)
+    below = np.zeros(len(t))
+    for key, text, color, hatch in OUTCOMES:
+        y = thin(bands[key])
+        if not np.any(y):
+            continue
+        ax.fill_between(t, below, below + y, color=color, hatch=hatch, edgecolor="black",
+                        lw=0.3, label=text)
+        below = below + y
+    ax.set_xlim(0, result.scenario.duration_s)
+    ax.set_ylim(0, 1.3 * max(float(below.max()), 1.0))  # room for the legend
+    label_axes(ax, f"Where the messages went ({_name(result)})", "Time (s)",
+               "Messages offered so far (count)")
+    _legend(ax, loc="upper left", ncol=2)
+    return ax.figure
+
+
+def plot_strategy(result, fig=None, latency_top_s=None):
+    """One strategy at work: queue depth (with the capacity), latency, and where the messages
+    went, over time. ``latency_top_s`` fixes the latency axis (s) for figures that are compared.
+    """
+    fig, (ax_q, ax_l, ax_o) = new_figure(3, fig=fig, figsize=(14, 3.8))
     name = _name(result)
     t, depth, cap = thin(result.time_s, result.queue_depth, result.capacity)
     ax_q.plot(t, depth, color=strategy_color(name), lw=1.8, label=f"queue depth ({name})")
@@ -198,7 +235,8 @@ def plot_strategy(result, fig=None):
         ylabel = "Messages waiting (count)"
     label_axes(ax_q, f"Queue depth ({name})", "Time (s)", ylabel)
     _legend(ax_q, loc="upper left")
-    plot_latency(result, ax=ax_l)
+    plot_latency(result, ax=ax_l, top_s=latency_top_s)
+    plot_outcomes(result, ax=ax_o)
     return fig
 
 
@@ -352,10 +390,13 @@ def plot_scale_out(results: dict, events=(), fig=None):
 
 
 def plot_producer_wait(results: dict, fig=None):
-    """What the producer pays: messages it holds, and how long each waited to be handed over.
+    """What the producer pays: messages it holds, how the wait grows, and how long each waited.
 
-    Left, the producer's backlog over time; right, the share of admitted messages that waited
-    at most a given time (a cumulative distribution: a line at 0 means nobody waited).
+    Left, the producer's backlog over time. Middle, how long the messages handed over at each
+    moment had waited in the producer, with the line the closed form predicts for a blocked
+    producer, ``(1 - mu/lambda) x t``. Right, a cumulative
+    distribution: at ``x`` seconds on the axis, the share of admitted messages that waited at most
+    ``x`` before the server took them (a line at 100 % from 0 means nobody waited).
 
     Parameters
     ----------
@@ -363,23 +404,58 @@ def plot_producer_wait(results: dict, fig=None):
         ``{label: Result}``, typically the same scenario with and without backpressure.
     fig : matplotlib.figure.Figure, optional
     """
-    fig, (ax_b, ax_w) = new_figure(2, fig=fig)
+    fig, (ax_b, ax_g, ax_w) = new_figure(3, fig=fig, figsize=(14, 3.8))
     for (label, r), (color, ls) in zip(results.items(), _styles(results)):
         t, held = thin(r.time_s, r.producer_backlog)
         ax_b.plot(t, held, color=color, ls=ls, lw=1.8, label=label)
+        tg, wait_now = thin(*_hand_over_wait(r))
+        ax_g.plot(tg, wait_now, color=color, ls=ls, lw=1.8, label=label)
         wait, count = r.producer_wait_s
         if count.sum():
             share = np.concatenate([[0.0], 100 * np.cumsum(count) / count.sum()])
             edges = np.concatenate([[0.0], wait])
             ax_w.step(edges, share, where="post", color=color, ls=ls, lw=1.8, label=label)
+    sc = next(iter(results.values())).scenario
+    lam, mu = sc.producer_rate, sc.consumer_rate * sc.consumers
+    if lam > mu:
+        end = sc.duration_s
+        ax_g.plot([0, end], [0, (1 - mu / lam) * end], color=COLORS["theory"], ls="--", lw=1.2,
+                  label=f"closed form: {1 - mu / lam:.2g} s more per second")
     label_axes(ax_b, "Messages held by the producer", "Time (s)", "Producer backlog (messages)")
-    label_axes(ax_w, "How long the producer waited", "Wait before hand-over (s)",
-               "Admitted messages (%, cumulative)")
+    label_axes(ax_g, "The wait grows with time", "Time of hand-over (s)",
+               "Wait of the messages handed over (s)")
+    label_axes(ax_w, "How long the producer waited", "Wait before hand-over, x (s)",
+               "Admitted messages waiting at most x (%)")
     ax_w.set_ylim(0, 105)
     ax_w.set_xlim(left=-0.5)
     _legend(ax_b, loc="upper left")
+    _legend(ax_g, loc="upper left", markerscale=4)
     _legend(ax_w, loc="lower right")
     return fig
+
+
+def _hand_over_wait(result):
+    """``(time_s, wait_s)``: how long the messages handed over in each tick had waited (s).
+
+    The producer hands its messages over oldest first, so by the end of a tick in which ``A``
+    messages have been admitted in all, the last one handed over is the ``A``-th message
+    generated: it waited from its tick of creation to now. Exact when every offered message is
+    eventually admitted in order (block); a run whose producer never held anything waited 0.
+    """
+    t = result.time_s
+    if not np.any(result.producer_backlog):
+        return t, np.zeros(len(t))
+    offered = np.cumsum(result.offered)
+    admitted = np.cumsum(result.admitted)
+    created = np.searchsorted(offered, np.maximum(admitted, 1), side="left")  # tick index
+    tick = np.arange(len(t))
+    wait = np.where(admitted > 0, (tick - created) * result.scenario.dt_s, 0.0)
+    # between two hand-overs the last wait holds (nothing was handed over to change it)
+    handed = np.flatnonzero(result.admitted > 0)
+    if handed.size:
+        last = np.maximum.accumulate(np.where(result.admitted > 0, tick, 0))
+        wait = wait[last]
+    return t, np.maximum(wait, 0.0)
 
 
 def plot_littles_law(checks: dict, ax=None):
@@ -424,10 +500,16 @@ TABLE_COLUMNS = (
 )
 
 
-def summary_table(results: dict, columns=TABLE_COLUMNS) -> str:
+#: The widest line a table prints (characters): wider wraps in a 1280-pixel JupyterLab.
+MAX_LINE = 100
+
+
+def summary_table(results: dict, columns=TABLE_COLUMNS, max_line: int = MAX_LINE) -> str:
     """A plain-text table of the summaries of several runs, one row per run.
 
-    Numbers are rounded so that the table prints the same on every machine.
+    Numbers are rounded so that the table prints the same on every machine. A column in which
+    every run has 0 (nothing shed, say) is left out. A table wider than ``max_line`` characters
+    is printed turned, one column per run.
 
     >>> import bpsim
     >>> r = bpsim.simulate(strategy="drop_newest", duration_s=5, dt_s=0.01, rng=1)
@@ -437,10 +519,18 @@ def summary_table(results: dict, columns=TABLE_COLUMNS) -> str:
     """
     def fmt(value, spec):
         return "-" if value is None else spec.format(value)
-    rows = [["run"] + [head for _, head, _ in columns]]
-    for label, r in results.items():
-        s = r.summary()
-        rows.append([str(label)] + [fmt(s[key], spec) for key, _, spec in columns])
+    summaries = {str(label): r.summary() for label, r in results.items()}
+    kept = [c for c in columns if any(s[c[0]] not in (0, None) for s in summaries.values())]
+    rows = [["run"] + [head for _, head, _ in kept]]
+    for label, s in summaries.items():
+        rows.append([label] + [fmt(s[key], spec) for key, _, spec in kept])
+    text = _layout(rows)
+    if max(len(line) for line in text.splitlines()) > max_line:
+        text = _layout([list(col) for col in zip(*rows)])
+    return text
+
+
+def _layout(rows) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -496,4 +586,25 @@ def plot_stability_map(table, strategies=None, rows="capacity", cols="producer_r
         fig.colorbar(mesh, ax=list(axes[:, j]), label=f"{title} ({unit})", shrink=0.6,
                      location="bottom", pad=0.02)
     fig.suptitle("Where each strategy gives way: loss, latency and memory over load x capacity")
+    return fig
+
+
+def plot_palette(fig=None):
+    """The series' colours as swatches: one per strategy, then the outcomes' greys and hatches.
+
+    Returns the Figure.
+    """
+    fig, (ax_s, ax_o) = new_figure(2, fig=fig, figsize=(10, 2.6))
+    for i, (name, color) in enumerate(STRATEGY_COLORS.items()):
+        ax_s.barh(i, 1, color=color, edgecolor="black", lw=0.5)
+        ax_s.text(1.05, i, name, va="center")
+    for i, (_, text, color, hatch) in enumerate(OUTCOMES):
+        ax_o.barh(i, 1, color=color, hatch=hatch, edgecolor="black", lw=0.5)
+        ax_o.text(1.05, i, text, va="center")
+    for ax, title in ((ax_s, "One colour per strategy, in every notebook"),
+                      (ax_o, "Where messages went: greys and hatches")):
+        ax.set_xlim(0, 2.2)
+        ax.invert_yaxis()
+        ax.set_axis_off()
+        ax.set_title(title)
     return fig

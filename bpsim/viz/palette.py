@@ -30,7 +30,7 @@ COLORS = {"memory": "#999999", "limit": "#D55E00", "theory": "#555555", "crash":
 OUTCOMES = (
     ("delivered", "delivered", "#4D4D4D", ""),
     ("dropped", "dropped", "#BDBDBD", ""),
-    ("shed", "shed (error)", "#FFFFFF", "//"),
+    ("shed", "shed (error)", "#FFFFFF", "///"),
     ("sampled_out", "sampled out", "#E0E0E0", ".."),
     ("lost_in_crash", "lost in crash", "#000000", "xx"),
     ("waiting", "still waiting", "#FFFFFF", ""),
