@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..viz.figures import label_axes
+from ..viz.figures import label_axes, new_figure
 from ..viz.palette import COLORS, strategy_color
 
 WINDOW_S = 0.5
@@ -27,12 +27,12 @@ def _rate(t, cumulative, window=WINDOW_S, start=None, stop=None):
     return np.diff(counts) / window, edges
 
 
-def live_run_figure(snapshots, title="Live consumer"):
+def live_run_figure(snapshots, title="Live consumer", fig=None):
     """Buffer depth, cumulative counts and throughput from a list of stats snapshots."""
     t = np.array([s["t"] for s in snapshots], float)
     cap = snapshots[-1]["capacity"]
     color = strategy_color("block" if snapshots[-1]["backpressure"] else "drop_newest")
-    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True, constrained_layout=True)
+    fig, axes = new_figure(1, 3, (8, 7), fig, sharex=True)
     axes[0].plot(t, [s["buffered"] for s in snapshots], color=color, label="buffer depth")
     axes[0].axhline(cap, color=COLORS["limit"], ls=":", label=f"capacity ({cap})")
     label_axes(axes[0], title, "", "messages in buffer")
@@ -52,14 +52,16 @@ def live_run_figure(snapshots, title="Live consumer"):
     return fig
 
 
-def compare_figure(runs, sims, title="Live runs (solid) beside bpsim's prediction (dashed)"):
+def compare_figure(runs, sims, title="Live runs (solid) beside bpsim's prediction (dashed)",
+                   fig=None):
     """Buffer depth, arrivals, throughput and drops of live runs and their simulations.
 
     ``runs`` are :class:`bpsim.live.harness.LiveRun` and ``sims`` the matching
     :class:`bpsim.Result` (:func:`bpsim.live.harness.simulate_like`). Arrivals are what the live
     consumer read from its sockets, and what bpsim offered (``drop_newest``) or admitted (``block``).
     """
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
+    fig, axes = new_figure(2, 2, (12, 7), fig)
+    axes = np.array(axes).reshape(2, 2)
     (depth, send), (done, drops) = axes
     xlabel = "time since the first message (s)"
     for run, sim in zip(runs, sims):
@@ -100,7 +102,7 @@ def compare_figure(runs, sims, title="Live runs (solid) beside bpsim's predictio
 
 
 def hidden_buffers_figure(rows, service_rate, title="Hidden buffers: messages held before the "
-                                                    "producer feels any pressure"):
+                                                    "producer feels any pressure", fig=None):
     """Grouped horizontal bars: messages each hidden buffer holds, one group per configuration.
 
     ``rows`` maps a label to :func:`bpsim.live.buffers.hidden_messages` output. The x axis is
@@ -110,7 +112,7 @@ def hidden_buffers_figure(rows, service_rate, title="Hidden buffers: messages he
     parts = [("kernel", "kernel socket buffers", COLORS["memory"]),
              ("asyncio_write_buffer", "asyncio write buffer", COLORS["producer"]),
              ("consumer_read", "consumer's last read", COLORS["consumer"])]
-    fig, ax = plt.subplots(figsize=(10, 3.6), constrained_layout=True)
+    fig, (ax,) = new_figure(1, 1, (10, 3.6), fig)
     labels = list(rows)
     height = 0.25
     for i, label in enumerate(labels):
