@@ -32,7 +32,7 @@ OUTCOMES = (
     ("dropped", "dropped", "#BDBDBD", ""),
     ("shed", "shed (error)", "#FFFFFF", "///"),
     ("sampled_out", "sampled out", "#E0E0E0", ".."),
-    ("lost_in_crash", "lost in crash", "#000000", "xx"),
+    ("lost_in_crash", "lost in crash", "#FFFFFF", "xx"),  # not black: adaptive is black
     ("waiting", "still waiting", "#FFFFFF", ""),
 )
 
