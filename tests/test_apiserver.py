@@ -284,6 +284,56 @@ def test_incident_figures_have_titles_and_labelled_axes():
         plt.close(fig)
 
 
+def test_incident_figures_name_each_thing_once_and_keep_one_y_axis_per_panel():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    a = incident.Assumptions()
+    r = incident.run_incident(a)
+    for fig in (incident.collapse_figure(r, a), incident.dns_figure(r, a)):
+        labels = [t.get_text() for ax in fig.axes if ax.get_legend()
+                  for t in ax.get_legend().get_texts()]
+        assert labels and len(labels) == len(set(labels)), labels
+        # no twin axes: every axis has a title of its own
+        assert all(ax.get_title() for ax in fig.axes)
+        titles = " ".join(ax.get_title() for ax in fig.axes)
+        assert "flood" not in titles            # the postmortem describes no flood of data
+        plt.close(fig)
+    # the cliff of the model's cache is labelled a simplification on the figure
+    fig = incident.dns_figure(r, a)
+    assert any("simplification" in t.get_text() for t in fig.axes[0].texts)
+    plt.close(fig)
+
+
+def test_a_fixes_bar_of_length_zero_carries_a_note():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    a = incident.Assumptions()
+    base = incident.run_incident(a)
+    fixes = {"none": (base, base),
+             "block_admin_api": tuple(incident.run_incident(a, fixes=("block_admin_api",),
+                                                            removal=rm) for rm in (False, True))}
+    fig = incident.fixes_figure(fixes, a)
+    notes = [t.get_text() for t in fig.axes[1].texts]
+    assert "telemetry: 0 % (blocked at the network)" in notes
+    assert "discovery: 0 %" in notes            # nothing answered in time without a fix
+    plt.close(fig)
+
+
+def test_printed_lines_fit_a_notebook_column(capsys):
+    a = incident.Assumptions()
+    r = incident.run_incident(a)
+    incident.print_assumptions(a)
+    incident.print_load_check(a)
+    incident.print_dns_numbers(r, a)
+    incident.print_admin_numbers(r)
+    incident.print_outcome(r)
+    incident.fixes_table({"none": (r, r)}, a)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and max(map(len, lines)) <= 100, max(lines, key=len)
+
+
 def test_the_explorer_redraws_when_a_slider_moves():
     d = incident.outage_dashboard()
     first, png = d.last_text, d.figure.axes[0].get_title()

@@ -110,10 +110,12 @@ def test_suite_parameters_change_the_scenarios():
 
 def test_table_lists_every_policy_best_first(board):
     text = board.table()
-    rows = text.splitlines()[2:]
+    ceiling_row, *rows = text.splitlines()[2:]
+    assert ceiling_row.startswith("(ceiling)")
     assert [r.split()[0] for r in rows][:3] == [n.split()[0] for n in board.ranking()[:3]]
     assert all(n in text for n in board.policies)
     assert "on_target" not in text and "%" in board.table("on_target")
+    assert max(len(line) for t in map(board.table, board.FORMATS) for line in t.splitlines()) < 100
 
 
 @pytest.mark.parametrize("call, name", [

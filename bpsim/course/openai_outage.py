@@ -288,11 +288,12 @@ def print_outcome(r) -> None:
 def print_load_check(a: Assumptions = Assumptions()) -> None:
     """Load against capacity for the staging and the production cluster, and the tipping size."""
     cap, other = seat_capacity(a), baseline_load(a)
+    print(f"capacity: {a.api_servers} API servers x {a.seats_per_server} seats = {cap:,.0f} "
+          "seat-seconds per second")
     for name, n in (("staging", a.staging_nodes), ("production", a.nodes)):
         tele = float(telemetry_load(n, a))
         print(f"{name:>10}: {n:>5,} nodes -> telemetry {tele:>5,.0f} + discovery {other:.0f} = "
-              f"{tele + other:>5,.0f} seat-s/s = {(tele + other) / cap:>4.0%} of capacity "
-              f"({cap:,.0f})")
+              f"{tele + other:>5,.0f} seat-s/s = {(tele + other) / cap:>4.0%} of capacity")
     print(f"{'tips at':>10}: {tipping_nodes(a):,.0f} nodes")
 
 
@@ -315,9 +316,10 @@ def print_admin_numbers(r) -> None:
     lat = r.latency("admin", 600)
     start = min(w.at_s for w in r.model.switches if w.cls == "admin" and w.field == "rate_per_s")
     span = r.time_s[-1] - start
-    print(f"delete attempts: {b['attempts']:,} (about {b['attempts'] / span:.1f} a second); "
-          f"answered in time: {b['succeeded']:,}; typical wait of an attempt at 16:30: "
-          f"{lat[int(at('16:30') / r.model.dt_s)]:.0f} s")
+    print(f"delete attempts:         {b['attempts']:,} (about {b['attempts'] / span:.1f} a second)")
+    print(f"answered in time:        {b['succeeded']:,}")
+    print(f"mean wait around 16:30:  {lat[int(at('16:30') / r.model.dt_s)]:.0f} s "
+          "(10-minute mean of the time in system)")
 
 
 def print_storm(runs: dict, last_s: float = 120.0) -> None:
@@ -402,11 +404,12 @@ _MARKS = {"deploy_at": "telemetry switched on", "admin_from": "operator starts t
 _MARK_STYLES = {"deploy_at": ":", "admin_from": "-.", "fix_at": "--"}
 
 
-def _mark(ax, a, what=("deploy_at",)):
-    """Grey lines at the model's assumed moments, one style each, labelled for the legend."""
+def _mark(ax, a, what=("deploy_at",), legend=True):
+    """Grey lines at the model's assumed moments, one style each, labelled for the legend
+    (``legend=False``: unlabelled, for a panel below one that names them)."""
     for key in what:
         ax.axvline(clock_hours(getattr(a, key)), color="#777777", lw=0.8, ls=_MARK_STYLES[key],
-                   label=f"{getattr(a, key)} {_MARKS[key]}")
+                   label=f"{getattr(a, key)} {_MARKS[key]} (assumed)" if legend else None)
 
 
 def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
@@ -422,63 +425,68 @@ def collapse_figure(r, a: Assumptions = Assumptions(), since: str = "14:53",
         col = CLASS_COLORS[c.name]
         q = r.series(c.name, "queued") + r.series(c.name, "queued_orphan")
         axes[0].plot(h[keep], q[keep], color=col, label=c.name)
-        axes[1].plot(h[keep], r.latency(c.name, 10)[keep], color=col, label=c.name,
+        axes[1].plot(h[keep], r.latency(c.name, 10)[keep], color=col,
                      lw=3 if c.name == "telemetry" else 1.5)
         axes[1].axhline(c.timeout_s, color=col, ls="--", lw=0.9,
                         label=f"{c.name} timeout ({c.timeout_s:.0f} s)")
-        axes[2].plot(h[keep], 100 * r.goodput_fraction(c.name, 10)[keep], color=col,
-                     label=c.name)
+        axes[2].plot(h[keep], 100 * r.goodput_fraction(c.name, 10)[keep], color=col)
     _plain_log(axes[1])
     past = timeout_passed_at(r, "discovery")
-    for ax in axes:
-        _mark(ax, a)
+    for k, ax in enumerate(axes):
+        _mark(ax, a, legend=k == 0)           # the same lines in every panel, named once
         if past is not None:
             ax.axvline(START_HOUR + past / 3600, color=CLASS_COLORS["discovery"], lw=0.8,
-                       label=f"{clock(past)} discovery past its timeout")
-    if past is not None:
-        axes[1].annotate(f"{clock(past)}: discovery waits past its timeout",
-                         (START_HOUR + past / 3600, 30), xytext=(5, 0),
-                         textcoords="offset points", fontsize=8)
+                       label=f"{clock(past)} discovery past its timeout" if k == 0 else None)
     _clock_axis(axes[2])
-    label_axes(axes[0], "One shared FIFO: the telemetry flood fills the queue", "",
+    label_axes(axes[0], "One shared FIFO: telemetry's expensive API calls fill the queue", "",
                "requests waiting")
     label_axes(axes[1], "One queue, one wait: soon longer than every timeout", "",
                "time in system (s), 10-s mean")
     label_axes(axes[2], "Answered before the client gave up", "Pacific time (hh:mm)",
                "% of attempts")
-    axes[0].legend(fontsize=8)
-    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
-    axes[2].legend(fontsize=8, loc="center right")
+    # one legend for the classes and the moments (the colours mean the same in every panel),
+    # one for the timeouts; beside the panels, never on a line
+    axes[0].legend(title="class, and moments", fontsize=8, loc="upper left",
+                   bbox_to_anchor=(1.01, 1))
+    axes[1].legend(title="dashed: client timeout", fontsize=8, loc="upper left",
+                   bbox_to_anchor=(1.01, 1))
     return fig
 
 
 def dns_figure(r, a: Assumptions = Assumptions(), fig=None):
-    """Records that still resolve, and the discovery traffic, with the cache expiry marked."""
+    """Records that still resolve (top) and the discovery traffic (below), with the last refresh
+    and the cache expiry marked.
+
+    The model's cache lets every record expire at the same moment, ``dns_stale_s`` after the last
+    refresh: a simplification, labelled as such on the figure. In the postmortem the cached
+    records expired over the roughly 20 minutes that followed, not all at one moment.
+    """
     h = _hours(r)
-    fig, (ax1,) = new_figure(1, 1, (9, 4), fig)
+    fig, (ax1, ax2) = new_figure(1, 2, (9, 5), fig, sharex=True)
     ax1.plot(h, 100 * resolving_fraction(r), color=CLASS_COLORS["discovery"],
-             label="service names that resolve (%)")
+             label="service names that resolve")
     ax1.set_ylim(-3, 105)
-    ax2 = ax1.twinx()
-    ax2.plot(h, r.rate("discovery", "attempts", 60), color="#56B4E9", lw=1,
-             label="discovery requests to the API (per s)")
-    ax2.set_ylabel("discovery requests per second")
+    ax2.plot(h, r.rate("discovery", "attempts", 60), color=CLASS_COLORS["discovery"], lw=1,
+             label="discovery requests to the API servers (1-min mean)")
     ok = r.series("discovery", "successes_tick") > 0
     stalled = r.first_time((r.time_s > at(a.deploy_at)) & ~ok)
     if stalled is not None:
         expiry = START_HOUR + (stalled + a.dns_stale_s) / 3600
-        ax1.axvline(START_HOUR + stalled / 3600, color="#777777", ls=":", lw=1)
-        ax1.axvline(expiry, color=COLORS["crash"], ls="--", lw=1)
-        ax1.annotate("last refresh", (START_HOUR + stalled / 3600, 50), xytext=(4, 0),
-                     textcoords="offset points", fontsize=8)
-        ax1.annotate(f"cache expiry (+{a.dns_stale_s / 60:.0f} min)", (expiry, 50),
-                     xytext=(4, 0), textcoords="offset points", fontsize=8)
-    _clock_axis(ax1)
-    label_axes(ax1, "The DNS cache hides the failure, then re-resolution adds load",
-               "Pacific time (hh:mm)", "service names that resolve (%)")
-    lines = ax1.get_legend_handles_labels()
-    more = ax2.get_legend_handles_labels()
-    ax1.legend(lines[0] + more[0], lines[1] + more[1], loc="center right", fontsize=8)
+        for k, ax in enumerate((ax1, ax2)):
+            ax.axvline(START_HOUR + stalled / 3600, color="#777777", ls=":", lw=1,
+                       label=f"{clock(stalled)} last successful refresh" if k == 0 else None)
+            ax.axvline(expiry, color=COLORS["crash"], ls="--", lw=1,
+                       label=(f"{clock(stalled + a.dns_stale_s)} cache expiry, "
+                              f"+{a.dns_stale_s / 60:.0f} min" if k == 0 else None))
+        ax1.annotate("model: all names expire at once\n(a simplification; in the postmortem\n"
+                     "records ran out over ~20 min)", (expiry, 50), xytext=(6, 0),
+                     textcoords="offset points", fontsize=8, va="center")
+    _clock_axis(ax2)
+    label_axes(ax1, "The DNS cache hides the failure...", "", "names that resolve (%)")
+    label_axes(ax2, "...then re-resolution adds load", "Pacific time (hh:mm)",
+               "requests per second")
+    ax1.legend(loc="lower left", fontsize=8)
+    ax2.legend(loc="upper left", fontsize=8)
     return fig
 
 
@@ -493,7 +501,7 @@ def admin_figure(r, a: Assumptions = Assumptions(), fig=None):
     ax.set_ylim(0, None)
     _mark(ax, a, ("deploy_at", "admin_from"))
     _clock_axis(ax)
-    label_axes(ax, "Locked out: the delete that would end it waits behind the flood",
+    label_axes(ax, "Locked out: the delete waits behind telemetry's expensive API calls",
                "Pacific time (hh:mm)", "time in system (s)")
     ax.legend(fontsize=8)
     return fig
@@ -551,8 +559,15 @@ def fixes_figure(results: dict, a: Assumptions = Assumptions(), fig=None):
     width = 0.8 / len(CLASS_COLORS)
     for j, cls in enumerate(CLASS_COLORS):
         vals = [100 * np.nan_to_num(results[n][0].goodput_fraction(cls, 600)[-1]) for n in names]
-        ax2.barh(y - 0.4 + width * (j + 0.5), vals, height=width, color=CLASS_COLORS[cls],
-                 label=cls)
+        ys = y - 0.4 + width * (j + 0.5)
+        ax2.barh(ys, vals, height=width, color=CLASS_COLORS[cls], label=cls)
+        for n, v, yy in zip(names, vals, ys):   # a bar of length 0 is invisible: say so
+            if v < 0.5:
+                blocked = any(w.field == "blocked" and w.cls == cls
+                              for w in results[n][0].model.switches)
+                ax2.annotate(f"{cls}: 0 %" + (" (blocked at the network)" if blocked else ""),
+                             (0, yy), xytext=(3, 0), textcoords="offset points", fontsize=7,
+                             va="center", color=CLASS_COLORS[cls])
     ax2.set_xlim(0, 105)
     label_axes(ax2, f"The fix alone: answered in time, last 10 min to {clock(a.duration_s)}",
                "% of attempts", "")
