@@ -705,25 +705,26 @@ def poisson_mult(counts, start, stop, enlam, u):
     ``enlam = exp(-mean)``; the count is the number of factors before that (numpy's
     ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
     or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
+
+    One pass over the uniforms without a branch that depends on them (the product restarts at 1
+    with a select): the counts are the same, and the loop does not stall on mispredicted branches.
     """
-    pos = 0
     n_u = u.size
-    for i in range(start, stop):
-        x = 0
-        prod = 1.0
-        j = pos
-        while True:
-            if j == n_u:
-                return i, pos
-            prod *= u[j]
-            j += 1
-            if prod > enlam:
-                x += 1
-            else:
-                break
-        counts[i] = x
-        pos = j
-    return stop, pos
+    i = start
+    x = 0
+    prod = 1.0
+    pos = 0   # uniforms used by the finished ticks
+    j = 0
+    while j < n_u and i < stop:
+        prod *= u[j]
+        j += 1
+        done = prod <= enlam
+        counts[i] = x          # final once the tick is done; overwritten until then
+        x = 0 if done else x + 1
+        prod = 1.0 if done else prod
+        i += done
+        pos = j if done else pos
+    return i, pos
 
 
 # -- a stale cache ---------------------------------------------------------------------------------

@@ -154,8 +154,8 @@ class Scenario:
         set_(self, "drop_expired", v.flag("drop_expired", self.drop_expired))
         if self.drop_expired and self.client_timeout_s is None:
             v.bad("drop_expired", self.drop_expired,
-                  "drop_expired=True only with a client_timeout_s (without one no client ever "
-                  "leaves, so nothing expires), or drop_expired=False")
+                  "False, or give a client_timeout_s too (without one no client ever leaves, so "
+                  "nothing can expire)")
         v.choice("order", self.order, ORDERS)
         n = self.n_ticks
         if n > MAX_TICKS:
