@@ -30,8 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import (COL, LEVELS, UNBOUNDED_CAPACITY, hist_percentiles, lat_value, n_bins,
-                    wait_value)
+from .state import COL, LEVELS, UNBOUNDED_CAPACITY, hist_percentiles, lat_value, wait_value
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",
@@ -79,11 +78,15 @@ class Result:
         :data:`bpsim.state.PER_TICK_MAX` ticks."""
         return self._inputs.bin_ticks
 
+    @property
+    def _n_points(self) -> int:
+        return -(-self._inputs.n_ticks // self._inputs.bin_ticks)
+
     @cached_property
     def _rows(self) -> np.ndarray:
         """For each point, the log row that holds its state (bpsim.state: the last row at or
         before its bin)."""
-        nb = n_bins(self._inputs.n_ticks)
+        nb = self._n_points
         starts = np.maximum(self._log[:, 0], 0)
         counts = np.diff(starts, append=nb)
         return np.repeat(np.arange(len(self._log)), counts)
@@ -133,7 +136,7 @@ class Result:
         k, n = self._inputs.bin_ticks, self._inputs.n_ticks
         if k == 1:
             return (np.arange(n) + 1) * self.scenario.dt_s
-        return np.minimum((np.arange(n_bins(n)) + 1) * k, n) * self.scenario.dt_s
+        return np.minimum((np.arange(self._n_points) + 1) * k, n) * self.scenario.dt_s
 
     @property
     def queue_depth(self) -> np.ndarray:

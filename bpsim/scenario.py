@@ -44,9 +44,10 @@ SERVICES = ("deterministic", "exponential")
 #: (``adaptive_lifo``; see :data:`bpsim.engine.ADAPTIVE_LIFO_S`).
 ORDERS = ("fifo", "lifo", "adaptive_lifo")
 
-#: The longest run accepted, in ticks. Each tick keeps a dozen 8-byte counters, so this bounds the
-#: time series at about 100 MB; a longer run should use a larger ``dt_s``.
-MAX_TICKS = 1_000_000
+#: The longest run accepted, in ticks. The series are bounded whatever the length (per tick up to
+#: a million ticks, in at most 100,000 bins beyond: :mod:`bpsim.state`); what grows with the length
+#: is the arrivals drawn up front, 8 bytes a tick.
+MAX_TICKS = 50_000_000
 
 
 @dataclass(frozen=True)
