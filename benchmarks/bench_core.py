@@ -233,12 +233,23 @@ class _Frozen:
     """An engine stand-in that hands a finished run's arrays to a new Result."""
 
     def __init__(self, r):
-        self.table, self.wait_hist = r._table, r._wait_hist
+        self.log, self.wait_hist, self.lat_hist = r._log, r._wait_hist, r._lat_hist
+        self.env = r._env if r._env is not None else np.zeros((1, 6), dtype=np.int64)
         self._s, self._rec = r._scalars, (r._gen, r._start, r._done)
         self._crash = (r.crash_times_s / r.scenario.dt_s).round().astype(int).tolist()
+        self._busy, self._wasted, self._waiting = r._busy_s, r._wasted_s, r._waiting
 
     def scalars(self):
         return dict(self._s)
+
+    def busy_seconds(self):
+        return self._busy
+
+    def wasted_seconds(self):
+        return self._wasted
+
+    def waiting(self):
+        return self._waiting
 
     def records(self, lo, hi):
         return tuple(a[lo:hi] for a in self._rec)

@@ -17,7 +17,7 @@ import json
 import sys
 
 from .engine import simulate
-from .scenario import ARRIVALS, SERVICES, Scenario
+from .scenario import ARRIVALS, ORDERS, SERVICES, Scenario
 from .strategies import STRATEGIES, params_of
 
 _D = Scenario()
@@ -45,6 +45,11 @@ _FLAGS = [
      "the server crashes beyond this, bytes (default: %(default)s)"),
     ("--restart", "restart_s", float, _D.restart_s,
      "downtime after a crash, seconds (default: %(default)s)"),
+    ("--client-timeout", "client_timeout_s", float, _D.client_timeout_s,
+     "clients give up on a message not served this long after it was generated, seconds "
+     "(default: never)"),
+    ("--order", "order", str, _D.order,
+     f"which waiting message a free consumer takes: {', '.join(ORDERS)} (default: %(default)s)"),
     ("--seed", "seed", int, 1, "random seed, a whole number 0 or more (default: %(default)s)"),
 ]
 
@@ -97,12 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         is_strategy = not any(flag == f for f, *_ in _FLAGS) and flag != "--strategy"
         run.add_argument(flag, dest=dest, type=typ, default=None if is_strategy else default,
                          help=help_)
+    run.add_argument("--drop-expired", dest="drop_expired", action="store_true",
+                     help="the server discards, unserved, messages whose client has left "
+                          "(needs --client-timeout)")
     run.add_argument("--json", action="store_true",
                      help="print the summary as JSON on one line")
     # Document the sub-command's flags in the top-level --help too.
     parser.epilog = "run flags:\n" + "\n".join(
         f"  {flag:<22} {help_ % {'default': default}}" for flag, _, _, default, help_ in rows
-    ) + f"\n  {'--json':<22} print the summary as JSON on one line\n"
+    ) + (f"\n  {'--drop-expired':<22} the server discards, unserved, messages whose client has "
+         "left (needs --client-timeout)"
+         f"\n  {'--json':<22} print the summary as JSON on one line\n")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
@@ -133,6 +143,9 @@ def main(argv=None) -> int:
         return 2
     flags = {dest: flag for flag, dest, *_ in _FLAGS}
     params = {dest: getattr(args, dest) for dest in flags}
+    flags["drop_expired"] = "--drop-expired"
+    if args.drop_expired:
+        params["drop_expired"] = True
     seed = params.pop("seed")
     strategy = args.strategy
     cls = STRATEGIES.get(strategy)

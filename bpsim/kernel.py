@@ -61,7 +61,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .state import COLUMNS, S, SCALARS, UNBOUNDED_CAPACITY
+from .state import (COLUMNS, HIST_MANTISSA_BITS, LAT_BINS, S, SCALARS, UNBOUNDED_CAPACITY,
+                    WAIT_EXACT, n_bins, wait_bins)
+from .reference import ring_records
 from .strategies import DROP, HOLD, REJECT
 
 # -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
@@ -73,6 +75,8 @@ SHED, SAMPLED_OUT, LOST, LOST_DOWN = S["shed"], S["sampled_out"], S["lost"], S["
 REJECTED, ATTEMPTS, SAMPLE_COUNTER = S["rejected"], S["attempts"], S["sample_counter"]
 N_RECORDS, CRASHES, FIRST_CRASH = S["n_records"], S["crashes"], S["first_crash_tick"]
 MAX_DEPTH, PEAK, POOL_INDEX = S["max_depth"], S["peak_in_memory"], S["pool_index"]
+TIMED_OUT, EXPIRED, MAX_WAIT = S["timed_out"], S["expired"], S["max_wait"]
+REC_POS, N_ROWS = S["rec_pos"], S["n_rows"]
 N_SCALARS = len(SCALARS)
 # Then the kernel's own: the current tick, the reference's _front/_reheld flags, ring heads and
 # lengths, crashes recorded, a flag raised if a ring was ever full, and for retry FIFO k its head at
@@ -89,15 +93,23 @@ assert COLUMN_SLOTS == tuple(range(N_COLUMNS)), "state.SCALARS must begin with s
 # Other arrays: ``buf`` and ``hold`` are rings [2, size] of (gen_tick, count), ``rq`` the retry
 # rings [retries, 3, size] of (due_tick, gen_tick, count); workers ``wi`` [2, workers] (busy,
 # gen_tick) and ``wf`` [3, workers] (remaining work, start time, work done this tick); records
-# ``rec_gen`` and ``rec_t`` [2, size] (start, done); ``fv`` [1] the busy worker-seconds.
+# ``rec_gen`` and ``rec_t`` [2, size] (start, done), a ring; ``fv`` [2] the busy worker-seconds
+# and those spent on messages whose client had left; ``log`` and ``env`` the series log
+# (bpsim.state); ``wait_hist`` and ``lat_hist`` the producer-wait and latency histograms.
 
 # -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
 C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW = range(4, 8)
-C_BACKOFF = 8  # backoff (ticks) before retry k+1 at C_BACKOFF + k
-F_DT, F_MEAN_WORK, F_SAMPLE_FROM = range(3)
+C_BIN, C_DROP_EXPIRED, C_ORDER, C_LIFO_DEPTH = range(8, 12)
+C_BACKOFF = 12  # backoff (ticks) before retry k+1 at C_BACKOFF + k
+F_DT, F_MEAN_WORK, F_SAMPLE_FROM, F_TIMEOUT = range(4)
+# the histograms' bins, as in bpsim.state (lat_bin, wait_bin)
+_SHIFT = 52 - HIST_MANTISSA_BITS
+_LAT_LOW = (1023 - 40) << HIST_MANTISSA_BITS
+_WAIT_LOW = (1023 + 20) << HIST_MANTISSA_BITS
 
 ENDLESS_ROOM = 1 << 62
+ORDER_LIFO, ORDER_ADAPTIVE = 1, 2
 FIRST_TRY = np.int64(0)  # attempt of a first try; an np.int64 so that numba compiles _offer once,
                          # not once more for the literal 0
 
@@ -129,6 +141,62 @@ def _compiler(**options):
 
 _jit = _compiler(error_model="numpy", _nrt=False)
 _inline = _compiler(error_model="numpy", _nrt=False, inline="always")
+
+# -- small helpers ---------------------------------------------------------------------------------
+@_inline
+def _at(a, i):
+    """A per-tick value: ``a[i]``, or ``a[0]`` where the value never changes (one element)."""
+    return a[i] if a.shape[0] > 1 else a[0]
+
+
+@_inline
+def _lat_bin(x):
+    j = (np.float64(x).view(np.int64) >> _SHIFT) - _LAT_LOW
+    return min(max(j, 0), LAT_BINS - 1)
+
+
+@_inline
+def _lifo_now(v, cfg):
+    order = cfg[C_ORDER]
+    return order == ORDER_LIFO or (order == ORDER_ADAPTIVE and v[DEPTH] > cfg[C_LIFO_DEPTH])
+
+
+@_inline
+def _record(v, log, env, k, i, changed):
+    """Step 5 of tick ``i``: the series log (bpsim.state; reference._record)."""
+    r = v[N_ROWS] - 1
+    if not changed:
+        for c in range(N_COLUMNS):
+            if log[r, 1 + c] != v[c]:
+                changed = True
+                break
+        if not changed:
+            return
+    b = i if k == 1 else i // k
+    if log[r, 0] != b:
+        r += 1
+        if k > 1:
+            depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
+            if i > b * k:  # the bin's earlier ticks ended in the state of the row before
+                d0 = log[r - 1, 1 + DEPTH]
+                m0 = d0 + log[r - 1, 1 + IN_SERVICE]
+                c0 = log[r - 1, 1 + CAPACITY]
+                env[r, 0], env[r, 1], env[r, 2] = min(depth, d0), min(mem, m0), min(cap, c0)
+                env[r, 3], env[r, 4], env[r, 5] = max(depth, d0), max(mem, m0), max(cap, c0)
+            else:
+                env[r, 0], env[r, 1], env[r, 2] = depth, mem, cap
+                env[r, 3], env[r, 4], env[r, 5] = depth, mem, cap
+        log[r, 0] = b
+        v[N_ROWS] = r + 1
+    elif k > 1:  # the same bin: its last state, and its extremes
+        depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
+        env[r, 0], env[r, 1], env[r, 2] = (min(env[r, 0], depth), min(env[r, 1], mem),
+                                           min(env[r, 2], cap))
+        env[r, 3], env[r, 4], env[r, 5] = (max(env[r, 3], depth), max(env[r, 4], mem),
+                                           max(env[r, 5], cap))
+    for c in range(N_COLUMNS):
+        log[r, 1 + c] = v[c]
+
 
 # -- rings -----------------------------------------------------------------------------------------
 @_inline
@@ -247,7 +315,12 @@ def _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, n):
     _buf_push(v, buf, gen, n)
     v[DEPTH] += n
     v[ADMITTED] += n
-    wait_hist[v[TICK] - gen] += n
+    w = v[TICK] - gen
+    if w < WAIT_EXACT:
+        wait_hist[w] += n
+    else:
+        wait_hist[WAIT_EXACT + (np.float64(w).view(np.int64) >> _SHIFT) - _WAIT_LOW] += n
+    v[MAX_WAIT] = max(v[MAX_WAIT], w)
     v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
     v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
 
@@ -340,12 +413,12 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
 
 # -- service ---------------------------------------------------------------------------------------
 @_inline
-def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i):
+def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool, i):
     """Step 4 of a tick: completions and starts in time order across workers (reference._serve)."""
     # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s),
     # wf[2, w]: work done this tick (s), the worker's clock
-    dt, mean_work = fcfg[F_DT], fcfg[F_MEAN_WORK]
-    sp = speed[i]
+    dt, mean_work, timeout = fcfg[F_DT], fcfg[F_MEAN_WORK], fcfg[F_TIMEOUT]
+    sp = _at(speed, i)
     t = i * dt
     n_workers = wi.shape[1]
     if sp <= 0.0:
@@ -353,9 +426,11 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
             if wi[0, w]:
                 fv[0] += dt
         return
-    active = consumers[i]
+    active = _at(consumers, i)
     budget = dt * sp
     record_size = cfg[C_RECORD_SIZE]
+    drop_expired = cfg[C_DROP_EXPIRED] != 0
+    size = buf.shape[1]
     for w in range(n_workers):
         wf[2, w] = 0.0
     while True:
@@ -381,16 +456,50 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
             wf[0, w] = 0.0
             wi[0, w] = 0
             v[IN_SERVICE] -= 1
-            v[DELIVERED] += 1
-            r = v[N_RECORDS]
-            if r < record_size:
-                rec_gen[r] = wi[1, w]
-                rec_t[0, r] = wf[1, w]
-                rec_t[1, r] = t + at / sp
-                v[N_RECORDS] = r + 1
+            done = t + at / sp
+            latency = done - wi[1, w] * dt
+            if latency > timeout:  # its client has left: the work was wasted
+                v[TIMED_OUT] += 1
+                fv[1] += done - wf[1, w]
+            else:
+                v[DELIVERED] += 1
+            lat_hist[_lat_bin(latency)] += 1
+            r = v[REC_POS]  # the records are a ring of record_size
+            rec_gen[r] = wi[1, w]
+            rec_t[0, r] = wf[1, w]
+            rec_t[1, r] = done
+            v[REC_POS] = 0 if r + 1 == record_size else r + 1
+            v[N_RECORDS] += 1
+        if w < active and drop_expired:  # discard what its client has left
+            now = t + wf[2, w] / sp
+            while v[DEPTH] > 0:
+                lifo = _lifo_now(v, cfg)
+                j = v[BUF_HEAD]
+                if lifo:
+                    j += v[BUF_LEN] - 1
+                    if j >= size:
+                        j -= size
+                if not now - buf[0, j] * dt > timeout:
+                    break
+                v[EXPIRED] += buf[1, j]
+                v[DEPTH] -= buf[1, j]
+                buf[1, j] = 0
+                v[BUF_LEN] -= 1
+                if not lifo:
+                    v[BUF_HEAD] = 0 if j + 1 == size else j + 1
         if w < active and v[DEPTH] > 0:  # and take the next one at once
-            wi[1, w] = buf[0, v[BUF_HEAD]]
-            _buf_pop(v, buf, 1)
+            if _lifo_now(v, cfg):
+                j = v[BUF_HEAD] + v[BUF_LEN] - 1
+                if j >= size:
+                    j -= size
+                wi[1, w] = buf[0, j]
+                buf[1, j] -= 1
+                v[DEPTH] -= 1
+                if buf[1, j] == 0:
+                    v[BUF_LEN] -= 1
+            else:
+                wi[1, w] = buf[0, v[BUF_HEAD]]
+                _buf_pop(v, buf, 1)
             v[IN_SERVICE] += 1
             wi[0, w] = 1
             wf[1, w] = t + wf[2, w] / sp
@@ -409,8 +518,8 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool
 
 # -- a tick, and a run of ticks --------------------------------------------------------------------
 @_inline
-def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
-          arrivals, speed, consumers, pool, cfg, fcfg, i):
+def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
+          crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i):
     # 1. restart
     if v[DOWN] and i >= v[UP_TICK]:
         v[DOWN] = 0
@@ -456,14 +565,14 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_
         v[FRONT] = 0
     # 4. service
     if not v[DOWN]:
-        _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, speed, consumers, pool, i)
+        _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool,
+               i)
     # 5. record: the columns are the first scalars (state.SCALARS)
-    for c in range(N_COLUMNS):
-        table[i, c] = v[c]
+    _record(v, log, env, cfg[C_BIN], i, False)
 
 
 @_inline
-def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, start, stop):
+def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start, stop):
     """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
 
     A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
@@ -471,33 +580,47 @@ def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, star
     arrives (if anything) meets a full buffer whose rule only counts it (dropped, or sampled out
     then dropped: overflow ``DROP``, no eviction). Such a tick only adds to counters, takes
     ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
-    operations :func:`_step` would do, in the same order, on local copies. This is what makes the
-    cost follow events rather than ticks: a run of empty ticks costs one row copy each.
+    operations :func:`_step` would do, in the same order, on local copies, leaving out those that
+    change nothing (adding ``0.0``, subtracting ``budget - 0.0`` written as ``budget``). A quiet tick
+    without arrivals changes no column, so it writes nothing to the log; with all workers idle
+    and nothing waiting, such ticks are skipped in a scan of ``arrivals``. This is what makes the
+    cost follow events rather than ticks.
     """
     n_workers = wi.shape[1]
     dt = fcfg[F_DT]
+    k = cfg[C_BIN]
     # the first tick a retry is due (retries are only pushed by _step, so this holds throughout)
     due = stop
-    for k in range(cfg[C_RETRIES]):
-        if v[RQ + 2 * k + 1] > 0:
-            due = min(due, rq[k, 0, v[RQ + 2 * k]])
+    for q in range(cfg[C_RETRIES]):
+        if v[RQ + 2 * q + 1] > 0:
+            due = min(due, rq[q, 0, v[RQ + 2 * q]])
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
     sampling = cfg[C_SAMPLING] != 0
     every = cfg[C_SAMPLE_EVERY]
     depth, cap = v[DEPTH], v[CAPACITY]
     full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    idle = depth == 0
+    for w in range(n_workers):
+        if wi[0, w]:
+            idle = False
     offered, attempts, dropped = v[OFFERED], v[ATTEMPTS], v[DROPPED]
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
+    last = min(stop, due)
     i = start
-    while i < stop and i < due:
+    while i < last:
         new = arrivals[i]
+        if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
+            i += 1
+            while i < last and arrivals[i] == 0:
+                i += 1
+            continue
         if new > 0 and not (countable and full):
             break
-        sp = speed[i]
+        sp = _at(speed, i)
         if sp > 0.0:
             budget = dt * sp
-            active = consumers[i]
+            active = _at(consumers, i)
             moves = False
             for w in range(n_workers):
                 if wi[0, w]:
@@ -507,10 +630,17 @@ def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, star
                     moves = True
             if moves:
                 break
-        # 2.-3. arrivals, all turned away by the full buffer (Rule via _admit with room 0)
-        offered += new
-        attempts += new
-        if new > 0:
+            for w in range(n_workers):  # 4. every busy worker works the whole tick
+                if wi[0, w]:
+                    wf[0, w] -= budget
+                    busy_s += dt
+        else:
+            for w in range(n_workers):
+                if wi[0, w]:
+                    busy_s += dt
+        if new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
+            offered += new
+            attempts += new
             if sampling:
                 total = counter + new
                 passed = total // every
@@ -519,24 +649,13 @@ def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, star
                 dropped += passed
             else:
                 dropped += new
-        # 4. service: every busy worker works the whole tick (reference._serve, nothing moves)
-        if sp <= 0.0:
-            for w in range(n_workers):
-                if wi[0, w]:
-                    busy_s += dt
-        else:
-            for w in range(n_workers):
-                if wi[0, w]:
-                    wf[0, w] -= budget - 0.0
-                    busy_s += dt
-                else:
-                    busy_s += 0.0 / sp
-        # 5. record
-        v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
-        v[SAMPLED_OUT] = sampled_out
-        for c in range(N_COLUMNS):
-            table[i, c] = v[c]
+            # 5. record
+            v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+            v[SAMPLED_OUT] = sampled_out
+            _record(v, log, env, k, i, True)
         i += 1
+    v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+    v[SAMPLED_OUT] = sampled_out
     v[SAMPLE_COUNTER] = counter
     fv[0] = busy_s
     for w in range(n_workers):
@@ -545,23 +664,28 @@ def _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, star
 
 
 @_jit
-def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
-         arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
+def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
+         crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
     i = start
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    # The first tick of a call always takes the full step: a control between calls
+    # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
+    first = True
     while i < stop:
         # a cheap first look before trying the quiet path (see _quiet)
-        if v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
+        if not first and v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
                 arrivals[i] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
                                      and v[DEPTH] >= v[CAPACITY])):
-            j = _quiet(v, fv, rq, wi, wf, table, arrivals, speed, consumers, cfg, fcfg, i, stop)
+            j = _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
+                       stop)
             if j > i:
                 v[TICK] = j - 1
                 i = j
                 continue
+        first = False
         v[TICK] = i
-        _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, table, wait_hist, crash_ticks,
-              arrivals, speed, consumers, pool, cfg, fcfg, i)
+        _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
+              crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i)
         i += 1
 
 
@@ -581,25 +705,26 @@ def poisson_mult(counts, start, stop, enlam, u):
     ``enlam = exp(-mean)``; the count is the number of factors before that (numpy's
     ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
     or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
+
+    One pass over the uniforms without a branch that depends on them (the product restarts at 1
+    with a select): the counts are the same, and the loop does not stall on mispredicted branches.
     """
-    pos = 0
     n_u = u.size
-    for i in range(start, stop):
-        x = 0
-        prod = 1.0
-        j = pos
-        while True:
-            if j == n_u:
-                return i, pos
-            prod *= u[j]
-            j += 1
-            if prod > enlam:
-                x += 1
-            else:
-                break
-        counts[i] = x
-        pos = j
-    return stop, pos
+    i = start
+    x = 0
+    prod = 1.0
+    pos = 0   # uniforms used by the finished ticks
+    j = 0
+    while j < n_u and i < stop:
+        prod *= u[j]
+        j += 1
+        done = prod <= enlam
+        counts[i] = x          # final once the tick is done; overwritten until then
+        x = 0 if done else x + 1
+        prod = 1.0 if done else prod
+        i += done
+        pos = j if done else pos
+    return i, pos
 
 
 # -- a stale cache ---------------------------------------------------------------------------------
@@ -610,7 +735,8 @@ def poisson_mult(counts, start, stop, enlam, u):
 LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFERED, ADMITTED,
           DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
-          DROP, HOLD, REJECT, UNBOUNDED_CAPACITY) + COLUMN_SLOTS
+          DROP, HOLD, REJECT, UNBOUNDED_CAPACITY, TIMED_OUT, EXPIRED, MAX_WAIT, REC_POS, N_ROWS,
+          HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT) + COLUMN_SLOTS
 
 
 @_jit
@@ -631,6 +757,15 @@ def _ensure_fresh_cache():
 
 
 # -- the engine object -----------------------------------------------------------------------------
+def _per_tick_arg(a, dtype):
+    """A per-tick input for the kernel: one element if it never changes (a broadcast view)."""
+    a = np.asarray(a)
+    if a.ndim == 1 and a.shape[0] > 1 and a.strides[0] == 0:
+        return np.array(a[:1], dtype=dtype)
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+
 class FastEngine:
     """Runs a scenario with the compiled kernel; same interface as :class:`ReferenceEngine`.
 
@@ -667,8 +802,13 @@ class FastEngine:
         cfg[C_SAMPLE_EVERY] = rule.sample_every
         cfg[C_EVICT] = rule.evict_oldest
         cfg[C_OVERFLOW] = rule.overflow
+        cfg[C_BIN] = x.bin_ticks
+        cfg[C_DROP_EXPIRED] = x.drop_expired
+        cfg[C_ORDER] = x.order
+        cfg[C_LIFO_DEPTH] = x.lifo_depth
         cfg[C_BACKOFF:] = backoff
-        fcfg = np.array([x.dt, x.mean_work, float(rule.sample_from)], dtype=np.float64)
+        fcfg = np.array([x.dt, x.mean_work, float(rule.sample_from), x.timeout],
+                        dtype=np.float64)
 
         # Ring sizes from the bounds in the module docstring (+2 to stay clear of the edges).
         buf_size = min(x.max_in_memory, offered) + 2
@@ -684,18 +824,24 @@ class FastEngine:
         self._rec_gen = np.zeros(x.record_size, dtype=np.int64)
         self._rec_t = np.zeros((2, x.record_size))
         self._crash_ticks = np.zeros(n // max(1, x.restart_ticks) + 2, dtype=np.int64)
-        self._fv = np.zeros(1)
+        self._fv = np.zeros(2)
         self._buf = np.zeros((2, buf_size), dtype=np.int64)
-        self.table = np.zeros((n, N_COLUMNS), dtype=np.int64)
-        self.wait_hist = np.zeros(n, dtype=np.int64)
+        # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
+        rows = n_bins(n) + 1
+        self.log = np.zeros((rows, 1 + N_COLUMNS), dtype=np.int64)
+        self.log[0, 0] = -1
+        self.log[0, 1:] = v[:N_COLUMNS]
+        v[N_ROWS] = 1
+        self.env = np.zeros((rows if x.bin_ticks > 1 else 1, 6), dtype=np.int64)
+        self.wait_hist = np.zeros(wait_bins(n), dtype=np.int64)
+        self.lat_hist = np.zeros(LAT_BINS, dtype=np.int64)
         self._args = (
             v, self._fv, self._buf, np.zeros((2, hold_size), dtype=np.int64),
             np.zeros((r, 3, rq_size), dtype=np.int64),
             np.zeros((2, w), dtype=np.int64), np.zeros((3, w)),
-            self._rec_gen, self._rec_t, self.table, self.wait_hist, self._crash_ticks,
-            np.ascontiguousarray(x.arrivals, dtype=np.int64),
-            np.ascontiguousarray(x.speed, dtype=np.float64),
-            np.ascontiguousarray(x.consumers, dtype=np.int64),
+            self._rec_gen, self._rec_t, self.log, self.env, self.wait_hist, self.lat_hist,
+            self._crash_ticks, np.ascontiguousarray(x.arrivals, dtype=np.int64),
+            _per_tick_arg(x.speed, np.float64), _per_tick_arg(x.consumers, np.int64),
             np.ascontiguousarray(x.pool, dtype=np.float64), cfg, fcfg)
 
     # -- controls used between ticks -----------------------------------------------------------
@@ -720,8 +866,20 @@ class FastEngine:
     def busy_seconds(self) -> float:
         return float(self._fv[0])
 
+    def wasted_seconds(self) -> float:
+        """Busy time spent on messages served after their client left (s)."""
+        return float(self._fv[1])
+
     def records(self, lo, hi):
-        return self._rec_gen[lo:hi], self._rec_t[0, lo:hi], self._rec_t[1, lo:hi]
+        """Records ``lo .. hi-1`` (in order of completion) that the ring still holds."""
+        return ring_records((self._rec_gen, self._rec_t[0], self._rec_t[1]), lo, hi,
+                            int(self._v[N_RECORDS]))
+
+    def waiting(self):
+        """``(gen_ticks, counts)`` of the batches in the buffer, head first."""
+        size = self._buf.shape[1]
+        j = (self._v[BUF_HEAD] + np.arange(self._v[BUF_LEN])) % size
+        return self._buf[0, j].copy(), self._buf[1, j].copy()
 
     def crash_tick_list(self):
         return self._crash_ticks[:self._v[N_CRASH_TICKS]].tolist()

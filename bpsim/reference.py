@@ -27,10 +27,18 @@ Order of events inside tick ``i`` (which covers ``[i*dt, (i+1)*dt)``):
    before the end of the tick. So no worker is idle while a message waits, and a message taken
    mid-tick starts at the moment its worker freed. Workers idle at the start of the tick take the
    waiting messages first (in worker order, at the tick's start). Workers beyond the active
-   count finish what they hold but take nothing new; at speed 0 nothing moves. A delivered
+   count finish what they hold but take nothing new; at speed 0 nothing moves. A served
    message's latency is its completion time minus ``i*dt`` of the tick it was generated in;
-   messages are recorded in order of completion.
-5. **Record.** The state at the end of the tick and the running totals are written to row ``i``.
+   messages are recorded in order of completion. A message served with a latency above the
+   client's timeout (``client_timeout_s``) counts as ``timed_out`` (its client has left: the work
+   was wasted), otherwise as ``delivered``. Which message a worker takes: the head of the buffer
+   (``fifo``), its tail (``lifo``), or the head while at most ``lifo_depth`` messages wait and the
+   tail when more do (``adaptive_lifo``). With ``drop_expired``, a worker about to take a message
+   whose client has already left (waited longer than the timeout at that moment) discards it
+   instead (``expired``), with the rest of its batch, and looks again, at the same moment.
+5. **Record.** If the state at the end of the tick differs from the log's last row, it is written
+   to the series log (:mod:`bpsim.state`): into that row if it is of the same bin, else as a new
+   row.
 """
 from __future__ import annotations
 
@@ -38,7 +46,8 @@ from collections import deque
 
 import numpy as np
 
-from .state import COL, COLUMNS, SCALARS, UNBOUNDED_CAPACITY
+from .state import (COLUMNS, LAT_BINS, SCALARS, UNBOUNDED_CAPACITY, lat_bin, n_bins, wait_bin,
+                    wait_bins)
 from .strategies import Strategy
 
 
@@ -57,19 +66,27 @@ class ReferenceEngine:
     def __init__(self, inputs, strategy: Strategy):
         self.inputs = inputs
         self.strategy = strategy
-        self.table = np.zeros((inputs.n_ticks, len(COLUMNS)), dtype=np.int64)
+        rows = n_bins(inputs.n_ticks) + 1
+        self.log = np.zeros((rows, 1 + len(COLUMNS)), dtype=np.int64)
+        self.env = np.zeros((rows if inputs.bin_ticks > 1 else 1, 6), dtype=np.int64)
         self.rec_gen = np.zeros(inputs.record_size, dtype=np.int64)
         self.rec_start = np.zeros(inputs.record_size)
         self.rec_done = np.zeros(inputs.record_size)
-        self.wait_hist = np.zeros(inputs.n_ticks, dtype=np.int64)
+        self.wait_hist = np.zeros(wait_bins(inputs.n_ticks), dtype=np.int64)
+        self.lat_hist = np.zeros(LAT_BINS, dtype=np.int64)
         self.crash_ticks = []
         self.busy_time = 0.0
+        self.wasted_time = 0.0
         self.buffer = deque()          # [gen, count], head on the left
         self.backlog = deque()         # held by the producer (block)
         self.retry = [deque() for _ in range(max(1, inputs.retries))]  # [due, gen, count]
         self.s = dict.fromkeys(SCALARS, 0)
         self.s["capacity"] = inputs.capacity
         self.s["first_crash_tick"] = -1
+        # row 0 of the log: the state before the first tick, as bin -1
+        self.log[0, 0] = -1
+        self.log[0, 1:] = [self.s[name] for name in COLUMNS]
+        self.s["n_rows"] = 1
         c = inputs.n_workers
         self.busy = [False] * c
         self.rem = [0.0] * c
@@ -108,7 +125,8 @@ class ReferenceEngine:
         self.buffer.append([gen, n])
         s["depth"] += n
         s["admitted"] += n
-        self.wait_hist[self.tick - gen] += n
+        self.wait_hist[wait_bin(self.tick - gen)] += n
+        s["max_wait"] = max(s["max_wait"], self.tick - gen)
         s["max_depth"] = max(s["max_depth"], s["depth"])
         s["peak_in_memory"] = max(s["peak_in_memory"], s["depth"] + s["in_service"])
 
@@ -166,6 +184,20 @@ class ReferenceEngine:
         for i in range(start, stop):
             self.tick = i
             self._step(i)
+
+    def _pop_tail(self):
+        """Take one message from the tail of the buffer (the newest); returns its tick."""
+        self.s["depth"] -= 1
+        tail = self.buffer[-1]
+        tail[1] -= 1
+        if tail[1] == 0:
+            self.buffer.pop()
+        return tail[0]
+
+    def _lifo_now(self):
+        """True if a worker takes the newest message now (order and depth)."""
+        order = self.inputs.order
+        return order == 1 or (order == 2 and self.s["depth"] > self.inputs.lifo_depth)
 
     def _pop_head(self, n):
         self.s["depth"] -= n
@@ -235,9 +267,36 @@ class ReferenceEngine:
         if not s["down"]:
             self._serve(i)
         # 5. record
-        row = self.table[i]
-        for name in COLUMNS:
-            row[COL[name]] = s[name]
+        self._record(i)
+
+    def _record(self, i):
+        s, log = self.s, self.log
+        r = s["n_rows"] - 1
+        row = [s[name] for name in COLUMNS]
+        if log[r, 1:].tolist() == row:
+            return
+        k = self.inputs.bin_ticks
+        b = i // k
+        depth, mem, cap = s["depth"], s["depth"] + s["in_service"], s["capacity"]
+        if log[r, 0] == b:  # the same bin: its last state, and its extremes
+            log[r, 1:] = row
+            if k > 1:
+                e = self.env[r]
+                e[0], e[1], e[2] = min(e[0], depth), min(e[1], mem), min(e[2], cap)
+                e[3], e[4], e[5] = max(e[3], depth), max(e[4], mem), max(e[5], cap)
+            return
+        r += 1
+        if k > 1:
+            e = self.env[r]
+            e[:] = [depth, mem, cap, depth, mem, cap]
+            if i > b * k:  # the bin's earlier ticks ended in the state of the row before
+                p = log[r - 1, 1:]
+                d0, m0, c0 = p[0], p[0] + p[1], p[4]
+                e[0], e[1], e[2] = min(e[0], d0), min(e[1], m0), min(e[2], c0)
+                e[3], e[4], e[5] = max(e[3], d0), max(e[4], m0), max(e[5], c0)
+        log[r, 0] = b
+        log[r, 1:] = row
+        s["n_rows"] = r + 1
 
     def _serve(self, i):
         s, x = self.s, self.inputs
@@ -278,16 +337,39 @@ class ReferenceEngine:
                 rem[w] = 0.0
                 busy[w] = False
                 s["in_service"] -= 1
-                s["delivered"] += 1
-                r = s["n_records"]
-                if r < x.record_size:
-                    self.rec_gen[r] = self.wgen[w]
-                    self.rec_start[r] = self.wstart[w]
-                    self.rec_done[r] = t + at / speed
-                    s["n_records"] = r + 1
+                done = t + at / speed
+                latency = done - self.wgen[w] * dt
+                if latency > x.timeout:  # its client has left: the work was wasted
+                    s["timed_out"] += 1
+                    self.wasted_time += done - self.wstart[w]
+                else:
+                    s["delivered"] += 1
+                self.lat_hist[lat_bin(latency)] += 1
+                r = s["rec_pos"]  # the records are a ring of record_size
+                self.rec_gen[r] = self.wgen[w]
+                self.rec_start[r] = self.wstart[w]
+                self.rec_done[r] = done
+                s["rec_pos"] = 0 if r + 1 == x.record_size else r + 1
+                s["n_records"] += 1
+            if w < active and x.drop_expired:  # discard what its client has left
+                now = t + used[w] / speed
+                while s["depth"] > 0:
+                    lifo = self._lifo_now()
+                    batch = self.buffer[-1] if lifo else self.buffer[0]
+                    if not now - batch[0] * dt > x.timeout:
+                        break
+                    s["expired"] += batch[1]
+                    s["depth"] -= batch[1]
+                    if lifo:
+                        self.buffer.pop()
+                    else:
+                        self.buffer.popleft()
             if w < active and s["depth"] > 0:  # and take the next one at once
-                self.wgen[w] = self.buffer[0][0]
-                self._pop_head(1)
+                if self._lifo_now():
+                    self.wgen[w] = self._pop_tail()
+                else:
+                    self.wgen[w] = self.buffer[0][0]
+                    self._pop_head(1)
                 s["in_service"] += 1
                 busy[w] = True
                 self.wstart[w] = t + used[w] / speed
@@ -315,8 +397,32 @@ class ReferenceEngine:
     def busy_seconds(self) -> float:
         return self.busy_time
 
+    def wasted_seconds(self) -> float:
+        """Busy time spent on messages served after their client left (s)."""
+        return self.wasted_time
+
     def records(self, lo, hi):
-        return self.rec_gen[lo:hi], self.rec_start[lo:hi], self.rec_done[lo:hi]
+        """Records ``lo .. hi-1`` (in order of completion) that the ring still holds."""
+        return ring_records((self.rec_gen, self.rec_start, self.rec_done), lo, hi,
+                            self.s["n_records"])
+
+    def waiting(self):
+        """``(gen_ticks, counts)`` of the batches in the buffer, head first."""
+        return (np.array([b[0] for b in self.buffer], dtype=np.int64),
+                np.array([b[1] for b in self.buffer], dtype=np.int64))
 
     def crash_tick_list(self):
         return list(self.crash_ticks)
+
+
+def ring_records(arrays, lo, hi, n_records):
+    """Records ``lo .. hi-1`` from ring ``arrays`` after ``n_records`` were written to them: the
+    latest ``size`` of those, in order (both engines' ``records``)."""
+    size = arrays[0].size
+    lo = max(lo, n_records - size, 0)
+    if hi <= lo:
+        return tuple(a[:0] for a in arrays)
+    a, b = lo % size, hi % size or size
+    if a < b:
+        return tuple(x[a:b] for x in arrays)
+    return tuple(np.concatenate((x[a:], x[:b])) for x in arrays)

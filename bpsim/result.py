@@ -2,11 +2,27 @@
 
 Every message the producer generated ends up in exactly one place, and ``summary()`` adds them up:
 
-``offered == delivered + dropped + shed + sampled_out + lost_in_crash
+``offered == delivered + timed_out + expired + dropped + shed + sampled_out + lost_in_crash
             + queue_end + in_service_end + producer_backlog_end``
 
-Series are computed lazily from the engine's per-tick table, so a run that nobody plots costs
-nothing more. Counts are messages, times seconds, memory bytes.
+``delivered`` are the messages served while their client still waited; ``timed_out`` those served
+after their client had given up (``client_timeout_s``): the work was done and wasted; ``expired``
+those the server discarded unserved because their client had left (``drop_expired``). A message
+still waiting at the end of the run counts where it waits (``queue_end``, ``in_service_end``,
+``producer_backlog_end``) whether or not its client has left by then: the server has not met it
+yet, so nothing has happened to it; ``queue_end_abandoned`` says how many of the queued ones no
+client waits for any more.
+
+Series
+------
+One point per tick for a run of at most :data:`bpsim.state.PER_TICK_MAX` ticks; a longer run has
+one point per *bin* of :attr:`Result.bin_ticks` ticks (at most :data:`bpsim.state.BINNED_POINTS`
+points). A level (``queue_depth``, ``memory_bytes``, ``capacity`` ...) is its value at the end of
+the point's tick or bin, at ``time_s``; :meth:`Result.envelope` gives, for the levels it names, the
+least and greatest end-of-tick value within each bin, so no peak vanishes between points. A count
+(``offered``, ``delivered`` ...) is the number of messages in the tick or bin: exact in both cases.
+Series are computed lazily from the engine's log, so a run that nobody plots costs nothing more.
+Counts are messages, times seconds, memory bytes.
 """
 from __future__ import annotations
 
@@ -14,13 +30,15 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import COL, UNBOUNDED_CAPACITY
+from .state import COL, LEVELS, UNBOUNDED_CAPACITY, hist_percentiles, lat_value, wait_value
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",
     "queue_end", "in_service_end", "producer_backlog_end", "attempts", "max_queue_depth",
     "peak_memory_bytes", "crashed", "crash_time_s", "throughput_per_s", "latency_p50_s",
-    "latency_p95_s", "latency_p99_s", "producer_wait_p99_s")
+    "latency_p95_s", "latency_p99_s", "producer_wait_p99_s", "timed_out", "expired",
+    "goodput_per_s", "in_time_latency_p50_s", "in_time_latency_p95_s", "in_time_latency_p99_s",
+    "wasted_work_share", "queue_end_abandoned")
 
 
 class Result:
@@ -36,10 +54,15 @@ class Result:
         self.scenario = scenario
         self.strategy = strategy
         self._inputs = inputs
-        self._table = engine.table
-        self._scalars = engine.scalars()
+        self._scalars = s = engine.scalars()
+        self._log = engine.log[:s["n_rows"]]
+        self._env = engine.env[:s["n_rows"]] if inputs.bin_ticks > 1 else None
         self._wait_hist = engine.wait_hist
-        n = self._scalars["n_records"]
+        self._lat_hist = engine.lat_hist
+        self._busy_s = engine.busy_seconds()
+        self._wasted_s = engine.wasted_seconds()
+        self._waiting = engine.waiting()
+        n = s["n_records"]
         self._gen, self._start, self._done = (np.asarray(a).copy() for a in engine.records(0, n))
         self.crash_times_s = np.asarray(engine.crash_tick_list(), dtype=float) * scenario.dt_s
 
@@ -49,17 +72,71 @@ class Result:
                 f"{s['delivered']}, dropped {s['dropped']}, shed {s['shed']}, lost in crash "
                 f"{s['lost_in_crash']}>")
 
+    @property
+    def bin_ticks(self) -> int:
+        """Ticks per point of the series: 1 (per tick) unless the run is longer than
+        :data:`bpsim.state.PER_TICK_MAX` ticks."""
+        return self._inputs.bin_ticks
+
+    @property
+    def _n_points(self) -> int:
+        return -(-self._inputs.n_ticks // self._inputs.bin_ticks)
+
+    @cached_property
+    def _rows(self) -> np.ndarray:
+        """For each point, the log row that holds its state (bpsim.state: the last row at or
+        before its bin)."""
+        nb = self._n_points
+        starts = np.maximum(self._log[:, 0], 0)
+        counts = np.diff(starts, append=nb)
+        return np.repeat(np.arange(len(self._log)), counts)
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        """The state at each point, one column per name in :data:`bpsim.state.COLUMNS` (int64)."""
+        return self._log[self._rows, 1:]
+
     def _col(self, name):
-        return self._table[:, COL[name]]
+        return self._log[self._rows, 1 + COL[name]]
 
     def _per_tick(self, name):
         return np.diff(self._col(name), prepend=0)
 
-    # -- time series (one value per tick, at the end of the tick) -------------------------------
+    def envelope(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(least, greatest)`` of a level over the ticks of each point (per tick: the series
+        itself, twice). ``name``: ``"queue_depth"``, ``"memory_bytes"`` or ``"capacity"``,
+        in the units of that series."""
+        key = {"queue_depth": "depth", "memory_bytes": "in_memory", "capacity": "capacity"}
+        if name not in key:
+            from . import validate
+            validate.choice("name", name, tuple(key))
+        series = getattr(self, name)
+        if self._env is None:
+            return series, series
+        j = LEVELS.index(key[name])
+        rows = self._rows
+        own = self._log[rows, 0] == np.arange(rows.size)
+        if name == "memory_bytes":
+            level = series
+            scale = self.scenario.message_bytes
+        else:
+            level, scale = self._col(key[name]), 1
+        lo = np.where(own, self._env[rows, j] * scale, level)
+        hi = np.where(own, self._env[rows, 3 + j] * scale, level)
+        if name == "capacity":
+            lo, hi = lo.astype(float), hi.astype(float)
+            lo[lo == UNBOUNDED_CAPACITY] = np.nan
+            hi[hi == UNBOUNDED_CAPACITY] = np.nan
+        return lo, hi
+
+    # -- time series (one value per tick or bin, at its end) ------------------------------------
     @cached_property
     def time_s(self) -> np.ndarray:
-        """End of each tick (s)."""
-        return (np.arange(self._inputs.n_ticks) + 1) * self.scenario.dt_s
+        """End of each tick, or of each bin (s)."""
+        k, n = self._inputs.bin_ticks, self._inputs.n_ticks
+        if k == 1:
+            return (np.arange(n) + 1) * self.scenario.dt_s
+        return np.minimum((np.arange(self._n_points) + 1) * k, n) * self.scenario.dt_s
 
     @property
     def queue_depth(self) -> np.ndarray:
@@ -138,44 +215,89 @@ class Result:
         """Hand-over attempts per tick (first tries and retries)."""
         return self._per_tick("attempts")
 
+    @cached_property
+    def timed_out(self):
+        """Messages served after their client had left, per tick (wasted work)."""
+        return self._per_tick("timed_out")
+
+    @cached_property
+    def expired(self):
+        """Messages discarded at dequeue because their client had left, per tick."""
+        return self._per_tick("expired")
+
     # -- per message ------------------------------------------------------------------------------
+    # Every message served (delivered or timed out) has a record, up to engine.MAX_RECORDS of
+    # them; a run that serves more keeps the latest (``records_complete`` is then False).
+    @property
+    def records_complete(self) -> bool:
+        """True if the per-message arrays below hold every message served."""
+        return self._gen.size == self._scalars["n_records"]
+
     @cached_property
     def delivery_time_s(self) -> np.ndarray:
-        """When each delivered message finished processing (s), in order of completion."""
+        """When each served message finished processing (s), in order of completion."""
         return self._done
 
     @cached_property
     def latency_s(self) -> np.ndarray:
-        """Generation to end of processing, for each delivered message (s)."""
+        """Generation to end of processing, for each served message (s); those above the
+        scenario's ``client_timeout_s`` are the ``timed_out`` ones."""
         return self._done - self._gen * self.scenario.dt_s
 
     @cached_property
     def queue_wait_s(self) -> np.ndarray:
-        """Generation to start of processing, for each delivered message (s)."""
+        """Generation to start of processing, for each served message (s)."""
         return self._start - self._gen * self.scenario.dt_s
+
+    def _wait_hist_used(self):
+        return self._wait_hist[:min(self._wait_hist.size,
+                                    _wait_index(self._scalars["max_wait"]) + 1)]
 
     def producer_wait_quantile(self, q: float) -> float | None:
         """Quantile ``q`` of generation-to-admission time over admitted messages (s)."""
-        h = self._wait_hist
+        h = self._wait_hist_used()
         total = h.sum()
         if total == 0:
             return None
         k = int(np.searchsorted(np.cumsum(h), q * total, side="left"))
-        return float(k * self.scenario.dt_s)
+        return float(wait_value(k) * self.scenario.dt_s)
 
     @cached_property
     def producer_wait_s(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(wait_s, count)``: how many admitted messages waited each whole number of ticks."""
-        nz = np.nonzero(self._wait_hist)[0]
-        return nz * self.scenario.dt_s, self._wait_hist[nz]
+        """``(wait_s, count)``: how many admitted messages waited each whole number of ticks
+        (above :data:`bpsim.state.WAIT_EXACT` ticks, in bins within 0.1 %)."""
+        h = self._wait_hist_used()
+        nz = np.nonzero(h)[0]
+        return wait_value(nz) * self.scenario.dt_s, h[nz]
+
+    def _latency_percentiles(self, q, in_time=False):
+        s = self._scalars
+        lat = self.latency_s
+        timeout = self.scenario.client_timeout_s
+        if self.records_complete:
+            if in_time and timeout is not None:
+                lat = lat[lat <= timeout]
+            return [float(v) for v in np.percentile(lat, q)] if lat.size else [None] * len(q)
+        # beyond the records: the histogram (in time: the smallest `delivered` of them)
+        n = s["delivered"] if in_time else None
+        return hist_percentiles(self._lat_hist, q, lat_value, n_lowest=n)
 
     # -- the summary ------------------------------------------------------------------------------
     def summary(self) -> dict:
         """A plain dict of counts (messages), times (s) and memory (bytes); None where undefined."""
         s, sc = self._scalars, self.scenario
-        lat = self.latency_s
-        pct = [float(v) for v in np.percentile(lat, [50, 95, 99])] if lat.size else [None] * 3
+        pct = self._latency_percentiles([50, 95, 99])
+        if sc.client_timeout_s is None:
+            good = pct
+        else:
+            good = self._latency_percentiles([50, 95, 99], in_time=True)
         first = s["first_crash_tick"]
+        gens, counts = self._waiting
+        if sc.client_timeout_s is None or not counts.size:
+            abandoned = 0
+        else:
+            end = sc.n_ticks * sc.dt_s
+            abandoned = int(counts[end - gens * sc.dt_s > sc.client_timeout_s].sum())
         return {
             "strategy": self.strategy.name,
             "offered": int(s["offered"]),
@@ -197,9 +319,23 @@ class Result:
             "crash_time_s": float(first * sc.dt_s) if first >= 0 else None,
             "lost_while_down": int(s["lost_down"]),
             "duration_s": sc.duration_s,
-            "throughput_per_s": float(s["delivered"] / sc.duration_s),
+            "throughput_per_s": float((s["delivered"] + s["timed_out"]) / sc.duration_s),
             "latency_p50_s": pct[0],
             "latency_p95_s": pct[1],
             "latency_p99_s": pct[2],
             "producer_wait_p99_s": self.producer_wait_quantile(0.99),
+            "timed_out": int(s["timed_out"]),
+            "expired": int(s["expired"]),
+            "queue_end_abandoned": abandoned,
+            "goodput_per_s": float(s["delivered"] / sc.duration_s),
+            "in_time_latency_p50_s": good[0],
+            "in_time_latency_p95_s": good[1],
+            "in_time_latency_p99_s": good[2],
+            "wasted_work_share": (float(self._wasted_s / self._busy_s) if self._busy_s > 0
+                                  else 0.0),
         }
+
+
+def _wait_index(w: int) -> int:
+    from .state import wait_bin
+    return wait_bin(int(w))

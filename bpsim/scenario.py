@@ -39,10 +39,15 @@ from .schedule import Schedule
 
 ARRIVALS = ("constant", "poisson")
 SERVICES = ("deterministic", "exponential")
+#: Which waiting message a free worker takes: the oldest (``fifo``), the newest (``lifo``), or
+#: the oldest while the queue is short and the newest once a standing queue has formed
+#: (``adaptive_lifo``; see :data:`bpsim.engine.ADAPTIVE_LIFO_S`).
+ORDERS = ("fifo", "lifo", "adaptive_lifo")
 
-#: The longest run accepted, in ticks. Each tick keeps a dozen 8-byte counters, so this bounds the
-#: time series at about 100 MB; a longer run should use a larger ``dt_s``.
-MAX_TICKS = 1_000_000
+#: The longest run accepted, in ticks. The series are bounded whatever the length (per tick up to
+#: a million ticks, in at most 100,000 bins beyond: :mod:`bpsim.state`); what grows with the length
+#: is the arrivals drawn up front, 8 bytes a tick.
+MAX_TICKS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class Scenario:
     rate_schedule: tuple = ()
     speed_schedule: tuple = ()
     consumers_schedule: tuple = ()
+    client_timeout_s: float | None = None
+    drop_expired: bool = False
+    order: str = "fifo"
 
     def __post_init__(self):
         v = validate
@@ -140,6 +148,16 @@ class Scenario:
         set_(self, "consumers_schedule", v.steps(
             "consumers_schedule", self.consumers_schedule, workers,
             what=f"whole numbers of workers from 0 to {v.MAX_CONSUMERS:,}"))
+        set_(self, "client_timeout_s", v.optional(
+            v.number, "client_timeout_s", self.client_timeout_s, low=0, low_open=True,
+            high=v.MAX_DURATION_S, what="a time in seconds", none_means="clients that never "
+                                                                     "give up"))
+        set_(self, "drop_expired", v.flag("drop_expired", self.drop_expired))
+        if self.drop_expired and self.client_timeout_s is None:
+            v.bad("drop_expired", self.drop_expired,
+                  "False, or give a client_timeout_s too (without one no client ever leaves, so "
+                  "nothing can expire)")
+        v.choice("order", self.order, ORDERS)
         n = self.n_ticks
         if n > MAX_TICKS:
             v.bad("duration_s", self.duration_s,

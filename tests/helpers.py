@@ -1,8 +1,8 @@
 """Shared checks for the tests: the accounting identity and the bounds every run must keep."""
 import numpy as np
 
-IDENTITY_TERMS = ("delivered", "dropped", "shed", "sampled_out", "lost_in_crash", "queue_end",
-                  "in_service_end", "producer_backlog_end")
+IDENTITY_TERMS = ("delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
+                  "lost_in_crash", "queue_end", "in_service_end", "producer_backlog_end")
 
 
 def assert_books_balance(result):
@@ -11,9 +11,10 @@ def assert_books_balance(result):
     assert s["offered"] == sum(s[k] for k in IDENTITY_TERMS), s
     # ... and tick by tick: cumulative outcomes plus what is in flight equal what was offered.
     cum = {name: np.cumsum(getattr(result, name)) for name in
-           ("offered", "delivered", "dropped", "shed", "sampled_out", "lost")}
+           ("offered", "delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
+            "lost")}
     in_flight = result.queue_depth + result.in_service + result.producer_backlog
-    settled = cum["delivered"] + cum["dropped"] + cum["shed"] + cum["sampled_out"] + cum["lost"]
+    settled = sum(cum[name] for name in cum if name != "offered")
     np.testing.assert_array_equal(cum["offered"], settled + in_flight)
 
 
@@ -21,7 +22,8 @@ def assert_bounds(result):
     """Nothing negative; the buffer within its capacity; memory within the limit."""
     sc = result.scenario
     for name in ("queue_depth", "in_service", "producer_backlog", "offered", "admitted",
-                 "delivered", "dropped", "shed", "sampled_out", "lost", "attempts"):
+                 "delivered", "dropped", "shed", "sampled_out", "lost", "attempts", "timed_out",
+                 "expired"):
         assert getattr(result, name).min() >= 0, name
     assert result.memory_bytes.max() <= sc.memory_limit_bytes
     assert result.summary()["peak_memory_bytes"] <= sc.memory_limit_bytes

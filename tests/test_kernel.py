@@ -24,20 +24,29 @@ from helpers import strategy_examples
 
 # -- helpers --------------------------------------------------------------------------------------
 def assert_same_engines(ref, fast):
-    assert np.array_equal(ref.table, fast.table)
-    assert np.array_equal(ref.wait_hist, fast.wait_hist)
     s_ref, s_fast = ref.scalars(), fast.scalars()
     assert list(s_fast) == list(SCALARS)
     assert s_ref == s_fast
+    rows = s_ref["n_rows"]
+    assert np.array_equal(ref.log[:rows], fast.log[:rows])
+    assert np.array_equal(ref.env[:rows], fast.env[:rows])
+    assert np.array_equal(ref.wait_hist, fast.wait_hist)
+    assert np.array_equal(ref.lat_hist, fast.lat_hist)
     n = s_ref["n_records"]
     for a, b in zip(ref.records(0, n), fast.records(0, n)):
         assert np.array_equal(a, b)
     assert ref.busy_seconds() == fast.busy_seconds()
+    assert ref.wasted_seconds() == fast.wasted_seconds()
     assert ref.crash_tick_list() == fast.crash_tick_list()
+    # the same messages waiting, in the same order (the kernel merges batches of one tick)
+    assert np.array_equal(np.repeat(*ref.waiting()), np.repeat(*fast.waiting()))
 
 
 def assert_same_results(a, b):
-    assert np.array_equal(a._table, b._table)
+    assert np.array_equal(a._log, b._log)
+    assert (a._env is None) == (b._env is None)
+    if a._env is not None:
+        assert np.array_equal(a._env, b._env)
     assert np.array_equal(a._wait_hist, b._wait_hist)
     assert a._scalars == b._scalars
     for name in ("latency_s", "queue_wait_s", "delivery_time_s", "crash_times_s"):
@@ -102,7 +111,16 @@ STRATEGY_OBJECTS = strategy_examples()
     dict(duration_s=3, producer_rate=20, consumer_rate=30, capacity=3, consumers=2,
          arrivals="poisson", service="exponential", restart_s=0.01,
          speed_schedule=((0.5, 0.0), (1.5, 1.0)), rate_schedule=((2.0, 900),)),
-], ids=["course", "crashes", "schedules", "quiet"])
+    # clients that give up (served late, or discarded at dequeue), with each order of service
+    dict(duration_s=2, producer_rate=3000, consumers=2, capacity=200, arrivals="poisson",
+         service="exponential", client_timeout_s=0.05, order="lifo"),
+    dict(duration_s=2, producer_rate=3000, consumers=3, capacity=200, arrivals="poisson",
+         service="exponential", client_timeout_s=0.05, drop_expired=True,
+         order="adaptive_lifo", speed_schedule=((0.5, 0.2), (1.0, 1.0))),
+    dict(duration_s=2, producer_rate=500, capacity=300, client_timeout_s=0.3, drop_expired=True,
+         memory_limit_bytes=250_000, restart_s=0.05),
+], ids=["course", "crashes", "schedules", "quiet", "timeouts-lifo", "expired-adaptive",
+        "expired-fifo-crashes"])
 def test_kernel_equals_reference(strategy, case):
     run_both(build_scenario(**case), strategy, seed=7,
              segments=[(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))])
@@ -180,6 +198,10 @@ def scenarios(draw):
     if draw(st.booleans()):
         ts = sorted(draw(st.lists(times, min_size=1, max_size=3)))
         sc["consumers_schedule"] = tuple((t, draw(st.integers(0, 4))) for t in ts)
+    # clients that give up, and the order of service
+    sc["client_timeout_s"] = draw(st.sampled_from([None, None, 0.001, 0.01, 0.1, 0.5]))
+    sc["drop_expired"] = sc["client_timeout_s"] is not None and draw(st.booleans())
+    sc["order"] = draw(st.sampled_from(["fifo", "fifo", "lifo", "adaptive_lifo"]))
     return build_scenario(**sc)
 
 

@@ -1,0 +1,174 @@
+"""Runs of any length: series in bins, latencies past the records, bounded memory.
+
+The oracle for binning is the same run kept per tick: the engines step the same ticks either way,
+so a binned series must be exactly what the per-tick one gives when cut into bins (counts summed,
+levels at the bin's end, least and greatest within it). The oracle for the latency histogram is
+``np.percentile`` on the exact values.
+"""
+import numpy as np
+import pytest
+
+import bpsim
+from bpsim import engine, simulate, state
+from bpsim.state import hist_percentiles, lat_bin, lat_value, wait_bin, wait_value
+from helpers import assert_books_balance, assert_bounds
+from test_kernel import assert_same_results
+
+RUN = dict(duration_s=3.0, producer_rate=900.0, consumer_rate=300.0, capacity=150, consumers=2,
+           arrivals="poisson", service="exponential", memory_limit_bytes=120_000, restart_s=0.05,
+           speed_schedule=((1.0, 0.2), (1.6, 1.0)), rate_schedule=((2.2, 30.0),))
+
+
+@pytest.fixture
+def small_bins(monkeypatch):
+    """Runs above 1,000 ticks binned, into at most 280 bins (3,000 ticks: bins of 11)."""
+    monkeypatch.setattr(state, "PER_TICK_MAX", 1000)
+    monkeypatch.setattr(state, "BINNED_POINTS", 280)
+
+
+def cut(a, k, how):
+    idx = np.arange(0, a.size, k)
+    if how == "sum":
+        return np.add.reduceat(a, idx)
+    if how == "min":
+        return np.minimum.reduceat(a, idx)
+    if how == "max":
+        return np.maximum.reduceat(a, idx)
+    return a[np.minimum(idx + k, a.size) - 1]  # the last of each bin
+
+
+def test_bin_sizes():
+    assert state.bin_ticks(state.PER_TICK_MAX) == 1
+    assert state.bin_ticks(state.PER_TICK_MAX + 1) > 1
+    for n in (state.PER_TICK_MAX + 1, 3_600_000, 10**9 + 7):
+        assert state.n_bins(n) <= state.BINNED_POINTS
+        assert (state.n_bins(n) - 1) * state.bin_ticks(n) < n <= state.n_bins(n) * state.bin_ticks(n)
+
+
+@pytest.mark.parametrize("strategy", ["drop_newest", "block", "shed", "drop_oldest", "adaptive"])
+def test_a_binned_run_is_its_per_tick_run_cut_into_bins(strategy, monkeypatch):
+    per_tick = simulate(strategy=strategy, rng=3, **RUN)
+    monkeypatch.setattr(state, "PER_TICK_MAX", 1000)
+    monkeypatch.setattr(state, "BINNED_POINTS", 280)
+    binned = simulate(strategy=strategy, rng=3, **RUN)
+    k = binned.bin_ticks
+    assert k == 11 and per_tick.bin_ticks == 1 and binned.time_s.size == 273
+    assert np.array_equal(binned.time_s, cut(per_tick.time_s, k, "last"))
+    for name in ("offered", "admitted", "delivered", "dropped", "shed", "rejected", "lost",
+                 "attempts", "timed_out", "expired", "sampled_out"):
+        assert np.array_equal(getattr(binned, name), cut(getattr(per_tick, name), k, "sum")), name
+    for name in ("queue_depth", "in_service", "memory_bytes", "producer_backlog", "down"):
+        assert np.array_equal(getattr(binned, name), cut(getattr(per_tick, name), k, "last")), name
+    for name in ("queue_depth", "memory_bytes", "capacity"):
+        lo, hi = binned.envelope(name)
+        series = getattr(per_tick, name)
+        if name == "capacity" and not binned.strategy.bounded:
+            assert np.isnan(lo).all() and np.isnan(hi).all()
+            continue
+        assert np.array_equal(lo, cut(series, k, "min")), name
+        assert np.array_equal(hi, cut(series, k, "max")), name
+        assert np.all(lo <= getattr(binned, name)) and np.all(getattr(binned, name) <= hi)
+    assert binned.summary() == per_tick.summary()
+    assert_books_balance(binned)
+    assert_bounds(binned)
+
+
+@pytest.mark.parametrize("strategy", ["drop_newest", "block", "sample", "adaptive"])
+def test_binned_runs_kernel_equals_reference(strategy, small_bins):
+    a = simulate(strategy=strategy, rng=8, engine="fast", **RUN)
+    b = simulate(strategy=strategy, rng=8, engine="reference", **RUN)
+    assert a.bin_ticks == 11
+    assert_same_results(a, b)
+    assert np.array_equal(a._env, b._env)
+
+
+def test_the_envelope_catches_a_peak_between_points(small_bins):
+    # a burst fills the buffer and the consumer drains it within one bin: the last values miss
+    # the peak, the envelope does not
+    r = simulate(strategy="drop_newest", producer_rate=0.0, consumer_rate=10_000.0, capacity=60,
+                 duration_s=3.0, rate_schedule=((1.500, 40_000.0), (1.501, 0.0)), rng=1)
+    lo, hi = r.envelope("queue_depth")
+    # 40 arrive in the burst's tick and the consumer serves 10 of them in it: 30 wait at its end
+    assert r.queue_depth.max() < hi.max() == 40 - 10
+    assert lo.min() == 0
+
+
+def test_a_quiet_run_costs_rows_per_event_not_per_tick():
+    r = simulate(strategy="drop_newest", producer_rate=5.0, consumer_rate=100.0, duration_s=200.0,
+                 arrivals="poisson", service="exponential", rng=2)
+    s = r.summary()
+    assert r.time_s.size == r.scenario.n_ticks == 200_000
+    # a row for each tick with an arrival or a completion, at most
+    assert len(r._log) <= 1 + s["offered"] + s["delivered"] + s["timed_out"]
+    assert_books_balance(r)
+
+
+def test_longer_than_a_million_ticks():
+    r = simulate(strategy="drop_newest", producer_rate=2.0, consumer_rate=100.0,
+                 duration_s=2_500.0, arrivals="poisson", service="exponential", rng=4)
+    assert r.scenario.n_ticks == 2_500_000 and r.bin_ticks == 25
+    assert r.time_s.size == 100_000 and r.time_s[-1] == 2_500.0
+    assert r.offered.sum() == r.summary()["offered"]
+    assert_books_balance(r)
+    assert_bounds(r)
+
+
+def test_tick_cap_says_what_to_change():
+    from bpsim.scenario import MAX_TICKS
+    with pytest.raises(ValueError, match="use a larger dt_s"):
+        bpsim.Scenario(duration_s=(MAX_TICKS + 1) * 0.001)
+
+
+# -- the latency histogram -------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(3))
+def test_histogram_percentiles_within_a_tenth_of_a_percent(seed):
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([rng.lognormal(-4, 2, 5000), rng.exponential(3.0, 300), [1e-9, 40.0]])
+    hist = np.zeros(state.LAT_BINS, dtype=np.int64)
+    np.add.at(hist, [lat_bin(v) for v in values], 1)
+    q = [0, 1, 10, 50, 90, 95, 99, 99.9, 100]
+    exact = np.percentile(values, q)
+    approx = hist_percentiles(hist, q, lat_value)
+    assert np.all(np.abs(np.array(approx) / exact - 1) <= 1e-3), (approx, exact)
+    # the smallest n of them: the percentiles of those alone
+    n = 2000
+    low = np.sort(values)[:n]
+    approx = hist_percentiles(hist, q, lat_value, n_lowest=n)
+    assert np.all(np.abs(np.array(approx) / np.percentile(low, q) - 1) <= 1e-3)
+
+
+def test_bins_are_narrow_enough():
+    for x in (1e-6, 0.0123, 1.0, 2.0 - 1e-12, 3.7e4):
+        assert abs(lat_value(lat_bin(x)) / x - 1) <= 2.0 ** -10
+    for w in (0, 5, state.WAIT_EXACT - 1):
+        assert wait_value(wait_bin(w)) == w  # exact below WAIT_EXACT
+    for w in (state.WAIT_EXACT, 3 * state.WAIT_EXACT + 17, 10**12):
+        assert abs(wait_value(wait_bin(w)) / w - 1) <= 2.0 ** -10
+
+
+def test_past_the_records_the_summary_uses_the_histogram(monkeypatch):
+    kw = dict(strategy="drop_newest", duration_s=20.0, arrivals="poisson", service="exponential",
+              consumers=3, client_timeout_s=2.0, rng=6)
+    full = simulate(**kw)
+    monkeypatch.setattr(engine, "MAX_RECORDS", 1000)
+    ring = simulate(**kw)
+    assert full.records_complete and not ring.records_complete
+    n = full.latency_s.size
+    assert ring.latency_s.size == 1000 and n > 1000
+    assert np.array_equal(ring.latency_s, full.latency_s[-1000:])  # the latest ones
+    a, b = full.summary(), ring.summary()
+    for key in a:
+        if "latency" in key and a[key] is not None:
+            assert abs(b[key] / a[key] - 1) <= 1e-3, key
+        elif "latency" not in key:
+            assert a[key] == b[key], key
+
+
+def test_a_controller_still_sees_each_interval_past_the_records(monkeypatch):
+    monkeypatch.setattr(engine, "MAX_RECORDS", 50)
+    kw = dict(strategy="adaptive", duration_s=3, arrivals="poisson", service="exponential",
+              consumers=2, latency_target_s=0.2, control_interval_s=0.05, rng=3)
+    a = simulate(engine="fast", **kw)
+    b = simulate(engine="reference", **kw)
+    assert not a.records_complete
+    assert_same_results(a, b)
