@@ -15,5 +15,6 @@ notebook                  module
 04-openai-outage          :mod:`.openai_outage`
 05-adaptive-challenge     :mod:`.adaptive_challenge`
 06-live-system            :mod:`bpsim.live.harness` (the live programs' own wing)
+07-clients-that-give-up   :mod:`.clients_that_give_up`
 ========================  ============================================
 """

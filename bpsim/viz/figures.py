@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .palette import COLORS, OUTCOMES, STRATEGY_COLORS, strategy_color
+from .palette import COLORS, OUTCOMES, STRATEGY_COLORS, VARIANT_COLORS, strategy_color
 
 #: Most points drawn per line.
 MAX_POINTS = 2500
@@ -163,7 +163,12 @@ def plot_latency(result, ax=None, top_s=None):
     t, lat = thin(result.delivery_time_s, result.latency_s)
     ax.plot(t, lat, ".", ms=2.5, color=strategy_color(_name(result)), label=_name(result))
     _mark_crashes(ax, result)
-    label_axes(ax, f"Latency of delivered messages ({_name(result)})", "Delivery time (s)",
+    timeout = getattr(result.scenario, "client_timeout_s", None)
+    if timeout is not None:
+        ax.axhline(timeout, color=COLORS["limit"], ls="--", lw=1.2,
+                   label=f"client timeout ({timeout:g} s): served later is wasted")
+    what = "delivered" if timeout is None else "served"
+    label_axes(ax, f"Latency of {what} messages ({_name(result)})", "Delivery time (s)",
                "Latency (s)")
     top = float(np.max(lat)) if len(lat) else 1.0
     if top_s is not None:
@@ -186,6 +191,7 @@ def plot_outcomes(result, ax=None):
         fig, (ax,) = new_figure(1, figsize=(6, 3.6))
     waiting = result.queue_depth + result.in_service + result.producer_backlog
     bands = {"delivered": np.cumsum(result.delivered), "dropped": np.cumsum(result.dropped),
+             "timed_out": np.cumsum(result.timed_out), "expired": np.cumsum(result.expired),
              "shed": np.cumsum(result.shed), "sampled_out": np.cumsum(result.sampled_out),
              "lost_in_crash": np.cumsum(result.lost), "waiting": waiting}
     t = thin(result.time_s)
@@ -607,4 +613,49 @@ def plot_palette(fig=None):
         ax.invert_yaxis()
         ax.set_axis_off()
         ax.set_title(title)
+    return fig
+
+
+def _per_second(result, counts, window_s):
+    """A count per tick (or bin) as a rate (msg/s), averaged over a trailing window of window_s."""
+    step = float(np.median(np.diff(result.time_s))) if len(result.time_s) > 1 else 1.0
+    k = max(1, int(round(window_s / step)))
+    c = np.cumsum(np.concatenate([[0.0], np.asarray(counts, dtype=float)]))
+    out = (c[k:] - c[:-k]) / (k * step)
+    return result.time_s[k - 1:], out
+
+
+def plot_goodput(results: dict, fig=None, window_s: float = 2.0, shade=(), ncols: int = 4):
+    """Throughput against goodput over time: one panel per run, the same axes for all.
+
+    In each panel the grey line is the *throughput* (messages the consumers finished per second,
+    useful or not: served in time plus served after their client had left) and the coloured one
+    the *goodput* (only those delivered while their client still waited); the gap between them is
+    wasted work. Both are averaged over a trailing window of ``window_s`` seconds. ``shade`` is
+    ``(start_s, stop_s)`` spans to shade (a burst).
+
+    Returns the Figure.
+    """
+    n = len(results)
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = new_figure(cols, rows, (3.4 * cols + 0.6, 2.8 * rows + 0.4), fig, sharex=True,
+                           sharey=True)
+    for ax, (label, r), color in zip(axes, results.items(), VARIANT_COLORS):
+        t, thr = _per_second(r, r.delivered + r.timed_out, window_s)
+        _, good = _per_second(r, r.delivered, window_s)
+        ax.plot(t, thr, color=COLORS["memory"], lw=1.4, label="throughput")
+        ax.plot(t, good, color=color, lw=1.6, label="goodput")
+        for start, stop in shade:
+            ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.2, lw=0)
+        ax.set_xlim(0, r.scenario.duration_s)
+        ax.set_ylim(0, 1.35 * max(1.0, float(np.max(thr)) if len(thr) else 1.0))
+        s = r.summary()
+        label_axes(ax, f"{label}\ngoodput {s['goodput_per_s']:.0f} of {s['throughput_per_s']:.0f}"
+                       " msg/s", "Time (s)", "msg/s")
+        _legend(ax, loc="upper right", ncol=2)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    fig.suptitle(f"Throughput (grey) against goodput (colour), {window_s:g} s averages; "
+                 "shaded: the burst")
     return fig

@@ -32,6 +32,8 @@ OUTCOMES = (
     ("dropped", "dropped", "#BDBDBD", ""),
     ("shed", "shed (error)", "#FFFFFF", "///"),
     ("sampled_out", "sampled out", "#E0E0E0", ".."),
+    ("timed_out", "served too late (client gone)", "#8C8C8C", "\\\\"),
+    ("expired", "expired, not served", "#FFFFFF", "oo"),
     ("lost_in_crash", "lost in crash", "#FFFFFF", "xx"),  # not black: adaptive is black
     ("waiting", "still waiting", "#FFFFFF", ""),
 )
@@ -56,3 +58,7 @@ def policy_color(name: str, others: str = YOU) -> str:
 
 #: One colour per traffic class of the API-server model (notebook 04).
 CLASS_COLORS = {"telemetry": "#D55E00", "discovery": "#0072B2", "admin": "#009E73"}
+
+#: Colours for variants of one set-up drawn together (fixes compared side by side), in order.
+VARIANT_COLORS = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
+                  "#999999")
