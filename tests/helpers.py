@@ -1,5 +1,6 @@
 """Shared checks for the tests: the accounting identity and the bounds every run must keep."""
 import numpy as np
+import pytest
 
 IDENTITY_TERMS = ("delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
                   "lost_in_crash", "queue_end", "in_service_end", "producer_backlog_end")
@@ -59,3 +60,21 @@ def strategy_examples(with_rule_only=True):
         if len(firsts) > 1:
             out.append(cls(**firsts))
     return out
+
+
+# A fixture shared by the live test files (imported there by name; a tests/conftest.py would
+# clash with tests/browser/conftest.py, pytest importing both as "conftest").
+
+
+@pytest.fixture
+def every_process_stopped():
+    """Kill whatever a test left running of the live programs, then fail the test if it had left
+    something running."""
+    from bpsim.live.harness import Proc
+    before = len(Proc.started)
+    yield
+    mine = Proc.started[before:]
+    running = [p for p in mine if p.popen.poll() is None]
+    for p in mine:
+        p.kill()
+    assert not running, f"left running: {[' '.join(p.args[3:6]) for p in running]}"

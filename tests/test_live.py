@@ -16,6 +16,8 @@ from bpsim.live.harness import Proc, books_balance, producer_args, run_live, sta
 from bpsim.live.wire import make_message
 
 
+from helpers import every_process_stopped  # noqa: F401,E402  (a fixture, used by every test)
+
 pytestmark = pytest.mark.usefixtures("every_process_stopped")
 
 

@@ -22,6 +22,8 @@ from bpsim.live.harness import Proc, books_balance, producer_args, start_consume
 from bpsim.live.wire import MAX_LINE_BYTES, make_message, parse_message
 
 
+from helpers import every_process_stopped  # noqa: F401,E402  (a fixture, used by every test)
+
 pytestmark = pytest.mark.usefixtures("every_process_stopped")
 
 
