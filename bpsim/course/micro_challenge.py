@@ -1,11 +1,10 @@
 """Notebook 03, the course's micro-challenge: count the drops in 30 s, then turn backpressure on.
 
-The course's module fixes only the producer (``--rate 0.01``: a message every 10 ms, 100 msg/s)
-and the length (30 seconds); it gives no consumer speed and no buffer size. These are the series'
-own choice, used wherever the micro-challenge appears (notebook 03, the live programs' defaults
-in notebook 06 and the README): a consumer that takes 0.1 s per message (10 msg/s) and a buffer
-of 50 slots, so that nine messages in ten cannot be served and the buffer fills in about half a
-second.
+The course's module gives the producer (``--rate 0.01``: a message every 10 ms, 100 msg/s), the
+length (30 seconds) and, in its diagram, a consumer of 10 msg/s (0.1 s per message); it gives no
+buffer size. The buffer of 50 slots is the series' own choice, and the same set is used wherever
+the micro-challenge appears (notebook 03, the live programs' defaults in notebook 06 and the
+README): nine messages in ten cannot be served, and the buffer fills in about half a second.
 
 >>> MICRO["producer_rate"] / MICRO["consumer_rate"]
 10.0

@@ -133,9 +133,15 @@ SOURCES = {
 }
 
 
+#: Assumptions the notebook asks the learner to work out before it shows them.
+ASKED_LATER = ("scaled_api_servers",)
+
+
 def print_assumptions(a: Assumptions = Assumptions()) -> None:
-    """Every number of the model with where it comes from."""
+    """Every number of the model with where it comes from (but those in :data:`ASKED_LATER`)."""
     for name, value in a.__dict__.items():
+        if name in ASKED_LATER:
+            continue
         shown = f"{value:,}" if isinstance(value, (int, float)) else value
         print(f"{name:>20} = {shown!s:<9} {SOURCES.get(name, 'modelling assumption')}")
 
@@ -719,3 +725,10 @@ def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=Fals
     }
     return Dashboard(controls, render_outage, figsize=(11, 3.8), preformatted=True,
                      margins=dict(left=0.07, right=0.985, bottom=0.15, top=0.91, wspace=0.22))
+
+
+def servers_needed(a: Assumptions = Assumptions()) -> int:
+    """API servers whose seats cover the production cluster's load (telemetry plus discovery)."""
+    import math
+    load = float(telemetry_load(a.nodes, a)) + baseline_load(a)
+    return math.ceil(load / a.seats_per_server)

@@ -33,7 +33,8 @@ def describe(result) -> str:
         text += f" Latency p50 {s['latency_p50_s']:.2f} s, p99 {s['latency_p99_s']:.2f} s."
     wait = s["producer_wait_p99_s"]
     if wait:
-        text += f" The producer waited up to {wait:.2f} s (p99) to hand a message over."
+        text += (f" 99 % of the messages handed over had waited at most {wait:.2f} s in the "
+                 "producer.")
     return wrap(text)  # printed lines stay under 100 characters
 
 

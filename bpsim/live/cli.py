@@ -11,8 +11,8 @@ runs; the line names the flag, the value and what would work::
 Exit status 1 means the run itself failed (the producer lost its consumer and was told not to
 reconnect).
 
-The defaults are the series' micro-challenge (the course gives no consumer speed or buffer size,
-so these numbers are the series' own): a producer sending every 0.01 s (100 msg/s) for 30 s into a
+The defaults are the series' micro-challenge (the course gives the rates, 100 and 10 msg/s, and
+the 30 s; the 50 buffer slots are the series' own): a producer sending every 0.01 s (100 msg/s) for 30 s into a
 consumer that needs 0.1 s per message (10 msg/s) with 50 buffer slots. The socket buffers are
 small by default, so that backpressure reaches the producer within a second; ``--system-buffers``
 gives the operating system's (large, self-tuning) buffers back, to see them hide the push-back.
