@@ -367,11 +367,13 @@ def problems(page, settle_ms: float = 15_000) -> dict:
 # ---------------------------------------------------------------- dashboards
 
 SLIDER = ".widget-slider .noUi-handle"
-#: A dashboard's plots: inline PNGs in Output widgets, or ipympl canvases.
+#: A dashboard's plots: inline PNGs in Output widgets, ipympl canvases, or the canvases of the
+#: series' browser charts (bpsim.viz.charts: uPlot in an anywidget view).
 PLOT_IMG = ".widget-output img"
-PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas"
-#: A dashboard's computed text: what its callbacks print into Output widgets, or HTML widgets.
-PLOT_TEXT = ".widget-output .jp-RenderedText, .widget-html-content"
+PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas, .bpsim-chart canvas"
+#: A dashboard's computed text: what its callbacks print into Output widgets, HTML widgets, or
+#: the caption under a browser chart.
+PLOT_TEXT = ".widget-output .jp-RenderedText, .widget-html-content, .bpsim-caption"
 #: Selectors a learner changes by clicking: dropdowns, toggle buttons, radio buttons, checkboxes.
 SELECTORS = (".widget-dropdown select, .widget-toggle-buttons, .widget-radio-box, "
              ".widget-checkbox input")
