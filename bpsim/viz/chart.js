@@ -121,6 +121,8 @@ function render({model, el, host}) {
       grid.innerHTML = "";
       plots = spec.panels.map((p) => {
         const cell = document.createElement("div");
+        // a fixed box per chart: a redraw then never lays out or repaints the page around it
+        cell.style.height = `${spec.height + 2 * spec.font_px + 90}px`;
         grid.appendChild(cell);
         return new uPlot(options(spec, p, width()), panelData(spec, all, p), cell);
       });

@@ -231,7 +231,8 @@ def _assets() -> tuple[str, str]:
     vendor = _HERE / "vendor"
     js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (_HERE / "chart.js").read_text()
     css = (vendor / "uplot.min.css").read_text() + """
-.bpsim-chart { width: 100%; font-family: sans-serif; }
+.bpsim-chart { width: 100%; font-family: sans-serif; contain: content; }
+.bpsim-chart-panels > div { contain: strict; }
 .bpsim-chart-panels { display: grid; gap: 8px; }
 .bpsim-chart .u-title { font-size: 15px; font-weight: bold; }
 .bpsim-chart .u-legend { font-size: 13px; }
