@@ -766,6 +766,87 @@ def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = I
     return failures
 
 
+# ---------------------------------------------------------------- dragging
+
+# Counts the dashboard's chart redraws, one per animation frame at most, and the last input time.
+WATCH_JS = """(cellIndex) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const w = {frames: [], t0: null, last: null, stop: false};
+    window.__bpsimDrag = w;
+    const state = () => {
+        const charts = [...cell.querySelectorAll('.bpsim-chart')];
+        if (charts.length)
+            return charts.map(c => (c.dataset.draws || '') + '|' + (c.dataset.values || '')).join(';');
+        return [...cell.querySelectorAll('%IMG')].map(i => i.complete ? i.src.length + i.src.slice(-64) : '').join(';');
+    };
+    let prev = state();
+    const tick = () => {
+        const now = state();
+        if (now !== prev) {
+            const c = cell.querySelector('.bpsim-chart');
+            w.frames.push([performance.now(), c ? (c.dataset.values || '') : '']);
+            prev = now;
+        }
+        if (!w.stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    const input = (e) => {
+        if (e.type === 'mousemove' && !e.buttons) return;
+        const t = performance.now();
+        if (w.t0 === null) w.t0 = t;
+        w.last = t;
+    };
+    ['keydown', 'mousedown', 'mousemove'].forEach(k => document.addEventListener(k, input, true));
+    w.remove = () => ['keydown', 'mousedown', 'mousemove'].forEach(
+        k => document.removeEventListener(k, input, true));
+    return true;
+}""".replace("%s", NOTEBOOK).replace("%IMG", PLOT_IMG)
+
+# A held arrow key: keydown/keyup on the focused handle every `ms` for `n` times, from the page's
+# own timer (the test driver's round trips would slow the repeat down on a busy machine).
+HOLD_KEY_JS = """([cellIndex, k, key, n, ms]) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k];
+    h.focus();
+    window.__bpsimHeld = false;
+    let i = 0;
+    const opts = {key: key, code: key, keyCode: key === 'ArrowRight' ? 39 : 37, bubbles: true,
+                  cancelable: true};
+    const id = setInterval(() => {
+        h.dispatchEvent(new KeyboardEvent('keydown', opts));
+        h.dispatchEvent(new KeyboardEvent('keyup', opts));
+        if (++i >= n) { clearInterval(id); window.__bpsimHeld = true; }
+    }, ms);
+    return true;
+}""".replace("%s", NOTEBOOK)
+
+
+# A pointer drag: mousedown on the handle, then a mousemove every `ms` (a display's 60 Hz) across
+# to `x1`, then mouseup; from the page's own timer, as for the held key. noUiSlider listens for
+# the moves on the document element.
+DRAG_JS = """([cellIndex, k, x1, n, ms]) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k];
+    const b = h.getBoundingClientRect();
+    const x0 = b.x + b.width / 2, y = b.y + b.height / 2;
+    const doc = document.documentElement;
+    const ev = (type, x, target) => target.dispatchEvent(new MouseEvent(type, {
+        clientX: x, clientY: y, buttons: type === 'mouseup' ? 0 : 1, button: 0, bubbles: true,
+        cancelable: true, view: window}));
+    window.__bpsimHeld = false;
+    ev('mousedown', x0, h);
+    let i = 0;
+    const id = setInterval(() => {
+        i += 1;
+        ev('mousemove', x0 + (x1 - x0) * i / n, doc);
+        if (i >= n) { clearInterval(id); ev('mouseup', x1, doc); window.__bpsimHeld = true; }
+    }, ms);
+    return true;
+}""".replace("%s", NOTEBOOK)
+
+
+
+
 def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:
     """Save the whole open notebook as one PNG (the viewport is stretched to its height).
 
