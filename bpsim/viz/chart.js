@@ -162,6 +162,7 @@ function render({model, el, host}) {
   model.on("change:data", schedule);
   model.on("change:spec", schedule);
   model.on("change:caption", schedule);
+  model.on("change:drawn", schedule);   // new values, the same picture: still a redraw
   draw();
 
   const resize = new ResizeObserver(() => {

@@ -499,10 +499,12 @@ def move_control(page, cell: int, control: dict, step: int = 0, scope: str = NOT
 
 
 def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
-    """Tag the dashboard's current images, so a redraw (even an identical one) can be seen."""
+    """Tag the dashboard's current images (and browser charts' redraw counts), so a redraw (even an
+    identical one) can be seen."""
     page.evaluate(f"""() => {{
         const el = {_scope_js(scope, cell)};
         el.querySelectorAll('{PLOT_IMG}').forEach(i => i.dataset.bpsimSeen = '1');
+        el.querySelectorAll('.bpsim-chart').forEach(c => c.dataset.bpsimSeen = c.dataset.draws);
     }}""")
 
 
@@ -525,7 +527,11 @@ def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOU
             const now = imgs.map(i => i.src)
                 .concat([...el.querySelectorAll('{PLOT_CANVAS}')].map(c => {{
                     try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }}));
-            const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p));
+            // a browser chart counts its redraws (an identical picture is still a redraw)
+            const redrawn = [...el.querySelectorAll('.bpsim-chart')]
+                .some(c => c.dataset.bpsimSeen !== undefined && c.dataset.draws !== c.dataset.bpsimSeen);
+            const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p))
+                || redrawn;
             return now.length >= n && now.length > 0 && fresh;
         }}""", arg=[plots(before), n_before], timeout=timeout_ms, polling=20)
     deadline = time.monotonic() + timeout_ms / 1000
