@@ -10,7 +10,9 @@ key (``keydown`` events at 30 per second, as a keyboard's auto-repeat sends them
 ``--drag-s`` seconds) and a pointer drag (the mouse pressed on the handle and moved across the
 track, a move every 16 ms, as a display's 60 Hz sends them). Both are sent by the page's own
 timer: the test driver's round trips would slow them down on a busy machine. Printed: redraws per second while the input moves (median over the
-dashboard's sliders), and the time from the last movement to the final chart (the chart showing
+dashboard's sliders; in brackets, how many new values the input reached per second, which caps
+it: a slider of 15 steps has few to give), and the time from the last movement that changed the
+value to the final chart (the chart showing
 the slider's final value: the ``data-values`` a browser chart reports, or, for a PNG dashboard,
 its last new image).
 
@@ -148,8 +150,9 @@ def _drag_result(page, handle, timeout_s: float = 30.0) -> dict:
         time.sleep(0.1)
     page.evaluate("window.__bpsimDrag.stop = true; window.__bpsimDrag.remove()")
     w = page.evaluate("window.__bpsimDrag")
-    if w["t0"] is None:
-        return {"per_s": math.nan, "final_ms": math.nan, "redraws": 0, "final_ok": False}
+    if w["t0"] is None or w["changes"] < 2:
+        return {"per_s": math.nan, "final_ms": math.nan, "redraws": 0, "final_ok": False,
+                "values_per_s": math.nan}
     frames = [f for f in w["frames"] if f[0] >= w["t0"]]
     during = [f for f in frames if f[0] <= w["last"]]
     span_s = max(1e-3, (w["last"] - w["t0"]) / 1000)
@@ -158,6 +161,7 @@ def _drag_result(page, handle, timeout_s: float = 30.0) -> dict:
         drawn = json.loads(frames[-1][1])
         final_ok = any(_same(v, final) for v in drawn.values())
     return {"per_s": len(during) / span_s, "redraws": len(during),
+            "values_per_s": w["changes"] / span_s,
             "final_ms": (frames[-1][0] - w["last"]) if frames else math.nan,
             "final_ok": final_ok and bool(frames)}
 
@@ -181,7 +185,7 @@ def drag_dashboard(page, cell: int, sliders: int, drag_s: float) -> dict:
         lo, hi = float(control["min"]), float(control["max"])
         now = float(handle.get_attribute("aria-valuenow"))
         key = "ArrowRight" if now - lo <= hi - now else "ArrowLeft"
-        page.evaluate(H.WATCH_JS, cell)
+        page.evaluate(H.WATCH_JS, [cell, control["index"]])
         page.evaluate(H.HOLD_KEY_JS, [cell, control["index"], key, int(30 * drag_s), 33])
         page.wait_for_function("window.__bpsimHeld === true", timeout=120_000)
         out["keys"].append(_drag_result(page, handle))
@@ -189,7 +193,7 @@ def drag_dashboard(page, cell: int, sliders: int, drag_s: float) -> dict:
         tr = track.bounding_box()
         frac = (float(handle.get_attribute("aria-valuenow")) - lo) / max(hi - lo, 1e-12)
         x1 = tr["x"] + tr["width"] * (0.2 if frac > 0.5 else 0.8)
-        page.evaluate(H.WATCH_JS, cell)
+        page.evaluate(H.WATCH_JS, [cell, control["index"]])
         page.evaluate(H.DRAG_JS, [cell, control["index"], x1, int(60 * drag_s), 16])
         page.wait_for_function("window.__bpsimHeld === true", timeout=120_000)
         out["pointer"].append(_drag_result(page, handle))
@@ -216,7 +220,9 @@ def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float) -> list[
                         got = drag_dashboard(page, board["cell"], sliders, drag_s)
                         row = {"notebook": nb, "cell": board["cell"]}
                         for how, res in got.items():
+                            res = [r for r in res if not math.isnan(r["per_s"])] or res
                             row[how] = statistics.median(r["per_s"] for r in res)
+                            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
                             row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
                             row[how + "_ok"] = all(r["final_ok"] for r in res)
                         rows.append(row)
@@ -329,11 +335,13 @@ def main(argv=None) -> int:
         rows = drag([n for n in served if not n.startswith("fixtures/")] or served, copy,
                     args.drag_sliders, args.drag_s)
         print()
-        print(f"{'dashboard':<38} {'held key':>9} {'pointer':>9} {'last move -> final':>20}")
+        print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
+              f"{'last move -> final':>20}")
         for r in rows:
-            print(f"{Path(r['notebook']).name + ' cell ' + str(r['cell']):<38} "
-                  f"{r['keys']:>7.1f}/s {r['pointer']:>7.1f}/s "
-                  f"{r['keys_final_ms']:>8.0f} / {r['pointer_final_ms']:.0f} ms")
+            print(f"{Path(r['notebook']).name + ' cell ' + str(r['cell']):<36} "
+                  f"{r['keys']:>6.1f}/s ({r['keys_in']:>4.1f}/s) {r['pointer']:>6.1f}/s "
+                  f"({r['pointer_in']:>4.1f}/s) {r['keys_final_ms']:>8.0f} / "
+                  f"{r['pointer_final_ms']:.0f} ms")
         print()
 
     if not args.no_latency:

@@ -775,9 +775,12 @@ def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = I
 # ---------------------------------------------------------------- dragging
 
 # Counts the dashboard's chart redraws, one per animation frame at most, and the last input time.
-WATCH_JS = """(cellIndex) => {
+WATCH_JS = """([cellIndex, k]) => {
     const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
-    const w = {frames: [], t0: null, last: null, stop: false};
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k || 0];
+    // t0/last: the first and the last input that changed the slider's value; changes: how many
+    const w = {frames: [], t0: null, last: null, changes: 0, stop: false,
+               value: h ? h.getAttribute('aria-valuenow') : null};
     window.__bpsimDrag = w;
     const state = () => {
         const charts = [...cell.querySelectorAll('.bpsim-chart')];
@@ -799,8 +802,14 @@ WATCH_JS = """(cellIndex) => {
     const input = (e) => {
         if (e.type === 'mousemove' && !e.buttons) return;
         const t = performance.now();
-        if (w.t0 === null) w.t0 = t;
-        w.last = t;
+        setTimeout(() => {   // after the slider has handled the event
+            const v = h ? h.getAttribute('aria-valuenow') : null;
+            if (v === w.value) return;
+            w.value = v;
+            w.changes += 1;
+            if (w.t0 === null) w.t0 = t;
+            w.last = t;
+        }, 0);
     };
     ['keydown', 'mousedown', 'mousemove'].forEach(k => document.addEventListener(k, input, true));
     w.remove = () => ['keydown', 'mousedown', 'mousemove'].forEach(
@@ -818,10 +827,14 @@ HOLD_KEY_JS = """([cellIndex, k, key, n, ms]) => {
     let i = 0;
     const opts = {key: key, code: key, keyCode: key === 'ArrowRight' ? 39 : 37, bubbles: true,
                   cancelable: true};
+    const end = h.getAttribute(key === 'ArrowRight' ? 'aria-valuemax' : 'aria-valuemin');
     const id = setInterval(() => {
         h.dispatchEvent(new KeyboardEvent('keydown', opts));
         h.dispatchEvent(new KeyboardEvent('keyup', opts));
-        if (++i >= n) { clearInterval(id); window.__bpsimHeld = true; }
+        if (++i >= n || h.getAttribute('aria-valuenow') === end) {
+            clearInterval(id);
+            window.__bpsimHeld = true;
+        }
     }, ms);
     return true;
 }""".replace("%s", NOTEBOOK)

@@ -66,7 +66,7 @@ def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page,
     lo, hi = float(control["min"]), float(control["max"])
     frac = (float(control["now"]) - lo) / max(hi - lo, 1e-12)
     x1 = track["x"] + track["width"] * (0.15 if frac > 0.5 else 0.85)
-    page.evaluate(H.WATCH_JS, cell)
+    page.evaluate(H.WATCH_JS, [cell, control["index"]])
     page.evaluate(H.DRAG_JS, [cell, control["index"], x1, 90, 16])
     page.wait_for_function("window.__bpsimHeld === true", timeout=60_000)
     readout = handle.locator("xpath=ancestor::div[contains(@class,'widget-slider')][1]").locator(
