@@ -3,10 +3,11 @@
     PYTHONPATH=. python benchmarks/bench_dashboards.py
 
 Covers the dashboards of notebooks 01 (crash), 02 (strategies), 04 (the incident explorer) and
-05 (the challenge's explore widget). Each change is applied through ``Dashboard.update`` (what a slider release does): a preview run of
-the simulator, the figure redrawn and encoded as PNG. Median of several repeats, in milliseconds.
-The browser adds its own share on top (sending the PNG, painting it); see
-/work/shared/reference/browser-testing.md for that part.
+05 (the challenge's explore widget). Each change is applied through ``Dashboard.update`` (what
+the dashboard's worker does for each value a drag reaches): the simulation at the 1 ms tick (04:
+the story's 2 s), the browser chart's frame (screen-resolution series) and its state sent to the
+page. Median of several repeats, in milliseconds. The browser adds its own share on top (sending,
+drawing with uPlot): see ``benchmarks/slider_latency.py`` for updates per second while dragging.
 """
 import os
 import time

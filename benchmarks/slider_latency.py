@@ -1,8 +1,20 @@
-"""How fast the series feels: slider-to-redrawn-plot latency in a real browser, and series run time.
+"""How fast the series feels: dragging a slider, slider-to-plot latency, and series run time.
 
     python benchmarks/slider_latency.py                      # every notebook in notebooks/
     python benchmarks/slider_latency.py notebooks/02-*.ipynb --moves 20
-    python benchmarks/slider_latency.py --no-series          # latency only
+    python benchmarks/slider_latency.py --no-series --no-latency   # the drag figures only
+
+Drag (issue "Drag, don't wait"): on every dashboard, each of its first ``--drag-sliders`` sliders
+is dragged twice while the page counts the chart's redraws in its animation frames: a held arrow
+key (``keydown`` events at 30 per second, as a keyboard's auto-repeat sends them, for
+``--drag-s`` seconds) and a pointer drag (the mouse pressed on the handle and moved across the
+track, a move every 16 ms, as a display's 60 Hz sends them). Both are sent by the page's own
+timer: the test driver's round trips would slow them down on a busy machine. Printed: redraws per second while the input moves (median over the
+dashboard's sliders; in brackets, how many new values the input reached per second, which caps
+it: a slider of 15 steps has few to give), and the time from the last movement that changed the
+value to the final chart (the chart showing
+the slider's final value: the ``data-values`` a browser chart reports, or, for a PNG dashboard,
+its last new image).
 
 For each notebook: JupyterLab (from the installed package, on a free loopback port) opens it in
 headless Chromium (Debian's ``chromium``), runs it from the Run menu, and on every dashboard (a
@@ -24,6 +36,8 @@ the 2-core machine. This is a benchmark, not a test: it prints figures and never
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import re
 import shutil
@@ -119,6 +133,112 @@ def measure_dashboard(page, cell: int, moves: int) -> dict:
     return per_slider
 
 
+def _drag_result(page, handle, timeout_s: float = 30.0) -> dict:
+    """Wait for the final chart; redraws per second during the input, last input -> final."""
+    final = handle.locator("xpath=ancestor::div[contains(@class,'widget-slider')][1]").locator(
+        ".widget-readout").inner_text().strip()
+    page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:   # done when nothing has changed for 1.5 s
+        w = page.evaluate("window.__bpsimDrag")
+        n = len(w["frames"])
+        if quiet_since is None or n != quiet_since[0]:
+            quiet_since = (n, time.monotonic())
+        elif time.monotonic() - quiet_since[1] > 1.5:
+            break
+        time.sleep(0.1)
+    page.evaluate("window.__bpsimDrag.stop = true; window.__bpsimDrag.remove()")
+    w = page.evaluate("window.__bpsimDrag")
+    if w["t0"] is None or w["changes"] < 2:
+        return {"per_s": math.nan, "final_ms": math.nan, "redraws": 0, "final_ok": False,
+                "values_per_s": math.nan}
+    frames = [f for f in w["frames"] if f[0] >= w["t0"]]
+    during = [f for f in frames if f[0] <= w["last"]]
+    span_s = max(1e-3, (w["last"] - w["t0"]) / 1000)
+    final_ok = True
+    if frames and frames[-1][1]:   # a browser chart says which values it drew
+        drawn = json.loads(frames[-1][1])
+        final_ok = any(_same(v, final) for v in drawn.values())
+    return {"per_s": len(during) / span_s, "redraws": len(during),
+            "values_per_s": w["changes"] / span_s,
+            "final_ms": (frames[-1][0] - w["last"]) if frames else math.nan,
+            "final_ok": final_ok and bool(frames)}
+
+
+def _same(value, readout: str) -> bool:
+    try:
+        return abs(float(value) - float(readout.replace(",", ""))) < 1e-9 * max(1, abs(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def drag_dashboard(page, cell: int, sliders: int, drag_s: float) -> dict:
+    """Drag the first ``sliders`` sliders of one dashboard (held key, then pointer)."""
+    out = {"keys": [], "pointer": []}
+    root = page.locator(H.NOTEBOOK).locator(".jp-Cell").nth(cell)
+    for control in [c for c in H.controls(page, cell) if c["kind"] == "slider"][:sliders]:
+        handle = root.locator(H.SLIDER).nth(control["index"])
+        track = handle.locator("xpath=ancestor::div[contains(@class,'noUi-target')][1]")
+        handle.scroll_into_view_if_needed()
+        # held key: from the low end to the right (the key repeat stops at the slider's end)
+        lo, hi = float(control["min"]), float(control["max"])
+        now = float(handle.get_attribute("aria-valuenow"))
+        key = "ArrowRight" if now - lo <= hi - now else "ArrowLeft"
+        page.evaluate(H.WATCH_JS, [cell, control["index"]])
+        page.evaluate(H.HOLD_KEY_JS, [cell, control["index"], key, int(30 * drag_s), 33])
+        page.wait_for_function("window.__bpsimHeld === true", timeout=120_000)
+        out["keys"].append(_drag_result(page, handle))
+        # pointer: press on the handle, move to a fifth from the far end at 60 moves a second
+        tr = track.bounding_box()
+        frac = (float(handle.get_attribute("aria-valuenow")) - lo) / max(hi - lo, 1e-12)
+        x1 = tr["x"] + tr["width"] * (0.2 if frac > 0.5 else 0.8)
+        page.evaluate(H.WATCH_JS, [cell, control["index"]])
+        page.evaluate(H.DRAG_JS, [cell, control["index"], x1, int(60 * drag_s), 16])
+        page.wait_for_function("window.__bpsimHeld === true", timeout=120_000)
+        out["pointer"].append(_drag_result(page, handle))
+        page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+    return out
+
+
+def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+    rows = []
+    with H.LabServer(copy) as lab, sync_playwright() as p:
+        browser = H.launch_chromium(p)
+        try:
+            for nb in notebooks:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.set_default_timeout(60_000)
+                try:
+                    H.open_notebook(page, lab, nb)
+                    H.run_all(page)
+                    page.wait_for_timeout(1000)
+                    for board in H.dashboards(page):
+                        if not board["sliders"]:
+                            continue
+                        got = drag_dashboard(page, board["cell"], sliders, drag_s)
+                        row = {"notebook": nb, "cell": board["cell"]}
+                        for how, res in got.items():
+                            res = [r for r in res if not math.isnan(r["per_s"])] or res
+                            row[how] = statistics.median(r["per_s"] for r in res)
+                            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
+                            row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
+                            row[how + "_ok"] = all(r["final_ok"] for r in res)
+                        rows.append(row)
+                        print(f"    {nb} cell {board['cell']}: held key {row['keys']:.1f}/s, "
+                              f"pointer {row['pointer']:.1f}/s; last move -> final "
+                              f"{row['keys_final_ms']:.0f} / {row['pointer_final_ms']:.0f} ms"
+                              + ("" if row["keys_ok"] and row["pointer_ok"] else
+                                 "  (final chart did NOT show the final value)"), flush=True)
+                finally:
+                    page.close()
+                    lab.shutdown_kernels()
+        finally:
+            browser.close()
+    return rows
+
+
 def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
     from playwright.sync_api import sync_playwright
     rows = []
@@ -183,6 +303,11 @@ def main(argv=None) -> int:
     ap.add_argument("--moves", type=int, default=12, help="moves per slider (default 12, >= 10)")
     ap.add_argument("--no-series", action="store_true", help="skip the whole-series run time")
     ap.add_argument("--no-latency", action="store_true", help="skip the browser latency")
+    ap.add_argument("--no-drag", action="store_true", help="skip the drag figures")
+    ap.add_argument("--drag-sliders", type=int, default=2,
+                    help="sliders dragged per dashboard (default 2)")
+    ap.add_argument("--drag-s", type=float, default=1.5,
+                    help="how long each drag lasts (s, default 1.5)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the baseline (the harness's fixture: a one-line plot, no simulation)")
     args = ap.parse_args(argv)
@@ -200,6 +325,24 @@ def main(argv=None) -> int:
     if not args.no_baseline and "fixtures/dashboard.ipynb" not in served:
         # What the round trip alone costs: slider -> kernel -> a trivial PNG -> browser.
         served.insert(0, "fixtures/dashboard.ipynb")
+
+    if H.chromium_path() is None and not (args.no_latency and args.no_drag):
+        raise SystemExit("no `chromium` on PATH (apt-get install -y chromium)")
+    if not args.no_drag:
+        print(f"Dragging, {args.drag_sliders} sliders per dashboard, {args.drag_s:g} s each "
+              f"(redraws per second while the input moves; last move -> final chart); load "
+              f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
+        rows = drag([n for n in served if not n.startswith("fixtures/")] or served, copy,
+                    args.drag_sliders, args.drag_s)
+        print()
+        print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
+              f"{'last move -> final':>20}")
+        for r in rows:
+            print(f"{Path(r['notebook']).name + ' cell ' + str(r['cell']):<36} "
+                  f"{r['keys']:>6.1f}/s ({r['keys_in']:>4.1f}/s) {r['pointer']:>6.1f}/s "
+                  f"({r['pointer_in']:>4.1f}/s) {r['keys_final_ms']:>8.0f} / "
+                  f"{r['pointer_final_ms']:.0f} ms")
+        print()
 
     if not args.no_latency:
         if H.chromium_path() is None:

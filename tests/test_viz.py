@@ -2,6 +2,7 @@
 import functools
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -75,9 +76,9 @@ def test_thin_keeps_few_points_and_the_first():
 
 def test_crash_dashboard_text_follows_its_sliders():
     d = the_scenario.crash_dashboard(memory_limit_mb=10)
-    before = d.text.value
+    before = d.text
     d.controls["producer_rate"].value = 2000  # as a learner moving the slider would
-    assert d.text.value != before
+    assert d.text != before
     assert "crashes after" in d.last_text
 
 
@@ -104,26 +105,99 @@ def test_dashboard_refuses_an_unknown_control():
 def test_dashboard_keeps_its_own_margins_and_can_show_a_small_table():
     import ipywidgets as w
 
+    from bpsim.viz import charts
+
     def render(fig, n):
         ax = fig.add_subplot()
         ax.plot(range(n))
         return "a:  1\nbb: 2"
-    d = dashboard.Dashboard({"n": dashboard.slider(3, 1, 9, 1, "n")}, render,
-                          margins=dict(right=0.7), preformatted=True)
+
+    def chart(n):
+        return charts.Frame([charts.Panel("n", "x (1)", "y (1)").line("n", range(n), range(n),
+                                                                     "#000000")], "a:  1\nbb: 2")
+    d = dashboard.Dashboard({"n": dashboard.slider(3, 1, 9, 1, "n")}, render, chart,
+                            margins=dict(right=0.7), preformatted=True)
     d.update(n=5)
     assert d.figure.subplotpars.right == pytest.approx(0.7)
     assert d.figure.subplotpars.left == pytest.approx(dashboard.PREVIEW_MARGINS["left"])
-    assert d.text.value.startswith("<pre") and "a:  1\nbb: 2" in d.text.value
+    assert d.chart.preformatted and d.text == "a:  1\nbb: 2"
+    assert len(d.figure.axes[0].lines[0].get_xdata()) == 5   # the still figure of n=5
     assert isinstance(d.widget, w.VBox)
 
 
-def test_every_slider_of_every_dashboard_reports_on_release():
+def _every_dashboard():
     from bpsim.course import adaptive_challenge, openai_outage
-    for d in (the_scenario.crash_dashboard(), course_strategies.strategy_dashboard(), openai_outage.outage_dashboard(),
-              adaptive_challenge.policy_dashboard()):
+    return {"crash": (the_scenario.crash_dashboard(), the_scenario.show_crash),
+            "strategy": (course_strategies.strategy_dashboard(), course_strategies.show_strategy),
+            "outage": (openai_outage.outage_dashboard(), openai_outage.show_outage),
+            "policy": (adaptive_challenge.policy_dashboard(), adaptive_challenge.show_policy)}
+
+
+def test_every_slider_of_every_dashboard_reports_while_it_is_dragged():
+    for name, (d, _) in _every_dashboard().items():
         sliders = [c for c in d.controls.values() if hasattr(c, "continuous_update")
                    and hasattr(c, "step")]
-        assert sliders and all(not c.continuous_update for c in sliders)
+        assert sliders and all(c.continuous_update for c in sliders), name
+        # the page is told which controls to follow, by name
+        assert d.chart.control_names == list(d.controls) and len(d.chart.controls) == len(d.controls)
+
+
+def test_every_dashboard_chart_keeps_the_series_standards():
+    from bpsim.viz import charts
+    colours = set(palette.STRATEGY_COLORS.values()) | set(palette.COLORS.values()) | set(
+        palette.CLASS_COLORS.values()) | set(palette.POLICY_COLORS.values()) | {palette.YOU}
+    for name, (d, _) in _every_dashboard().items():
+        spec = d.chart.spec
+        assert spec["font_px"] >= 13 and spec["height"] >= 250, name
+        for p in spec["panels"]:
+            assert p["title"] and "(" in p["xlabel"] and "(" in p["ylabel"], (name, p)  # units
+            assert p["series"] and all(s["label"] for s in p["series"]), (name, p)   # a legend
+            assert {s["color"] for s in p["series"]} <= colours, (name, p)
+        assert d.text == d.last_text and charts.checksum(d.chart.data) != 0
+
+
+@pytest.mark.parametrize("name", ["crash", "strategy", "outage", "policy"])
+def test_the_page_is_sent_the_newest_values_and_draws_what_its_still_twin_says(name, capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    d, show = _every_dashboard()[name]
+    slider = next(k for k, c in d.controls.items() if hasattr(c, "step"))
+    c = d.controls[slider]
+    new = c.max if c.value != c.max else c.min
+    # what the chart's view sends while a slider is dragged: the newest values of every control
+    d._from_page(d.chart, {"event": "values", "values": {slider: new}}, [])
+    assert d.last_values[slider] == new and type(d.last_values[slider]) is type(c.value)
+    assert d.chart.drawn == d.last_values
+    capsys.readouterr()
+    text = show(**d.last_values)   # 01, 02 return it (wrapped); 04, 05 print it
+    text = capsys.readouterr().out.rstrip("\n") if text is None else text
+    assert text.replace("\n", " ") == d.last_text.replace("\n", " "), name
+
+
+def test_envelope_keeps_every_peak_and_scatter_cells_keep_one_dot_a_cell():
+    from bpsim.viz import charts
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=300_000)
+    y[123_457] = 40.0
+    x = np.arange(len(y)) * 0.001
+    xe, (ye,) = charts.envelope(x, [y])
+    assert len(xe) <= 2 * charts.BUCKETS + 2 * len(y) // charts.BUCKETS
+    assert ye.max() == 40.0 and ye.min() == y.min() and np.all(np.diff(xe) >= 0)
+    sx, sy = charts.scatter_cells(x, np.abs(y) + 0.01, (0, 300), (0.01, 50), log_y=True)
+    assert len(sx) <= charts.CELLS[0] * charts.CELLS[1] < len(x) and np.all(np.diff(sx) >= 0)
+
+
+def test_a_frame_puts_every_series_on_one_x_and_marks_its_gaps():
+    from bpsim.viz import charts
+    p = charts.Panel("t", "x (s)", "y (1)").line("a", [0, 1, 2], [1, 2, 3], "#000000")
+    p.line("b", [0.5, 0.5], [7, 8], "#000000", kind="points").hline("h", 5, "#000000")
+    spec, data = charts.Frame([p]).payload()
+    a = np.frombuffer(data)
+    x0, n = spec["panels"][0]["x"]
+    xs = a[x0:x0 + n]
+    assert np.all(np.diff(xs) > 0) and n == 5   # 0, 0.5, 0.5 + 1e-7, 1, 2
+    b0, _ = spec["panels"][0]["series"][1]["y"]
+    assert np.isnan(a[b0]) and a[b0 + 1] == 7 and a[b0 + 2] == 8
 
 
 def test_check_prediction_is_kind_whatever_is_typed(capsys):

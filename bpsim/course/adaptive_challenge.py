@@ -80,6 +80,7 @@ from ..policies import (AIMD, CoDel, FixedCapacity, PolicyError, PolicyStrategy,
 from ..scenario import Scenario
 from ..schedule import Schedule
 from ..strategies import make_strategy
+from ..viz import charts
 from ..viz.dashboard import Dashboard, dropdown, lighten, slider
 from ..viz.figures import label_axes, new_figure
 from ..viz.palette import COLORS, POLICY_COLORS, YOU, policy_color
@@ -785,6 +786,40 @@ def _redraw_policy(fig, runs, latency_target_s, memory_budget_mb, slowdown) -> s
     return _score_lines(runs, ch, latency_target_s)
 
 
+def policy_frame(runs, latency_target_s, memory_budget_mb, slowdown) -> charts.Frame:
+    """:func:`draw_policy` as a browser chart: capacity over time, the latency of every
+    delivered message (at screen resolution), and the score lines under it."""
+    ch = _challenge(memory_budget_mb, slowdown)
+    duration = ch.scenario.duration_s
+    cap = charts.Panel(_policy_title(latency_target_s, memory_budget_mb, slowdown), "time (s)",
+                       "capacity (messages)", xlim=(0.0, duration))
+    lat = charts.Panel("Latency of each delivered message", "time (s)", "latency (s)",
+                       yscale="log", xlim=(0.0, duration))
+    budget = _budget_slots(ch)
+    top = max([budget] + [float(np.max(r.capacity)) for _, r in runs]) * 1.1
+    cap.ylim = (0.0, top)
+    lats = [r.latency_s[r.latency_s > 0] for _, r in runs]
+    lo = min([float(np.min(v)) for v in lats if len(v)] + [latency_target_s]) / 1.5
+    hi = max([float(np.max(v)) for v in lats if len(v)] + [latency_target_s]) * 1.5
+    lat.ylim = (lo, hi)
+    for start, stop in ch.trouble:
+        cap.span("trouble", start, stop, COLORS["memory"], top=top)
+        lat.span("trouble", start, stop, COLORS["memory"], top=hi)
+    for (p, r), dash in zip(runs, ([2, 3], None)):
+        name = policy_name(p)
+        color = policy_color(name)
+        x, (y,) = charts.envelope(r.time_s, [r.capacity])
+        cap.line(f"{name}: capacity", x, y, color, width=1.6, dash=dash)
+        keep = r.latency_s > 0
+        lx, ly = charts.scatter_cells(r.delivery_time_s[keep], r.latency_s[keep], lat.xlim,
+                                      lat.ylim, log_y=True)
+        lat.line(name, lx, ly, color, kind="points", size=3)
+    cap.hline("memory budget (messages)", budget, COLORS["limit"], width=1)
+    lat.hline("latency target", latency_target_s, COLORS["target"], width=1.5)
+    return charts.Frame([cap, lat], _score_lines(runs, ch, latency_target_s), columns=2,
+                        preformatted=True)
+
+
 def compare_policy(policy, latency_target_s=LATENCY_TARGET_S, memory_budget_mb=10.0, slowdown=0.25,
             compare=None, fig=None):
     """One policy on the slowdown scenario, with the knobs the sliders turn (draws a figure).
@@ -826,8 +861,9 @@ def show_policy(name="adaptive", latency_target_s=LATENCY_TARGET_S, memory_budge
 def policy_dashboard(extra=()):
     """Sliders for the latency target, the memory budget and the slowdown, and a policy menu.
 
-    A :class:`bpsim.viz.dashboard.Dashboard`: one figure redrawn in place, sliders that report on
-    release, every run remembered (the fixed comparison run is shared by all policies).
+    A :class:`bpsim.viz.dashboard.Dashboard`: a browser chart (:func:`policy_frame`) that follows
+    the sliders while they move, every run remembered (the fixed comparison run is shared by all
+    policies).
     """
     names = ["adaptive", "codel", "aimd", "fixed"] + [policy_name(p) for p in extra]
 
@@ -842,6 +878,13 @@ def policy_dashboard(extra=()):
                 (policy, policy_run(name, latency_target_s, memory_budget_mb, slowdown))]
         return _redraw_policy(fig, runs, latency_target_s, memory_budget_mb, slowdown)
 
+    def chart(name, latency_target_s, memory_budget_mb, slowdown):
+        policy = _policies(latency_target_s, extra)[name]
+        compare = _comparison(policy, latency_target_s)
+        runs = [(compare, _run(compare, memory_budget_mb, slowdown)),
+                (policy, policy_run(name, latency_target_s, memory_budget_mb, slowdown))]
+        return policy_frame(runs, latency_target_s, memory_budget_mb, slowdown)
+
     controls = {
         "name": dropdown("adaptive", names, "policy"),
         "latency_target_s": slider(LATENCY_TARGET_S, 0.1, 2.0, 0.1, "latency target (s)",
@@ -849,5 +892,5 @@ def policy_dashboard(extra=()):
         "memory_budget_mb": slider(10.0, 1.0, 20.0, 1.0, "memory budget (MB)", integer=False),
         "slowdown": slider(0.25, 0.0, 1.0, 0.05, "slowdown (x full speed)", integer=False),
     }
-    return Dashboard(controls, render, figsize=(10, 5), preformatted=True,
+    return Dashboard(controls, render, chart, figsize=(10, 5), preformatted=True,
                      margins=dict(left=0.07, right=0.77, bottom=0.1, top=0.94, hspace=0.3))

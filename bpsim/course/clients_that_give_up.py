@@ -19,8 +19,9 @@ import numpy as np
 from ..engine import simulate
 from ..policies import CoDel, PolicyStrategy
 from ..strategies import ControlledCapacity
-from ..viz import figures
+from ..viz import charts, figures
 from ..viz.dashboard import Dashboard, dropdown, lighten, slider, still, wrap
+from ..viz.palette import COLORS, VARIANT_COLORS
 
 #: How long a client waits for its answer (s).
 TIMEOUT_S = 1.0
@@ -197,6 +198,24 @@ def render_clients(fig, producer_rate, client_timeout_s, capacity, order):
     return clients_sentence(r)
 
 
+def chart_clients(producer_rate, client_timeout_s, capacity, order) -> charts.Frame:
+    """The dashboard's browser chart: throughput against goodput, as :func:`render_clients`
+    draws them, and the same sentence under it."""
+    r = clients_run(order=order, capacity=capacity, client_timeout_s=client_timeout_s,
+                    producer_rate=producer_rate)
+    t, thr = figures._per_second(r, r.delivered + r.timed_out, 2.0)
+    _, good = figures._per_second(r, r.delivered, 2.0)
+    top = 1.35 * max(1.0, float(np.max(thr)) if len(thr) else 1.0)
+    panel = charts.Panel(f"{order}, {capacity} slots: throughput against goodput", "Time (s)",
+                         "msg/s (2 s averages)", xlim=(0.0, r.scenario.duration_s),
+                         ylim=(0.0, top))
+    for start, stop in BURST_SPAN:
+        panel.span("the burst", start, stop, COLORS["memory"], top)
+    panel.line("throughput", t, thr, COLORS["memory"], width=1.4)
+    panel.line("goodput", t, good, VARIANT_COLORS[0], width=1.6)
+    return charts.Frame([panel], clients_sentence(r), columns=1)
+
+
 def show_clients(producer_rate=90, client_timeout_s=TIMEOUT_S, capacity=500, order="fifo", *,
                  show=True):
     """The still twin of :func:`clients_dashboard`."""
@@ -216,4 +235,4 @@ def clients_dashboard(producer_rate=90, client_timeout_s=TIMEOUT_S, capacity=500
         "capacity": slider(capacity, 10, 2000, 10, "capacity (messages)"),
         "order": dropdown(order, ("fifo", "lifo", "adaptive_lifo"), "order"),
     }
-    return Dashboard(controls, render_clients, figsize=(13, 3.8))
+    return Dashboard(controls, render_clients, chart_clients, figsize=(13, 3.8))

@@ -31,6 +31,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFo
 from .. import validate
 from ..apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
                          simulate_apiserver)
+from ..viz import charts
 from ..viz.dashboard import Dashboard, lighten, slider
 from ..viz.figures import label_axes, new_figure
 from ..viz.palette import CLASS_COLORS, COLORS
@@ -697,6 +698,30 @@ def render_outage(fig, nodes, per_node_rate, api_servers, fairness, retry):
     return outcome_text(r)
 
 
+def chart_outage(nodes, per_node_rate, api_servers, fairness, retry) -> charts.Frame:
+    """The explorer's browser chart: the run :func:`show_outage` draws (story's tick, cached),
+    as names resolving and time in system per class, with the outcome lines under it."""
+    a, r = outage_run(nodes, per_node_rate, api_servers, fairness, retry,
+                      replace(Assumptions(), dt_s=PREVIEW_DT_S))
+    h = _hours(r)
+    t1, t2 = _titles(a, fairness, retry)
+    x_label = "Pacific time (hh:mm)"
+    names = charts.Panel(t1, x_label, "service names that resolve (%)", xformat="clock",
+                         ylim=(-3.0, 105.0))
+    x, (y,) = charts.envelope(h, [100 * resolving_fraction(r)])
+    names.line("names resolving", x, y, CLASS_COLORS["discovery"])
+    lat = charts.Panel(t2, x_label, "time in system (s); dashed: timeout", yscale="log",
+                       xformat="clock")
+    classes = list(r.model.classes)
+    x, ys = charts.envelope(h, [r.latency(c.name) for c in classes])
+    for c, y in zip(classes, ys):
+        lat.line(c.name, x, y, CLASS_COLORS[c.name])
+    for c in classes:
+        lat.hline(f"{c.name} timeout ({c.timeout_s:g} s)", c.timeout_s, CLASS_COLORS[c.name],
+                  width=0.8, dash=[6, 4])
+    return charts.Frame([names, lat], outcome_text(r), preformatted=True)
+
+
 def show_outage(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, retry="immediate",
             a: Assumptions = Assumptions(), rng=2024):
     """Run one variant at the story's tick, draw names resolving and time in system per class,
@@ -710,9 +735,9 @@ def show_outage(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False, re
 
 def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
                      retry="immediate") -> Dashboard:
-    """Sliders over :func:`show_outage`, as a fast :class:`bpsim.viz.dashboard.Dashboard` (needs
-    ipywidgets): a coarser tick (:data:`PREVIEW_DT_S`), runs remembered, one figure redrawn in
-    place, sliders that report on release."""
+    """Sliders over :func:`show_outage`, as a :class:`bpsim.viz.dashboard.Dashboard` (needs
+    ipywidgets and anywidget): the story's tick (:data:`PREVIEW_DT_S`), runs remembered, a
+    browser chart (:func:`chart_outage`) that follows the sliders while they move."""
     import ipywidgets as w
     style = {"description_width": "150px"}
     controls = {
@@ -723,7 +748,7 @@ def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=Fals
         "retry": w.ToggleButtons(options=["immediate", "backoff"], value=retry,
                                  description="retries", style=style),
     }
-    return Dashboard(controls, render_outage, figsize=(11, 3.8), preformatted=True,
+    return Dashboard(controls, render_outage, chart_outage, figsize=(11, 3.8), preformatted=True,
                      margins=dict(left=0.07, right=0.985, bottom=0.15, top=0.91, wspace=0.22))
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from ..engine import simulate
 from ..strategies import STRATEGIES
 from ..viz import figures
-from ..viz.dashboard import SEED, Dashboard, dropdown, lighten, preview_dt, slider, still, wrap
+from ..viz import charts
+from ..viz.dashboard import DT_S, SEED, Dashboard, dropdown, lighten, slider, still, wrap
+from ..viz.palette import COLORS, strategy_color
 
 
 def describe(result) -> str:
@@ -40,14 +42,14 @@ def describe(result) -> str:
 
 def strategy_run(strategy="drop_newest", producer_rate=1000, consumer_rate=100, capacity=500,
                  consumers=1, sample_every=10, duration_s=30.0):
-    """The preview run of :func:`strategy_dashboard` (coarse tick, fixed seed).
+    """The run of :func:`strategy_dashboard` and :func:`show_strategy` (1 ms tick, fixed seed).
 
     ``sample_every`` is passed only to a strategy that takes it (``sample``).
     """
     own = {"sample_every": sample_every} if strategy == "sample" else {}
     return simulate(strategy=strategy, producer_rate=producer_rate, consumer_rate=consumer_rate,
                     capacity=capacity, consumers=consumers, duration_s=duration_s,
-                    dt_s=preview_dt(duration_s), rng=SEED, **own)
+                    dt_s=DT_S, rng=SEED, **own)
 
 
 def render_strategy(fig, strategy, producer_rate, consumer_rate, capacity, consumers,
@@ -57,6 +59,62 @@ def render_strategy(fig, strategy, producer_rate, consumer_rate, capacity, consu
     figures.plot_strategy(r, fig=fig)
     lighten(fig)
     return describe(r)
+
+
+def chart_strategy(strategy, producer_rate, consumer_rate, capacity, consumers,
+                   sample_every) -> charts.Frame:
+    """:func:`strategy_run` as the dashboard's browser chart: what
+    :func:`bpsim.viz.figures.plot_strategy` draws, and :func:`describe` under it."""
+    r = strategy_run(strategy, producer_rate, consumer_rate, capacity, consumers, sample_every)
+    return charts.Frame(strategy_panels(r), describe(r))
+
+
+def strategy_panels(result) -> list:
+    """Queue depth (with the capacity, and what the producer holds), and every latency."""
+    import numpy as np
+    sc, name = result.scenario, result.strategy.name
+    color = strategy_color(name)
+    held = np.asarray(result.producer_backlog, float)
+    t, (depth, cap, held_e) = charts.envelope(result.time_s, [result.queue_depth,
+                                                              result.capacity, held])
+    q = charts.Panel(f"Queue depth ({name})", "Time (s)", "Messages waiting (count)",
+                     xlim=(0.0, sc.duration_s))
+    q.line(f"queue depth ({name})", t, depth, color)
+    if result.strategy.bounded:
+        q.line("capacity", t, cap, COLORS["theory"], width=1.5, dash=[2, 4])
+    if np.any(held):
+        q.line("held by the producer", t, held_e, color, width=1.2, dash=[8, 5])
+    crashes = list(result.crash_times_s)
+    if crashes:
+        k = [max(0, min(len(result.queue_depth) - 1, int(round(c / sc.dt_s)) - 1))
+             for c in crashes]
+        q.line(_crash_label(crashes), crashes, result.queue_depth[k], COLORS["crash"],
+               kind="marker", size=12)
+    buffer_top = max(float(np.max(depth)), float(np.nanmax(cap)) if result.strategy.bounded
+                     else 0.0)
+    top = max(buffer_top, float(np.max(held)))
+    if top > 10 * max(buffer_top, 1.0):   # as plot_strategy: the producer holds far more
+        q.yscale, q.linthresh, q.ylim = "asinh", 10.0, (0.0, 3 * top)
+        q.ylabel = "Messages waiting (count, log scale)"
+    else:
+        q.ylim = (-0.02 * top, 1.3 * top if top > 0 else 1.0)
+    lat = charts.Panel(f"Latency of delivered messages ({name})", "Delivery time (s)",
+                       "Latency (s)", xlim=(0.0, sc.duration_s))
+    lt, ll = result.delivery_time_s, result.latency_s
+    ltop = float(np.max(ll)) if len(ll) else 1.0
+    lat.ylim = (0.0, 1.3 * ltop if ltop > 0 else 1.0)
+    lx, ly = charts.scatter_cells(lt, ll, lat.xlim, lat.ylim)
+    lat.line(name, lx, ly, color, kind="points", size=3)
+    for c in crashes:
+        lat.vline(_crash_label(crashes) if c == crashes[0] else "", c, COLORS["crash"], 0.0,
+                  lat.ylim[1], width=1.2, dash=[6, 4])
+    return [q, lat]
+
+
+def _crash_label(times) -> str:
+    if len(times) > 1:
+        return f"{len(times)} crashes, first at {times[0]:.1f} s"
+    return f"crash at {times[0]:.1f} s"
 
 
 def show_strategy(strategy="drop_newest", producer_rate=1000, consumer_rate=100, capacity=500,
@@ -92,4 +150,4 @@ def strategy_dashboard(strategy="drop_newest", producer_rate=1000, consumer_rate
         "consumers": slider(consumers, 1, 20, 1, "consumers (workers)"),
         "sample_every": slider(sample_every, 1, 50, 1, "sample: keep 1 in N"),
     }
-    return Dashboard(controls, render_strategy)
+    return Dashboard(controls, render_strategy, chart_strategy)

@@ -10,26 +10,26 @@ import math
 from .. import theory
 from ..engine import simulate
 from ..viz import figures
-from ..viz.dashboard import SEED, Dashboard, lighten, preview_dt, slider, still, wrap
+from ..viz import charts
+from ..viz.dashboard import DT_S, SEED, Dashboard, lighten, slider, still, ticks, wrap
+from ..viz.palette import COLORS, strategy_color
 
 
 def crash_run(producer_rate=1000, consumer_rate=100, memory_limit_mb=100, message_bytes=1000):
-    """The preview run of :func:`crash_dashboard`: an unbounded queue, long enough to crash.
+    """The run of :func:`crash_dashboard` and :func:`show_crash`: an unbounded queue, long
+    enough to crash.
 
     It lasts a quarter longer than the closed-form time to crash (10 s at least, 300 s at most;
-    60 s when the consumer keeps up), with a tick from :func:`preview_dt`, made finer if needed so
-    that one tick's arrivals stay under 2 % of the messages the memory holds: arrivals are admitted
-    before the consumer serves within a tick, so a coarse tick would crash the server early.
+    60 s when the consumer keeps up; a whole number of ticks), at the series' 1 ms tick
+    (:data:`bpsim.viz.dashboard.DT_S`): one tick's arrivals stay far under the messages the
+    memory holds, so the crash comes when the closed form says.
     """
     memory = int(round(memory_limit_mb * 1e6))
     t_crash = theory.time_to_exhaust_memory_s(producer_rate, consumer_rate, memory, message_bytes)
     duration = min(300.0, max(10.0, 1.25 * t_crash)) if math.isfinite(t_crash) else 60.0
-    dt = preview_dt(duration)
-    if producer_rate > 0:
-        dt = min(dt, max(0.001, 0.02 * (memory // message_bytes) / producer_rate))
     return simulate(strategy="unbounded", producer_rate=producer_rate,
                     consumer_rate=consumer_rate, memory_limit_bytes=memory,
-                    message_bytes=message_bytes, duration_s=duration, dt_s=dt, rng=SEED)
+                    message_bytes=message_bytes, duration_s=ticks(duration), dt_s=DT_S, rng=SEED)
 
 
 def crash_sentence(result) -> str:
@@ -80,6 +80,61 @@ def render_crash(fig, producer_rate, consumer_rate, memory_limit_mb, message_byt
     return crash_sentence(r)
 
 
+def chart_crash(producer_rate, consumer_rate, memory_limit_mb, message_bytes) -> charts.Frame:
+    """:func:`crash_run` as the dashboard's browser chart: what
+    :func:`bpsim.viz.figures.plot_queue_and_memory` draws, and :func:`crash_sentence` under it."""
+    r = crash_run(producer_rate, consumer_rate, memory_limit_mb, message_bytes)
+    return charts.Frame(queue_and_memory_panels(r), crash_sentence(r))
+
+
+def queue_and_memory_panels(result) -> list:
+    """Queue depth and memory over time, with the closed form, the limit and the crashes."""
+    from ..theory import queue_growth_per_s, time_to_exhaust_memory_s
+    sc = result.scenario
+    name = result.strategy.name
+    color = strategy_color(name)
+    t, (depth, mem) = charts.envelope(result.time_s, [result.queue_depth,
+                                                      result.memory_bytes / 1e6])
+    q = charts.Panel("Messages waiting in the queue", "Time (s)", "Queue depth (messages)")
+    q.line(f"simulated ({name})", t, depth, color)
+    mu = sc.consumer_rate * sc.consumers
+    t_crash = time_to_exhaust_memory_s(sc.producer_rate, mu, sc.memory_limit_bytes,
+                                       sc.message_bytes)
+    growth = queue_growth_per_s(sc.producer_rate, mu)
+    if not result.strategy.bounded and growth > 0:
+        t_end = min(t_crash, sc.duration_s)
+        q.line(f"closed form: +{growth:,.0f} msg/s", [0, t_end], [0, growth * t_end],
+               COLORS["theory"], width=1.5, dash=[2, 4])
+    crashes = list(result.crash_times_s)
+    label = _crash_label(crashes)
+    if crashes:
+        k = [max(0, min(len(result.queue_depth) - 1, int(round(c / sc.dt_s)) - 1))
+             for c in crashes]
+        q.line(label, crashes, result.queue_depth[k], COLORS["crash"], kind="marker", size=12)
+    top = float(depth.max()) if len(depth) else 0.0
+    q.xlim = (0.0, sc.duration_s)
+    q.ylim = (-0.03 * top, 1.45 * top if top > 0 else 1.0)
+    limit = sc.memory_limit_bytes / 1e6
+    m = charts.Panel("Server memory for messages", "Time (s)", "Memory (MB)",
+                     xlim=(0.0, sc.duration_s), ylim=(0.0, limit * 1.45))
+    m.line("memory used", t, mem, color)
+    m.hline(f"memory limit ({limit:g} MB)", limit, COLORS["limit"], width=1)
+    if not result.strategy.bounded and math.isfinite(t_crash) and t_crash <= sc.duration_s:
+        m.vline(f"closed form: {t_crash:.1f} s", t_crash, COLORS["theory"], 0.0, limit * 1.45,
+                width=1.5, dash=[2, 4])
+    if crashes:
+        m.line(label, crashes, [limit] * len(crashes), COLORS["crash"], kind="marker", size=12)
+    return [q, m]
+
+
+def _crash_label(times) -> str:
+    if not times:
+        return ""
+    if len(times) > 1:
+        return f"{len(times)} crashes, first at {times[0]:.1f} s"
+    return f"crash at {times[0]:.1f} s"
+
+
 def show_crash(producer_rate=1000, consumer_rate=100, memory_limit_mb=100, message_bytes=1000,
                *, show=True):
     """The still twin of :func:`crash_dashboard`: its figure once, its sentence printed.
@@ -110,4 +165,4 @@ def crash_dashboard(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
         "memory_limit_mb": slider(memory_limit_mb, 10, 500, 10, "memory limit (MB)"),
         "message_bytes": slider(message_bytes, 100, 10_000, 100, "message size (bytes)"),
     }
-    return Dashboard(controls, render_crash)
+    return Dashboard(controls, render_crash, chart_crash)

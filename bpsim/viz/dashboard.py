@@ -1,32 +1,37 @@
-"""Dashboards: move a slider, the simulator runs again, the figure and a sentence follow.
+"""Dashboards: drag a slider, the simulator runs again, the chart and a sentence follow it.
 
-A :class:`Dashboard` is a few controls (:func:`slider`, :func:`dropdown`), one figure and one
-computed sentence. It is built from a *render* function, ``render(fig, **values) -> str``, which
-draws into ``fig`` and returns the sentence; every change of a control calls it again. The way of
-a slider value: the control's ``value`` -> :meth:`Dashboard.update` -> ``render(fig, **values)``
-(which runs the simulation and draws) -> a PNG in the dashboard's ``Output`` and the sentence in
-its ``HTML``.
+A :class:`Dashboard` is a few controls (:func:`slider`, :func:`dropdown`), one browser chart
+(:class:`bpsim.viz.charts.Chart`) and one computed sentence under it. It is built from two
+functions of the same values:
 
-To feel instant, a redraw (simulate and draw) must take well under 150 ms on a small machine, so
-the previews are light on purpose:
+* ``chart(**values) -> Frame``: runs the simulation and returns what to show (a
+  :class:`~bpsim.viz.charts.Frame`: panels of series, and the sentence as its caption);
+* ``render(fig, **values) -> str``: draws the same run into a matplotlib figure and returns the
+  same sentence: the *still* picture (:func:`still`, and :attr:`Dashboard.figure`).
 
-* a coarse tick, so that a run has at most :data:`PREVIEW_TICKS` ticks (the counts per second
-  are the same; only the timing inside a tick is blurred);
-* one figure made once, outside pyplot, with a fixed layout and four or five ticks per axis
-  (:func:`lighten`: text is the costliest thing to draw), redrawn in place and sent as a small
-  PNG into an ``Output`` widget with ``clear_output(wait=True)`` (no flicker);
-* sliders that report on release (``continuous_update=False``), so a drag costs one redraw,
-  not thirty queued ones.
+The way of a slider value, while it is dragged: the slider's model in the page changes; the
+chart's view in the page sends the newest values of every control to the kernel (a custom widget
+message, at most one each 30 ms, the last one always); :meth:`Dashboard.request` files them as
+*the* pending values and wakes the dashboard's worker thread; the worker takes the newest pending
+values (older ones are dropped, never queued), calls ``chart(**values)`` and sends the frame; the
+page draws the newest frame it has at its next animation frame. The slider's own (throttled)
+sync reaches :meth:`Dashboard.request` too; values already drawn are not drawn twice. So the chart
+follows the drag at the pace the simulation allows, and the last value always wins.
 
-``Dashboard.last_redraw_s`` holds the time the last redraw took (s).
+Every run is the same simulation as the still figure (the 1 ms tick unless a notebook says
+otherwise): what a learner explores is what the static figures show.
+
+``Dashboard.last_redraw_s`` holds the time the last update took in the kernel (simulation,
+frame, sending; s).
 
 The naming rule
 ---------------
-Every dashboard of the series is three functions in its notebook's module of :mod:`bpsim.course`:
-``render_X(fig, **values)`` draws and returns the sentence; ``X_dashboard(**values)`` returns the
-live :class:`Dashboard`; ``show_X(**values)`` is its *still* twin (:func:`still`): the same figure
-drawn once with pyplot and the same sentence printed, for notebooks checked by nbval, read on
-GitHub or exported, where widgets cannot run.
+Every dashboard of the series is four functions in its notebook's module of :mod:`bpsim.course`:
+``render_X(fig, **values)`` draws the still figure and returns the sentence; ``chart_X(**values)``
+returns the browser frame with the same sentence; ``X_dashboard(**values)`` returns the live
+:class:`Dashboard`; ``show_X(**values)`` is its *still* twin (:func:`still`): the figure drawn once
+with pyplot and the sentence printed, for notebooks checked by nbval, read on GitHub or exported,
+where widgets cannot run.
 
 >>> from bpsim.course import the_scenario
 >>> print(the_scenario.show_crash(producer_rate=1000, consumer_rate=100, memory_limit_mb=9,
@@ -36,40 +41,37 @@ at that moment were all lost; 2,500 more arrived while it restarted and were los
 """
 from __future__ import annotations
 
-import html
-import io
 import math
 import textwrap
+import threading
 import time
+import traceback
 
 import numpy as np
 
 
-#: Most ticks in a preview run (see the module docstring).
-PREVIEW_TICKS = 3000
-#: Resolution of the dashboards' PNGs (dots per inch).
+#: Resolution of a dashboard's still figure (:attr:`Dashboard.figure`; dots per inch).
 PREVIEW_DPI = 72
-#: Margins of the dashboards' figures (fractions of the figure).
+#: Margins of the dashboards' still figures (fractions of the figure).
 PREVIEW_MARGINS = dict(left=0.085, right=0.985, bottom=0.165, top=0.91, wspace=0.25)
 #: Seed of every dashboard run: the same settings always draw the same picture.
 SEED = 2024
+#: The tick of the dashboards' runs (s), the same as the static figures'.
+DT_S = 0.001
 
 
-def preview_dt(duration_s: float, max_ticks: int = PREVIEW_TICKS) -> float:
-    """A tick (s) that keeps a run of ``duration_s`` under ``max_ticks`` ticks, and never under 1 ms.
+def ticks(duration_s: float, dt_s: float = DT_S) -> float:
+    """``duration_s`` rounded to a whole number of ticks of ``dt_s`` (what the engine accepts).
 
-    >>> preview_dt(30), preview_dt(1)
-    (0.01, 0.001)
+    >>> ticks(138.88888), ticks(10)
+    (138.889, 10.0)
     """
-    return max(0.001, duration_s / max_ticks)
+    return round(round(duration_s / dt_s) * dt_s, 9)
 
 
 def lighten(fig) -> None:
-    """Fewer ticks: drawing text is most of a redraw's cost (about 30 ms saved).
-
-    Linear axes get four or five labelled ticks; log axes lose their unlabelled minor ticks
-    (each tick is a few objects to build and draw, labelled or not).
-    """
+    """Fewer ticks on a still figure: four or five labelled ticks on linear axes, no unlabelled
+    minor ticks on log axes."""
     from matplotlib.ticker import NullLocator
     for ax in fig.axes:
         for axis in ("x", "y"):
@@ -83,21 +85,34 @@ def wrap(text: str) -> str:
     return "\n".join(textwrap.wrap(text, width=98))
 
 
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
 class Dashboard:
-    """Controls, a figure and a sentence, redrawn whenever a control changes.
+    """Controls, a browser chart and a sentence that follow the controls while they move.
 
     Parameters
     ----------
     controls : dict
-        ``{name: ipywidgets control}``; the names are the keyword arguments of ``render``.
+        ``{name: ipywidgets control}``; the names are the keyword arguments of ``chart`` and
+        ``render``.
     render : callable
-        ``render(fig, **values) -> str`` draws into ``fig`` (a Figure outside pyplot) and returns
-        the sentence to show under the controls.
+        ``render(fig, **values) -> str`` draws the still figure into ``fig`` (a Figure outside
+        pyplot) and returns the sentence (used by :attr:`figure`; the still twin uses it too).
+    chart : callable
+        ``chart(**values) -> bpsim.viz.charts.Frame``: the same run as panels of series, its
+        caption the same sentence as ``render`` returns.
     figsize : tuple of float
-        Figure size (inches).
+        Size of the still figure (inches).
     margins : dict or None
-        Fixed margins of the figure (fractions, as for ``subplots_adjust``), over
-        :data:`PREVIEW_MARGINS`: a figure with legends outside its axes needs a wider right one.
+        Fixed margins of the still figure (fractions, as for ``subplots_adjust``), over
+        :data:`PREVIEW_MARGINS`.
     preformatted : bool
         Show the text as it is, lines and spaces kept (a small table), instead of as a sentence.
 
@@ -105,33 +120,43 @@ class Dashboard:
     ----------
     widget : ipywidgets.VBox
         What the notebook displays (a ``Dashboard`` displays as its widget).
-    figure : matplotlib.figure.Figure
-    text : ipywidgets.HTML
+    chart : bpsim.viz.charts.Chart
+        The browser chart (the sentence is its caption).
+    last_text : str
+        The sentence of the last update; ``last_values`` the values it was made from.
     last_redraw_s : float
-        Time the last redraw took, simulation plus drawing (s).
+        Time the last update took in the kernel: simulation, frame, sending (s).
     """
 
-    def __init__(self, controls: dict, render, figsize=(10, 3.6), margins=None,
+    def __init__(self, controls: dict, render, chart, figsize=(10, 3.6), margins=None,
                  preformatted=False):
         import ipywidgets as w
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure, SubplotParams
+        from . import charts
 
         self.controls = dict(controls)
         self._render = render
+        self._chart = chart
+        self.figsize = figsize
         self.margins = {**PREVIEW_MARGINS, **(margins or {})}
         self._preformatted = preformatted
-        # A fixed layout: the automatic ("constrained") one doubles the time a redraw takes.
-        self.figure = Figure(figsize=figsize, dpi=PREVIEW_DPI,
-                             subplotpars=SubplotParams(**self.margins))
-        FigureCanvasAgg(self.figure)
-        self.text = w.HTML()
-        self.output = w.Output(layout=w.Layout(min_height=f"{int(figsize[1] * PREVIEW_DPI)}px"))
-        boxes = w.GridBox(list(self.controls.values()),
-                          layout=w.Layout(grid_template_columns="repeat(2, 48%)"))
-        self.widget = w.VBox([boxes, self.text, self.output])
+        self.chart = charts.Chart(controls=list(self.controls.values()),
+                                  control_names=list(self.controls))
+        self.chart.on_msg(self._from_page)
+        # two columns of controls where there is room for usable sliders, one on a projector
+        boxes = w.GridBox(list(self.controls.values()), layout=w.Layout(
+            grid_template_columns="repeat(auto-fill, minmax(440px, 1fr))"))
+        self.widget = w.VBox([boxes, self.chart])
         self.last_redraw_s = math.nan
         self.last_text = ""
+        self.last_values = None
+        self.last_error = None
+        self.updates = 0
+        self._figure = None
+        self._figure_values = None
+        self._lock = threading.Lock()          # one update at a time
+        self._wake = threading.Condition()
+        self._pending = None                   # the newest values not drawn yet
+        self._worker = None
         self._quiet = False
         for c in self.controls.values():
             c.observe(self._changed, names="value")
@@ -141,8 +166,9 @@ class Dashboard:
         """The current value of every control."""
         return {name: c.value for name, c in self.controls.items()}
 
+    # -- drawing -------------------------------------------------------------------------------
     def update(self, **values) -> str:
-        """Set some controls (one redraw for all of them), redraw, and return the sentence."""
+        """Set some controls (one update for all of them), draw, and return the sentence."""
         unknown = set(values) - set(self.controls)
         if unknown:
             name = sorted(unknown)[0]
@@ -154,37 +180,100 @@ class Dashboard:
                 self.controls[name].value = v
         finally:
             self._quiet = False
-        import matplotlib
-        start = time.perf_counter()
-        # A title at a fixed height: by default matplotlib measures every tick label to see
-        # whether the title must move up, at each draw (about a quarter of a redraw).
-        with matplotlib.rc_context({"axes.titley": 1.0}):
-            text = self._render(self.figure, **self.values())
-            self.figure.subplots_adjust(**self.margins)  # clearing the figure forgets them
-            png = io.BytesIO()
-            self.figure.savefig(png, format="png", dpi=PREVIEW_DPI,
-                                pil_kwargs={"compress_level": 1})
-        self.last_redraw_s = time.perf_counter() - start
-        self.last_text = text
-        if self._preformatted:
-            self.text.value = f"<pre style='margin:0.3em 0'>{html.escape(text)}</pre>"
-        else:
-            self.text.value = f"<p style='font-size:110%'>{html.escape(text)}</p>"
-        self._show(png.getvalue())
-        return text
+        return self._draw(self.values())
+
+    def _draw(self, values: dict) -> str:
+        with self._lock:
+            start = time.perf_counter()
+            frame = self._chart(**values)
+            frame.preformatted = self._preformatted
+            self.chart.show(frame, values)
+            self.last_redraw_s = time.perf_counter() - start
+            self.last_text = frame.caption
+            self.last_values = dict(values)
+            self.last_error = None
+            self.updates += 1
+            return frame.caption
+
+    @property
+    def figure(self):
+        """The still figure of the values last drawn (matplotlib, made on first look)."""
+        if self._figure is None or self._figure_values != self.last_values:
+            import matplotlib
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure, SubplotParams
+            fig = self._figure or Figure(figsize=self.figsize, dpi=PREVIEW_DPI,
+                                         subplotpars=SubplotParams(**self.margins))
+            if self._figure is None:
+                FigureCanvasAgg(fig)
+            fig.clear()
+            with matplotlib.rc_context({"axes.titley": 1.0}):
+                self._render(fig, **self.last_values)
+            fig.subplots_adjust(**self.margins)
+            self._figure, self._figure_values = fig, dict(self.last_values)
+        return self._figure
+
+    @property
+    def text(self) -> str:
+        """The sentence under the chart, as the page shows it."""
+        return self.chart.caption
+
+    # -- following the controls ----------------------------------------------------------------
+    def request(self, values: dict) -> None:
+        """Make ``values`` the ones to draw next (replacing any not drawn yet).
+
+        In a kernel a worker thread draws them, so that the kernel keeps reading the newest
+        values while it simulates; elsewhere (tests, plain Python) they are drawn at once.
+        """
+        values = {**self.values(), **{k: v for k, v in values.items() if k in self.controls}}
+        if not _in_kernel():
+            self._draw(values)
+            return
+        with self._wake:
+            self._pending = values
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._follow, daemon=True,
+                                                name="bpsim-dashboard")
+                self._worker.start()
+            self._wake.notify()
+
+    def _follow(self):
+        while True:
+            with self._wake:
+                while self._pending is None:
+                    if not self._wake.wait(timeout=60):
+                        self._worker = None     # idle for a minute: the thread ends
+                        return
+                values, self._pending = self._pending, None
+            if values == self.last_values:
+                continue                        # already on the page
+            try:
+                self._draw(values)
+            except Exception as err:            # show it where the learner looks
+                self.last_error = err
+                with self._lock:
+                    self.chart.caption = ("This setting could not be drawn: "
+                                          f"{type(err).__name__}: {err}\n"
+                                          + traceback.format_exc(limit=3))
+
+    def _from_page(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("event") == "values":
+            got = content.get("values") or {}
+            values = {}
+            for name, v in got.items():
+                c = self.controls.get(name)
+                if c is None:
+                    continue
+                cur = c.value
+                try:   # the page's numbers are JSON: give each control its own type back
+                    values[name] = type(cur)(v) if isinstance(cur, (bool, int, float)) else v
+                except (TypeError, ValueError):
+                    values[name] = v
+            self.request(values)
 
     def _changed(self, change):
         if not self._quiet:
-            self.update()
-
-    def _show(self, png: bytes):
-        from IPython import get_ipython
-        if get_ipython() is None:  # plain Python (tests): nothing to show
-            return
-        from IPython.display import Image, display
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(Image(data=png, format="png"))
+            self.request({})
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -210,11 +299,11 @@ def still(render, values: dict, figsize=(10, 3.6), show: bool = True):
 
 # -- controls ------------------------------------------------------------------------------------
 def slider(value, lo, hi, step, description, integer=True):
-    """A slider for a dashboard: labelled, full width, reporting on release."""
+    """A slider for a dashboard: labelled, full width, reporting while it is dragged."""
     import ipywidgets as w
     cls = w.IntSlider if integer else w.FloatSlider
     return cls(value=value, min=lo, max=hi, step=step, description=description,
-               continuous_update=False, style={"description_width": "170px"},
+               continuous_update=True, style={"description_width": "170px"},
                layout=w.Layout(width="98%"))
 
 

@@ -367,11 +367,13 @@ def problems(page, settle_ms: float = 15_000) -> dict:
 # ---------------------------------------------------------------- dashboards
 
 SLIDER = ".widget-slider .noUi-handle"
-#: A dashboard's plots: inline PNGs in Output widgets, or ipympl canvases.
+#: A dashboard's plots: inline PNGs in Output widgets, ipympl canvases, or the canvases of the
+#: series' browser charts (bpsim.viz.charts: uPlot in an anywidget view).
 PLOT_IMG = ".widget-output img"
-PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas"
-#: A dashboard's computed text: what its callbacks print into Output widgets, or HTML widgets.
-PLOT_TEXT = ".widget-output .jp-RenderedText, .widget-html-content"
+PLOT_CANVAS = ".widget-output canvas, .jupyter-matplotlib canvas, .bpsim-chart canvas"
+#: A dashboard's computed text: what its callbacks print into Output widgets, HTML widgets, or
+#: the caption under a browser chart.
+PLOT_TEXT = ".widget-output .jp-RenderedText, .widget-html-content, .bpsim-caption"
 #: Selectors a learner changes by clicking: dropdowns, toggle buttons, radio buttons, checkboxes.
 SELECTORS = (".widget-dropdown select, .widget-toggle-buttons, .widget-radio-box, "
              ".widget-checkbox input")
@@ -497,10 +499,12 @@ def move_control(page, cell: int, control: dict, step: int = 0, scope: str = NOT
 
 
 def mark_plots(page, cell: int, scope: str = NOTEBOOK) -> None:
-    """Tag the dashboard's current images, so a redraw (even an identical one) can be seen."""
+    """Tag the dashboard's current images (and browser charts' redraw counts), so a redraw (even an
+    identical one) can be seen."""
     page.evaluate(f"""() => {{
         const el = {_scope_js(scope, cell)};
         el.querySelectorAll('{PLOT_IMG}').forEach(i => i.dataset.bpsimSeen = '1');
+        el.querySelectorAll('.bpsim-chart').forEach(c => c.dataset.bpsimSeen = c.dataset.draws);
     }}""")
 
 
@@ -523,7 +527,11 @@ def wait_redraw(page, cell: int, before: dict, timeout_ms: float = REDRAW_TIMEOU
             const now = imgs.map(i => i.src)
                 .concat([...el.querySelectorAll('{PLOT_CANVAS}')].map(c => {{
                     try {{ return c.toDataURL(); }} catch (e) {{ return 'tainted'; }} }}));
-            const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p));
+            // a browser chart counts its redraws (an identical picture is still a redraw)
+            const redrawn = [...el.querySelectorAll('.bpsim-chart')]
+                .some(c => c.dataset.bpsimSeen !== undefined && c.dataset.draws !== c.dataset.bpsimSeen);
+            const fresh = imgs.some(i => !i.dataset.bpsimSeen) || now.some(p => !before.includes(p))
+                || redrawn;
             return now.length >= n && now.length > 0 && fresh;
         }}""", arg=[plots(before), n_before], timeout=timeout_ms, polling=20)
     deadline = time.monotonic() + timeout_ms / 1000
@@ -762,6 +770,100 @@ def check_dashboard(page, cell: int, scope: str = NOTEBOOK, idle: str | None = I
             failures.append(f"{name}: computed text unchanged, even at the far ends{setting}: "
                             f"{before['text'].strip()[:200]!r}")
     return failures
+
+
+# ---------------------------------------------------------------- dragging
+
+# Counts the dashboard's chart redraws, one per animation frame at most, and the last input time.
+WATCH_JS = """([cellIndex, k]) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k || 0];
+    // t0/last: the first and the last input that changed the slider's value; changes: how many
+    const w = {frames: [], t0: null, last: null, changes: 0, stop: false,
+               value: h ? h.getAttribute('aria-valuenow') : null};
+    window.__bpsimDrag = w;
+    const state = () => {
+        const charts = [...cell.querySelectorAll('.bpsim-chart')];
+        if (charts.length)
+            return charts.map(c => (c.dataset.draws || '') + '|' + (c.dataset.values || '')).join(';');
+        return [...cell.querySelectorAll('%IMG')].map(i => i.complete ? i.src.length + i.src.slice(-64) : '').join(';');
+    };
+    let prev = state();
+    const tick = () => {
+        const now = state();
+        if (now !== prev) {
+            const c = cell.querySelector('.bpsim-chart');
+            w.frames.push([performance.now(), c ? (c.dataset.values || '') : '']);
+            prev = now;
+        }
+        if (!w.stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    const input = (e) => {
+        if (e.type === 'mousemove' && !e.buttons) return;
+        const t = performance.now();
+        setTimeout(() => {   // after the slider has handled the event
+            const v = h ? h.getAttribute('aria-valuenow') : null;
+            if (v === w.value) return;
+            w.value = v;
+            w.changes += 1;
+            if (w.t0 === null) w.t0 = t;
+            w.last = t;
+        }, 0);
+    };
+    ['keydown', 'mousedown', 'mousemove'].forEach(k => document.addEventListener(k, input, true));
+    w.remove = () => ['keydown', 'mousedown', 'mousemove'].forEach(
+        k => document.removeEventListener(k, input, true));
+    return true;
+}""".replace("%s", NOTEBOOK).replace("%IMG", PLOT_IMG)
+
+# A held arrow key: keydown/keyup on the focused handle every `ms` for `n` times, from the page's
+# own timer (the test driver's round trips would slow the repeat down on a busy machine).
+HOLD_KEY_JS = """([cellIndex, k, key, n, ms]) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k];
+    h.focus();
+    window.__bpsimHeld = false;
+    let i = 0;
+    const opts = {key: key, code: key, keyCode: key === 'ArrowRight' ? 39 : 37, bubbles: true,
+                  cancelable: true};
+    const end = h.getAttribute(key === 'ArrowRight' ? 'aria-valuemax' : 'aria-valuemin');
+    const id = setInterval(() => {
+        h.dispatchEvent(new KeyboardEvent('keydown', opts));
+        h.dispatchEvent(new KeyboardEvent('keyup', opts));
+        if (++i >= n || h.getAttribute('aria-valuenow') === end) {
+            clearInterval(id);
+            window.__bpsimHeld = true;
+        }
+    }, ms);
+    return true;
+}""".replace("%s", NOTEBOOK)
+
+
+# A pointer drag: mousedown on the handle, then a mousemove every `ms` (a display's 60 Hz) across
+# to `x1`, then mouseup; from the page's own timer, as for the held key. noUiSlider listens for
+# the moves on the document element.
+DRAG_JS = """([cellIndex, k, x1, n, ms]) => {
+    const cell = document.querySelector('%s').querySelectorAll('.jp-Cell')[cellIndex];
+    const h = cell.querySelectorAll('.widget-slider .noUi-handle')[k];
+    const b = h.getBoundingClientRect();
+    const x0 = b.x + b.width / 2, y = b.y + b.height / 2;
+    const doc = document.documentElement;
+    const ev = (type, x, target) => target.dispatchEvent(new MouseEvent(type, {
+        clientX: x, clientY: y, buttons: type === 'mouseup' ? 0 : 1, button: 0, bubbles: true,
+        cancelable: true, view: window}));
+    window.__bpsimHeld = false;
+    ev('mousedown', x0, h);
+    let i = 0;
+    const id = setInterval(() => {
+        i += 1;
+        ev('mousemove', x0 + (x1 - x0) * i / n, doc);
+        if (i >= n) { clearInterval(id); ev('mouseup', x1, doc); window.__bpsimHeld = true; }
+    }, ms);
+    return true;
+}""".replace("%s", NOTEBOOK)
+
+
 
 
 def screenshot_notebook(page, path: Path, max_height: int = 20_000) -> None:

@@ -31,7 +31,7 @@ def test_strategies_dashboard_in_voila(chromium, artifacts):
         try:
             page.goto(voila.url, timeout=120_000)
             page.wait_for_selector(H.SLIDER, timeout=H.RUN_ALL_TIMEOUT_MS)
-            page.wait_for_selector(".widget-output img, .widget-output canvas",
+            page.wait_for_selector(".widget-output img, .widget-output canvas, .bpsim-chart canvas",
                                    timeout=H.RUN_ALL_TIMEOUT_MS)
             assert "Error displaying widget" not in page.inner_text("body")
             assert "Traceback" not in page.inner_text("body")

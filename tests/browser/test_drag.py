@@ -1,0 +1,101 @@
+"""Dragging a slider: the browser chart follows it while it moves, and ends on the right picture.
+
+For each notebook with a dashboard (01, 02, 04, 05): run it in JupyterLab, drag the dashboard's
+first slider with the pointer (mouse moves at 60 a second from the page's own timer), and check
+that the chart was redrawn during the drag (not only at the end), that the final chart shows the
+slider's final value, and that the final chart and sentence are those of a fresh run with the
+same values in this process: the still twin's sentence (``show_X``) and the checksum of the
+numbers of ``chart_X`` (what the page reports it drew). No times are asserted.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+
+import pytest
+
+import labharness as H
+
+pytestmark = pytest.mark.browser
+
+DASHBOARDS = {
+    "notebooks/01-the-scenario.ipynb": ("the_scenario", "show_crash", "chart_crash"),
+    "notebooks/02-strategies.ipynb": ("strategies", "show_strategy", "chart_strategy"),
+    "notebooks/04-openai-outage.ipynb": ("openai_outage", "show_outage", "chart_outage"),
+    "notebooks/05-adaptive-challenge.ipynb": ("adaptive_challenge", "show_policy", None),
+}
+
+
+def _fresh(module: str, show: str, chart: str | None, values: dict):
+    """The still twin's sentence and the chart's checksum for ``values``, run here."""
+    import importlib
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from bpsim.viz import charts
+    mod = importlib.import_module(f"bpsim.course.{module}")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        text = getattr(mod, show)(**values)
+    text = out.getvalue().rstrip("\n") if text is None else text
+    if chart is None:   # 05 builds its chart inside the dashboard (your policies are in it)
+        d = mod.policy_dashboard()
+        d.update(**values)
+        frame_sum = charts.checksum(d.chart.data)
+    else:
+        frame_sum = charts.checksum(getattr(mod, chart)(**values).payload()[1])
+    return text, frame_sum
+
+
+@pytest.mark.parametrize("board", list(DASHBOARDS))
+def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page, lab, board):
+    notebook = board
+    H.open_notebook(page, lab, notebook)
+    H.run_all(page)
+    boards = [b for b in H.dashboards(page) if b["sliders"]]
+    assert boards, f"{notebook}: no slider dashboard"
+    cell = boards[0]["cell"]
+    root = page.locator(H.NOTEBOOK).locator(".jp-Cell").nth(cell)
+    assert root.locator(".bpsim-chart").count() == 1, f"{notebook}: no browser chart"
+    control = next(c for c in H.controls(page, cell) if c["kind"] == "slider")
+    handle = root.locator(H.SLIDER).nth(control["index"])
+    handle.scroll_into_view_if_needed()
+    track = handle.locator("xpath=ancestor::div[contains(@class,'noUi-target')][1]").bounding_box()
+    lo, hi = float(control["min"]), float(control["max"])
+    frac = (float(control["now"]) - lo) / max(hi - lo, 1e-12)
+    x1 = track["x"] + track["width"] * (0.15 if frac > 0.5 else 0.85)
+    page.evaluate(H.WATCH_JS, [cell, control["index"]])
+    page.evaluate(H.DRAG_JS, [cell, control["index"], x1, 90, 16])
+    page.wait_for_function("window.__bpsimHeld === true", timeout=60_000)
+    readout = handle.locator("xpath=ancestor::div[contains(@class,'widget-slider')][1]").locator(
+        ".widget-readout")
+    final = float(readout.inner_text().strip().replace(",", ""))
+    assert final != float(control["now"]), "the drag did not move the slider"
+    # wait for the chart to show the final value (and the kernel to be done)
+    page.wait_for_function(
+        """([sel, i, v]) => {
+            const c = document.querySelector(sel).querySelectorAll('.jp-Cell')[i]
+                .querySelector('.bpsim-chart');
+            if (!c || !c.dataset.values) return false;
+            return Object.values(JSON.parse(c.dataset.values)).some(x => Math.abs(x - v) < 1e-9);
+        }""", arg=[H.NOTEBOOK, cell, final], timeout=H.REDRAW_TIMEOUT_MS)
+    page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+    time.sleep(0.5)
+    watch = page.evaluate("window.__bpsimDrag")
+    during = [f for f in watch["frames"] if watch["t0"] <= f[0] <= watch["last"]]
+    assert len(during) >= 2, f"{notebook}: the chart was not redrawn during the drag ({during})"
+    shown = page.evaluate(
+        """([sel, i]) => {
+            const c = document.querySelector(sel).querySelectorAll('.jp-Cell')[i]
+                .querySelector('.bpsim-chart');
+            return {values: JSON.parse(c.dataset.values), checksum: +c.dataset.checksum,
+                    caption: c.querySelector('.bpsim-caption').textContent};
+        }""", [H.NOTEBOOK, cell])
+    module, show, chart = DASHBOARDS[notebook]
+    text, frame_sum = _fresh(module, show, chart, shown["values"])
+    assert " ".join(shown["caption"].split()) == " ".join(text.split()), (
+        f"{notebook}: the final sentence is not the still twin's for {shown['values']}")
+    assert shown["checksum"] == pytest.approx(frame_sum, rel=1e-9, abs=1e-9), (
+        f"{notebook}: the final chart is not a fresh run's for {json.dumps(shown['values'])}")
