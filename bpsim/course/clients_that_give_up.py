@@ -36,6 +36,16 @@ BURST_SPAN = ((10.0, 15.0),)
 SEED = 7
 
 
+def print_setup() -> None:
+    """The set-up and the burst, as the notebook states them (rates in msg/s, times in s)."""
+    sc = SETUP
+    print(f"producer {sc['producer_rate']:g} msg/s ({sc['arrivals']} arrivals), consumer "
+          f"{sc['consumer_rate']:g} msg/s ({sc['service']} service), {sc['capacity']} slots, "
+          f"{sc['duration_s']:g} s")
+    print(f"clients give up after {TIMEOUT_S:g} s; the burst: {BURST[0][1]:g} msg/s from "
+          f"{BURST[0][0]:g} s to {BURST[1][0]:g} s, then {BURST[1][1]:g} msg/s again")
+
+
 def clients_run(strategy="drop_newest", *, order="fifo", capacity=None,
                 client_timeout_s=TIMEOUT_S, drop_expired=False, producer_rate=None, burst=True,
                 **kwargs):
