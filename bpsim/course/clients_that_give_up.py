@@ -200,30 +200,56 @@ def fixes_table(results: dict) -> str:
 
 # -- the dashboard ---------------------------------------------------------------------------------
 def render_clients(fig, producer_rate, client_timeout_s, capacity, order):
-    """Throughput against goodput for one setting (the burst included); returns the sentence."""
+    """Throughput against goodput, and the queue, for one setting (the burst included); returns
+    the sentence."""
     r = clients_run(order=order, capacity=capacity, client_timeout_s=client_timeout_s,
                     producer_rate=producer_rate)
-    figures.plot_goodput({f"{order}, {capacity} slots": r}, fig=fig, shade=BURST_SPAN)
+    fig, (ax_g, ax_q) = figures.new_figure(2, fig=fig, figsize=(13, 3.8))
+    t, thr = figures._per_second(r, r.delivered + r.timed_out, 2.0)
+    _, good = figures._per_second(r, r.delivered, 2.0)
+    for ax in (ax_g, ax_q):
+        for start, stop in BURST_SPAN:
+            ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.2, lw=0, label="the burst")
+        ax.set_xlim(0, r.scenario.duration_s)
+    ax_g.plot(t, thr, color=COLORS["memory"], lw=1.4, label="throughput")
+    ax_g.plot(t, good, color=VARIANT_COLORS[0], lw=1.6, label="goodput")
+    ax_g.set_ylim(0, 1.35 * max(1.0, float(np.max(thr)) if len(thr) else 1.0))
+    figures.label_axes(ax_g, f"{order}, {capacity} slots: throughput against goodput",
+                       "Time (s)", "msg/s (2 s averages)")
+    ax_q.plot(r.time_s, r.queue_depth, color=VARIANT_COLORS[0], lw=1.4, label="queue depth")
+    ax_q.axhline(capacity, color=COLORS["theory"], ls=":", lw=1.5, label="capacity")
+    ax_q.axhline(client_timeout_s * r.scenario.consumer_rate, color=COLORS["limit"], ls="--",
+                 lw=1.2, label="one timeout's worth of work")
+    ax_q.set_ylim(0, 1.3 * max(capacity, 1))
+    figures.label_axes(ax_q, "The queue", "Time (s)", "Messages waiting (count)")
+    for ax in (ax_g, ax_q):
+        ax.legend(fontsize="small", loc="upper right")
     lighten(fig)
     return clients_sentence(r)
 
 
 def chart_clients(producer_rate, client_timeout_s, capacity, order) -> charts.Frame:
-    """The dashboard's browser chart: throughput against goodput, as :func:`render_clients`
-    draws them, and the same sentence under it."""
+    """The dashboard's browser chart: what :func:`render_clients` draws, and the same sentence."""
     r = clients_run(order=order, capacity=capacity, client_timeout_s=client_timeout_s,
                     producer_rate=producer_rate)
     t, thr = figures._per_second(r, r.delivered + r.timed_out, 2.0)
     _, good = figures._per_second(r, r.delivered, 2.0)
     top = 1.35 * max(1.0, float(np.max(thr)) if len(thr) else 1.0)
-    panel = charts.Panel(f"{order}, {capacity} slots: throughput against goodput", "Time (s)",
-                         "msg/s (2 s averages)", xlim=(0.0, r.scenario.duration_s),
-                         ylim=(0.0, top))
-    for start, stop in BURST_SPAN:
-        panel.span("the burst", start, stop, COLORS["memory"], top)
-    panel.line("throughput", t, thr, COLORS["memory"], width=1.4)
-    panel.line("goodput", t, good, VARIANT_COLORS[0], width=1.6)
-    return charts.Frame([panel], clients_sentence(r), columns=1)
+    g = charts.Panel(f"{order}, {capacity} slots: throughput against goodput", "Time (s)",
+                     "msg/s (2 s averages)", xlim=(0.0, r.scenario.duration_s), ylim=(0.0, top))
+    q = charts.Panel("The queue", "Time (s)", "Messages waiting (count)",
+                     xlim=(0.0, r.scenario.duration_s), ylim=(0.0, 1.3 * max(capacity, 1)))
+    for panel, height in ((g, top), (q, 1.3 * max(capacity, 1))):
+        for start, stop in BURST_SPAN:
+            panel.span("the burst", start, stop, COLORS["memory"], height)
+    g.line("throughput", t, thr, COLORS["memory"], width=1.4)
+    g.line("goodput", t, good, VARIANT_COLORS[0], width=1.6)
+    tq, (depth,) = charts.envelope(r.time_s, [r.queue_depth])
+    q.line("queue depth", tq, depth, VARIANT_COLORS[0], width=1.4)
+    q.hline("capacity", float(capacity), COLORS["theory"], width=1.5, dash=[2, 4])
+    q.hline("one timeout's worth of work", client_timeout_s * r.scenario.consumer_rate,
+            COLORS["limit"], width=1.2, dash=[6, 4])
+    return charts.Frame([g, q], clients_sentence(r), columns=2)
 
 
 def show_clients(producer_rate=90, client_timeout_s=TIMEOUT_S, capacity=500, order="fifo", *,
