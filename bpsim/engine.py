@@ -33,11 +33,11 @@ import numpy as np
 
 from .control import Meter
 from .reference import ReferenceEngine
-from .state import UNBOUNDED_CAPACITY, bin_ticks
+from .state import DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, UNBOUNDED_CAPACITY, bin_ticks
 from .result import Result
 from .scenario import ORDERS, SCENARIO_FIELDS, Scenario
 from . import validate
-from .strategies import Strategy, keywords, make_strategy
+from .strategies import DROP, Strategy, keywords, make_strategy
 
 #: Per-message records kept per run (messages served: generation tick, start, end). Up to this
 #: many the latencies are exact; in a run that serves more the records are a ring that keeps the
@@ -78,6 +78,8 @@ class Inputs:
     drop_expired: bool = False  # the server discards, at dequeue, messages whose client left
     order: int = 0              # state.ORDERS: 0 fifo, 1 lifo, 2 adaptive_lifo
     lifo_depth: int = 0         # adaptive_lifo: LIFO while more than this many messages wait
+    derive: int = 0             # how the series log predicts quiet ticks (state.derive)
+    sample_every: int = 1       # ... with the rule's 1-in-N (DERIVE_SAMPLE)
 
 
 def _steps(sc: Scenario, name: str) -> list:
@@ -198,6 +200,11 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
         pool = np.zeros(0)
     record_size = min(int(min(offered, bound)) + 1, MAX_RECORDS)
     retries = strategy.retries  # declared by the strategy (Strategy.retries), never by its name
+    rule = strategy.rule()
+    derive, every = DERIVE_NONE, 1
+    if rule is not None and rule.overflow == DROP and not rule.evict_oldest:
+        sampling = rule.sample_every > 1 or rule.sample_from < 1.0
+        derive, every = (DERIVE_SAMPLE, rule.sample_every) if sampling else (DERIVE_DROP, 1)
     backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
                        dtype=np.int64)
     return Inputs(
@@ -210,7 +217,8 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
         backoff_ticks=backoff, record_size=record_size, offered=offered, bin_ticks=bin_ticks(n),
         timeout=math.inf if sc.client_timeout_s is None else float(sc.client_timeout_s),
         drop_expired=bool(sc.drop_expired), order=ORDERS.index(sc.order),
-        lifo_depth=max(1, math.ceil(ADAPTIVE_LIFO_S * sc.consumer_rate * sc.consumers)))
+        lifo_depth=max(1, math.ceil(ADAPTIVE_LIFO_S * sc.consumer_rate * sc.consumers)),
+        derive=derive, sample_every=int(every))
 
 
 def build_scenario(scenario=None, **overrides) -> Scenario:

@@ -61,8 +61,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .state import (COLUMNS, HIST_MANTISSA_BITS, LAT_BINS, S, SCALARS, UNBOUNDED_CAPACITY,
-                    WAIT_EXACT, n_bins, wait_bins)
+from .state import (COLUMNS, DERIVE_DROP, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
+                    LOG_COLS, LOG_COUNTER, LOG_TICK, S, SCALARS, UNBOUNDED_CAPACITY, WAIT_EXACT,
+                    n_bins, wait_bins)
 from .reference import ring_records
 from .strategies import DROP, HOLD, REJECT
 
@@ -100,8 +101,8 @@ assert COLUMN_SLOTS == tuple(range(N_COLUMNS)), "state.SCALARS must begin with s
 # -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
 C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW = range(4, 8)
-C_BIN, C_DROP_EXPIRED, C_ORDER, C_LIFO_DEPTH = range(8, 12)
-C_BACKOFF = 12  # backoff (ticks) before retry k+1 at C_BACKOFF + k
+C_BIN, C_DROP_EXPIRED, C_ORDER, C_LIFO_DEPTH, C_DERIVE = range(8, 13)
+C_BACKOFF = 13  # backoff (ticks) before retry k+1 at C_BACKOFF + k
 F_DT, F_MEAN_WORK, F_SAMPLE_FROM, F_TIMEOUT = range(4)
 # the histograms' bins, as in bpsim.state (lat_bin, wait_bin)
 _SHIFT = 52 - HIST_MANTISSA_BITS
@@ -162,31 +163,45 @@ def _lifo_now(v, cfg):
 
 
 @_inline
-def _record(v, log, env, k, i, changed):
-    """Step 5 of tick ``i``: the series log (bpsim.state; reference._record)."""
+def _record(v, log, env, cfg, i):
+    """Step 5 of tick ``i``: the series log (bpsim.state; reference._record). Nothing is written
+    when the state is what the last row predicts (state.derive)."""
     r = v[N_ROWS] - 1
-    if not changed:
-        for c in range(N_COLUMNS):
-            if log[r, 1 + c] != v[c]:
-                changed = True
+    same = True
+    for c in range(N_COLUMNS):
+        if c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT:
+            if log[r, LOG_COLS + c] != v[c]:
+                same = False
                 break
-        if not changed:
-            return
+    if same:
+        arrived = v[OFFERED] - log[r, LOG_COLS + OFFERED]
+        mode = cfg[C_DERIVE]
+        dropped, sampled = log[r, LOG_COLS + DROPPED], log[r, LOG_COLS + SAMPLED_OUT]
+        if mode == DERIVE_DROP:
+            dropped += arrived
+        elif mode == DERIVE_SAMPLE:
+            passed = (log[r, LOG_COUNTER] + arrived) // cfg[C_SAMPLE_EVERY]
+            dropped += passed
+            sampled += arrived - passed
+        same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
+                and v[SAMPLED_OUT] == sampled)
+    if same:
+        return
+    k = cfg[C_BIN]
     b = i if k == 1 else i // k
-    if log[r, 0] != b:
+    if log[r, LOG_BIN] != b:
         r += 1
         if k > 1:
             depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
-            if i > b * k:  # the bin's earlier ticks ended in the state of the row before
-                d0 = log[r - 1, 1 + DEPTH]
-                m0 = d0 + log[r - 1, 1 + IN_SERVICE]
-                c0 = log[r - 1, 1 + CAPACITY]
+            if i > b * k:  # the bin's earlier ticks ended in the levels of the row before
+                d0 = log[r - 1, LOG_COLS + DEPTH]
+                m0 = d0 + log[r - 1, LOG_COLS + IN_SERVICE]
+                c0 = log[r - 1, LOG_COLS + CAPACITY]
                 env[r, 0], env[r, 1], env[r, 2] = min(depth, d0), min(mem, m0), min(cap, c0)
                 env[r, 3], env[r, 4], env[r, 5] = max(depth, d0), max(mem, m0), max(cap, c0)
             else:
                 env[r, 0], env[r, 1], env[r, 2] = depth, mem, cap
                 env[r, 3], env[r, 4], env[r, 5] = depth, mem, cap
-        log[r, 0] = b
         v[N_ROWS] = r + 1
     elif k > 1:  # the same bin: its last state, and its extremes
         depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
@@ -194,8 +209,11 @@ def _record(v, log, env, k, i, changed):
                                            min(env[r, 2], cap))
         env[r, 3], env[r, 4], env[r, 5] = (max(env[r, 3], depth), max(env[r, 4], mem),
                                            max(env[r, 5], cap))
+    log[r, LOG_BIN] = b
+    log[r, LOG_TICK] = i
+    log[r, LOG_COUNTER] = v[SAMPLE_COUNTER]
     for c in range(N_COLUMNS):
-        log[r, 1 + c] = v[c]
+        log[r, LOG_COLS + c] = v[c]
 
 
 # -- rings -----------------------------------------------------------------------------------------
@@ -568,7 +586,7 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool,
                i)
     # 5. record: the columns are the first scalars (state.SCALARS)
-    _record(v, log, env, cfg[C_BIN], i, False)
+    _record(v, log, env, cfg, i)
 
 
 @_inline
@@ -649,10 +667,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                 dropped += passed
             else:
                 dropped += new
-            # 5. record
-            v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
-            v[SAMPLED_OUT] = sampled_out
-            _record(v, log, env, k, i, True)
+            # 5. record: nothing, these are the counts the log's last row predicts
         i += 1
     v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
     v[SAMPLED_OUT] = sampled_out
@@ -736,7 +751,8 @@ LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFER
           DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
           DROP, HOLD, REJECT, UNBOUNDED_CAPACITY, TIMED_OUT, EXPIRED, MAX_WAIT, REC_POS, N_ROWS,
-          HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT) + COLUMN_SLOTS
+          HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT, LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS,
+          DERIVE_DROP, DERIVE_SAMPLE) + COLUMN_SLOTS
 
 
 @_jit
@@ -806,6 +822,7 @@ class FastEngine:
         cfg[C_DROP_EXPIRED] = x.drop_expired
         cfg[C_ORDER] = x.order
         cfg[C_LIFO_DEPTH] = x.lifo_depth
+        cfg[C_DERIVE] = x.derive
         cfg[C_BACKOFF:] = backoff
         fcfg = np.array([x.dt, x.mean_work, float(rule.sample_from), x.timeout],
                         dtype=np.float64)
@@ -828,9 +845,9 @@ class FastEngine:
         self._buf = np.zeros((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
         rows = n_bins(n) + 1
-        self.log = np.zeros((rows, 1 + N_COLUMNS), dtype=np.int64)
-        self.log[0, 0] = -1
-        self.log[0, 1:] = v[:N_COLUMNS]
+        self.log = np.empty((rows, LOG_COLS + N_COLUMNS), dtype=np.int64)
+        self.log[0, :LOG_COLS] = (-1, -1, 0)
+        self.log[0, LOG_COLS:] = v[:N_COLUMNS]
         v[N_ROWS] = 1
         self.env = np.zeros((rows if x.bin_ticks > 1 else 1, 6), dtype=np.int64)
         self.wait_hist = np.zeros(wait_bins(n), dtype=np.int64)

@@ -30,7 +30,10 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import COL, LEVELS, UNBOUNDED_CAPACITY, hist_percentiles, lat_value, wait_value
+from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, LOG_TICK,
+                    UNBOUNDED_CAPACITY, derive, hist_percentiles, lat_value, wait_value)
+
+_DERIVED = ("offered", "attempts", "dropped", "sampled_out")
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",
@@ -87,17 +90,32 @@ class Result:
         """For each point, the log row that holds its state (bpsim.state: the last row at or
         before its bin)."""
         nb = self._n_points
-        starts = np.maximum(self._log[:, 0], 0)
+        starts = np.maximum(self._log[:, LOG_BIN], 0)
         counts = np.diff(starts, append=nb)
         return np.repeat(np.arange(len(self._log)), counts)
 
     @cached_property
+    def _derived(self) -> dict:
+        """The counters the log predicts rather than stores (bpsim.state.derive), per point."""
+        x, rows = self._inputs, self._rows
+        k, n = x.bin_ticks, x.n_ticks
+        ends = np.minimum((np.arange(rows.size) + 1) * k, n) - 1  # each point's last tick
+        cum = np.cumsum(x.arrivals)
+        ticks = self._log[rows, LOG_TICK]
+        arrived = cum[ends] - np.where(ticks >= 0, cum[np.maximum(ticks, 0)], 0)
+        row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
+        row["counter"] = self._log[rows, LOG_COUNTER]
+        return derive(row, arrived, x.derive, x.sample_every)
+
+    @cached_property
     def table(self) -> np.ndarray:
         """The state at each point, one column per name in :data:`bpsim.state.COLUMNS` (int64)."""
-        return self._log[self._rows, 1:]
+        return np.column_stack([self._col(name) for name in COLUMNS])
 
     def _col(self, name):
-        return self._log[self._rows, 1 + COL[name]]
+        if name in _DERIVED:
+            return self._derived[name]
+        return self._log[self._rows, LOG_COLS + COL[name]]
 
     def _per_tick(self, name):
         return np.diff(self._col(name), prepend=0)
@@ -115,7 +133,7 @@ class Result:
             return series, series
         j = LEVELS.index(key[name])
         rows = self._rows
-        own = self._log[rows, 0] == np.arange(rows.size)
+        own = self._log[rows, LOG_BIN] == np.arange(rows.size)
         if name == "memory_bytes":
             level = series
             scale = self.scenario.message_bytes
