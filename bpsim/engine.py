@@ -114,6 +114,19 @@ def _per_tick(n: int, steps: list, dtype=np.float64) -> np.ndarray:
     return out
 
 
+#: Uniforms drawn at a time for Poisson arrivals (8 MB): bounds the memory of a long run's draws.
+_CHUNK = 1 << 20
+_SCRATCH = {}
+
+
+def _scratch(dtype, size: int) -> np.ndarray:
+    """A reused work array of ``size`` elements (drawing into fresh memory costs page faults)."""
+    a = _SCRATCH.get(dtype)
+    if a is None or a.size < size:
+        a = _SCRATCH[dtype] = np.empty(max(size, 1 << 16), dtype=dtype)
+    return a[:size]
+
+
 def _poisson_counts(rng, n: int, dt: float, rate_steps: list) -> np.ndarray:
     """Poisson arrivals per tick (int64), exactly ``rng.poisson(rate_per_tick * dt)``, faster.
 
@@ -145,8 +158,9 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list) -> np.ndarray:
         i, used = k, 0
         while i < stop:
             expect = (stop - i) * (mean + 1.0)
-            u = rng.random(int(expect + 10 * math.sqrt(expect)) + 64)
-            i, took = poisson_mult(counts, i, stop, enlam, u)
+            size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
+            u = rng.random(size, out=_scratch(np.float64, size))
+            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int64, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved

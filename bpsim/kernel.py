@@ -713,7 +713,7 @@ def _drop_head(v, buf, n):
 
 
 @_jit
-def poisson_mult(counts, start, stop, enlam, u):
+def poisson_mult(counts, start, stop, enlam, u, scratch):
     """Poisson counts for ticks ``start..stop-1`` by numpy's multiplication method.
 
     For each tick: multiply uniforms from ``u`` (in order) until the product is at most
@@ -721,25 +721,79 @@ def poisson_mult(counts, start, stop, enlam, u):
     ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
     or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
 
-    One pass over the uniforms without a branch that depends on them (the product restarts at 1
-    with a select): the counts are the same, and the loop does not stall on mispredicted branches.
+    With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
+    a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
+    way (``scratch``: int64, as long as ``u``). Below that, almost every tick takes one uniform,
+    and the plain loop is fastest.
     """
+    if enlam <= 0.74 and scratch.size >= u.size:
+        return _poisson_chase(counts, start, stop, enlam, u, scratch)
+    pos = 0
     n_u = u.size
+    for i in range(start, stop):
+        x = 0
+        prod = 1.0
+        j = pos
+        while True:
+            if j == n_u:
+                return i, pos
+            prod *= u[j]
+            j += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        pos = j
+    return stop, pos
+
+
+@_jit
+def _poisson_chase(counts, start, stop, enlam, u, cnt):
+    """:func:`poisson_mult` in two passes. First, for *every* position ``j`` of ``u``, the count a
+    tick starting there would have if it is below 4: the products ``u[j]``, ``u[j]*u[j+1]``, ...
+    (the same floating-point operations, in the same order, as for a tick that starts at ``j``),
+    and how many stay above ``enlam`` (they only fall: each factor is below 1). These are
+    independent of each other, so the processor overlaps them. Then the ticks follow each other
+    through that table, one load per tick; a tick of 4 or more, or one that reaches the last
+    uniforms, is counted factor by factor as in the plain loop."""
+    n_u = u.size
+    m_end = n_u - 4
+    for j in range(max(m_end, 0)):
+        p = u[j]
+        c = np.int64(p > enlam)
+        p *= u[j + 1]
+        c += p > enlam
+        p *= u[j + 2]
+        c += p > enlam
+        p *= u[j + 3]
+        c += p > enlam
+        cnt[j] = c
     i = start
-    x = 0
-    prod = 1.0
-    pos = 0   # uniforms used by the finished ticks
     j = 0
-    while j < n_u and i < stop:
-        prod *= u[j]
-        j += 1
-        done = prod <= enlam
-        counts[i] = x          # final once the tick is done; overwritten until then
-        x = 0 if done else x + 1
-        prod = 1.0 if done else prod
-        i += done
-        pos = j if done else pos
-    return i, pos
+    while i < stop:
+        if j < m_end and cnt[j] < 4:
+            c = cnt[j]
+            counts[i] = c
+            j += c + 1
+            i += 1
+            continue
+        x = 0
+        prod = 1.0
+        k = j
+        while True:
+            if k == n_u:
+                return i, j
+            prod *= u[k]
+            k += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        j = k
+        i += 1
+    return i, j
 
 
 # -- a stale cache ---------------------------------------------------------------------------------
@@ -767,7 +821,7 @@ def _ensure_fresh_cache():
     global _fresh
     if not _fresh:
         if _compiled_layout() != LAYOUT:
-            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult):
+            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult, _poisson_chase):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 
