@@ -62,8 +62,8 @@ import numpy as np
 from numba import njit
 
 from .state import (COLUMNS, DERIVE_DROP, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
-                    LOG_COLS, LOG_COUNTER, LOG_TICK, S, SCALARS, UNBOUNDED_CAPACITY, WAIT_EXACT,
-                    n_bins, wait_bins)
+                    LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
+                    UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
 from .reference import ring_records
 from .strategies import DROP, HOLD, REJECT
 
@@ -315,7 +315,8 @@ def _crash(v, cfg, wi, wf, crash_ticks):
     v[CRASHES] += 1
     if v[FIRST_CRASH] < 0:
         v[FIRST_CRASH] = v[TICK]
-    crash_ticks[v[N_CRASH_TICKS]] = v[TICK]
+    if v[N_CRASH_TICKS] < crash_ticks.size:  # the first MAX_CRASH_TICKS of them
+        crash_ticks[v[N_CRASH_TICKS]] = v[TICK]
     v[N_CRASH_TICKS] += 1
 
 
@@ -431,12 +432,13 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
 
 # -- service ---------------------------------------------------------------------------------------
 @_inline
-def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool, i):
+def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool, i,
+           a0):
     """Step 4 of a tick: completions and starts in time order across workers (reference._serve)."""
     # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s),
     # wf[2, w]: work done this tick (s), the worker's clock
     dt, mean_work, timeout = fcfg[F_DT], fcfg[F_MEAN_WORK], fcfg[F_TIMEOUT]
-    sp = _at(speed, i)
+    sp = _at(speed, i - a0)
     t = i * dt
     n_workers = wi.shape[1]
     if sp <= 0.0:
@@ -444,13 +446,17 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             if wi[0, w]:
                 fv[0] += dt
         return
-    active = _at(consumers, i)
+    active = _at(consumers, i - a0)
     budget = dt * sp
     record_size = cfg[C_RECORD_SIZE]
     drop_expired = cfg[C_DROP_EXPIRED] != 0
     size = buf.shape[1]
-    for w in range(n_workers):
-        wf[2, w] = 0.0
+    # the workers' clocks start at 0 (a loop here would become a call to memset)
+    if n_workers == 1:
+        wf[2, 0] = 0.0
+    else:
+        for w in range(n_workers):
+            wf[2, w] = 0.0
     while True:
         # the next event: the worker that frees first, ties to the lowest number
         w = -1
@@ -537,12 +543,12 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
 # -- a tick, and a run of ticks --------------------------------------------------------------------
 @_inline
 def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-          crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i):
+          crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i, a0):
     # 1. restart
     if v[DOWN] and i >= v[UP_TICK]:
         v[DOWN] = 0
     # 2. arrivals
-    new = arrivals[i]
+    new = arrivals[i - a0]
     v[OFFERED] += new
     v[ATTEMPTS] += new
     # 3. admission, oldest first: the held backlog (unless the server is down; until a batch is
@@ -584,13 +590,14 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
     # 4. service
     if not v[DOWN]:
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool,
-               i)
+               i, a0)
     # 5. record: the columns are the first scalars (state.SCALARS)
     _record(v, log, env, cfg, i)
 
 
 @_inline
-def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start, stop):
+def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start, stop,
+           a0):
     """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
 
     A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
@@ -626,19 +633,56 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     busy_s = fv[0]
     last = min(stop, due)
     i = start
-    while i < last:
-        new = arrivals[i]
+    if n_workers == 1:  # the same loop, with the one worker's state in registers
+        busy0 = wi[0, 0] != 0
+        rem = wf[0, 0]
+        while i < last:
+            new = arrivals[i - a0]
+            if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
+                i += 1
+                while i < last and arrivals[i - a0] == 0:
+                    i += 1
+                continue
+            if new > 0 and not (countable and full):
+                break
+            sp = _at(speed, i - a0)
+            if sp > 0.0:
+                budget = dt * sp
+                if busy0:
+                    if rem <= budget:  # would finish this tick
+                        break
+                    rem -= budget
+                    busy_s += dt
+                elif depth > 0 and _at(consumers, i - a0) > 0:  # would take a message
+                    break
+            elif busy0:
+                busy_s += dt
+            if new > 0:
+                offered += new
+                attempts += new
+                if sampling:
+                    total = counter + new
+                    passed = total // every
+                    counter = total % every
+                    sampled_out += new - passed
+                    dropped += passed
+                else:
+                    dropped += new
+            i += 1
+        wf[0, 0] = rem
+    while i < last and n_workers != 1:
+        new = arrivals[i - a0]
         if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
             i += 1
-            while i < last and arrivals[i] == 0:
+            while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
         if new > 0 and not (countable and full):
             break
-        sp = _at(speed, i)
+        sp = _at(speed, i - a0)
         if sp > 0.0:
             budget = dt * sp
-            active = _at(consumers, i)
+            active = _at(consumers, i - a0)
             moves = False
             for w in range(n_workers):
                 if wi[0, w]:
@@ -673,14 +717,18 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     v[SAMPLED_OUT] = sampled_out
     v[SAMPLE_COUNTER] = counter
     fv[0] = busy_s
-    for w in range(n_workers):
-        wf[2, w] = 0.0  # the workers' clocks, as _serve leaves them after a quiet tick
+    if n_workers == 1:
+        wf[2, 0] = 0.0  # the worker's clock, as _serve leaves it after a quiet tick
+    else:
+        for w in range(n_workers):
+            wf[2, w] = 0.0
     return i
 
 
 @_jit
 def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-         crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
+         crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, a0, start, stop):
+    """Ticks ``start .. stop-1``; the per-tick inputs cover ticks from ``a0`` on."""
     i = start
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
     # The first tick of a call always takes the full step: a control between calls
@@ -689,10 +737,10 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     while i < stop:
         # a cheap first look before trying the quiet path (see _quiet)
         if not first and v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
-                arrivals[i] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
+                arrivals[i - a0] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
                                      and v[DEPTH] >= v[CAPACITY])):
             j = _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
-                       stop)
+                       stop, a0)
             if j > i:
                 v[TICK] = j - 1
                 i = j
@@ -700,7 +748,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
         first = False
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-              crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i)
+              crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i, a0)
         i += 1
 
 
@@ -860,7 +908,7 @@ class FastEngine:
             raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
                              f"(bounded={strategy.bounded!r}): make them agree.")
         n = x.n_ticks
-        offered = int(x.offered) if x.offered >= 0 else int(x.arrivals.sum())
+        offered = int(x.offered_max)
         retries = int(x.retries)
         backoff = np.asarray(x.backoff_ticks, dtype=np.int64)
         cfg = np.zeros(C_BACKOFF + backoff.size, dtype=np.int64)
@@ -894,7 +942,8 @@ class FastEngine:
         self._v = v
         self._rec_gen = np.zeros(x.record_size, dtype=np.int64)
         self._rec_t = np.zeros((2, x.record_size))
-        self._crash_ticks = np.zeros(n // max(1, x.restart_ticks) + 2, dtype=np.int64)
+        self._crash_ticks = np.zeros(min(n // max(1, x.restart_ticks) + 2, MAX_CRASH_TICKS),
+                                     dtype=np.int64)
         self._fv = np.zeros(2)
         self._buf = np.zeros((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
@@ -911,14 +960,31 @@ class FastEngine:
             np.zeros((r, 3, rq_size), dtype=np.int64),
             np.zeros((2, w), dtype=np.int64), np.zeros((3, w)),
             self._rec_gen, self._rec_t, self.log, self.env, self.wait_hist, self.lat_hist,
-            self._crash_ticks, np.ascontiguousarray(x.arrivals, dtype=np.int64),
-            _per_tick_arg(x.speed, np.float64), _per_tick_arg(x.consumers, np.int64),
+            self._crash_ticks, None, None, None,
             np.ascontiguousarray(x.pool, dtype=np.float64), cfg, fcfg)
+        self._inputs = x
+        if x.stream is None:  # the whole run's per-tick inputs, once
+            self._args = self._with_window(x.window(0))
+
+    def _with_window(self, window):
+        a0, arrivals, speed, consumers = window
+        args = list(self._args)
+        args[14] = np.ascontiguousarray(arrivals, dtype=np.int64)
+        args[15] = _per_tick_arg(speed, np.float64)
+        args[16] = _per_tick_arg(consumers, np.int64)
+        return tuple(args) + (a0,)
 
     # -- controls used between ticks -----------------------------------------------------------
     def run(self, start: int, stop: int) -> None:
         """Advance ticks ``start .. stop-1``."""
-        _run(*self._args, int(start), int(stop))
+        i, stop = int(start), int(stop)
+        if self._inputs.stream is None:
+            _run(*self._args, i, stop)
+        while i < stop and self._inputs.stream is not None:  # one call per window of arrivals
+            args = self._with_window(self._inputs.window(i))
+            end = min(stop, args[-1] + args[14].size)
+            _run(*args, i, end)
+            i = end
         if self._v[RING_FULL]:
             raise RuntimeError("bpsim.kernel: a ring buffer was full, so a bound in kernel.py is "
                                "wrong; please report this run (engine='reference' still works).")
@@ -953,4 +1019,4 @@ class FastEngine:
         return self._buf[0, j].copy(), self._buf[1, j].copy()
 
     def crash_tick_list(self):
-        return self._crash_ticks[:self._v[N_CRASH_TICKS]].tolist()
+        return self._crash_ticks[:min(self._v[N_CRASH_TICKS], self._crash_ticks.size)].tolist()

@@ -46,8 +46,8 @@ from collections import deque
 
 import numpy as np
 
-from .state import (COL, COLUMNS, LAT_BINS, LOG_COLS, SCALARS, UNBOUNDED_CAPACITY, derive,
-                    lat_bin, n_bins, wait_bin, wait_bins)
+from .state import (COL, COLUMNS, LAT_BINS, LOG_COLS, MAX_CRASH_TICKS, SCALARS,
+                    UNBOUNDED_CAPACITY, derive, lat_bin, n_bins, wait_bin, wait_bins)
 from .strategies import Strategy
 
 
@@ -94,6 +94,7 @@ class ReferenceEngine:
         self.wstart = [0.0] * c
         self.tick = 0
         self._front = self._reheld = False
+        self._a0, self._arrivals = 0, np.zeros(0, dtype=np.int64)  # the window of arrivals
 
     # -- the verbs a strategy may use ----------------------------------------------------------
     @property
@@ -223,7 +224,8 @@ class ReferenceEngine:
         s["crashes"] += 1
         if s["first_crash_tick"] < 0:
             s["first_crash_tick"] = self.tick
-        self.crash_ticks.append(self.tick)
+        if len(self.crash_ticks) < MAX_CRASH_TICKS:
+            self.crash_ticks.append(self.tick)
 
     def _offer(self, gen, n, attempt):
         s = self.s
@@ -239,7 +241,9 @@ class ReferenceEngine:
         if s["down"] and i >= s["up_tick"]:
             s["down"] = 0
         # 2. arrivals
-        new = int(x.arrivals[i])
+        if not self._a0 <= i < self._a0 + self._arrivals.size:
+            self._a0, self._arrivals, _, _ = x.window(i)
+        new = int(self._arrivals[i - self._a0])
         s["offered"] += new
         s["attempts"] += new
         # 3. admission: held backlog, due retries, new messages

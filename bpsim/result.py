@@ -30,8 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, LOG_TICK,
-                    UNBOUNDED_CAPACITY, derive, hist_percentiles, lat_value, wait_value)
+from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY, derive, hist_percentiles, lat_value, wait_value)
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out")
 
@@ -66,7 +65,8 @@ class Result:
         self._wasted_s = engine.wasted_seconds()
         self._waiting = engine.waiting()
         n = s["n_records"]
-        self._gen, self._start, self._done = (np.asarray(a).copy() for a in engine.records(0, n))
+        # the engine's own arrays (views, unless the ring wrapped): simulate() drops the engine
+        self._gen, self._start, self._done = (np.asarray(a) for a in engine.records(0, n))
         self.crash_times_s = np.asarray(engine.crash_tick_list(), dtype=float) * scenario.dt_s
 
     def __repr__(self):
@@ -100,10 +100,8 @@ class Result:
         x, rows = self._inputs, self._rows
         k, n = x.bin_ticks, x.n_ticks
         ends = np.minimum((np.arange(rows.size) + 1) * k, n) - 1  # each point's last tick
-        cum = np.cumsum(x.arrivals)
-        ticks = self._log[rows, LOG_TICK]
-        arrived = cum[ends] - np.where(ticks >= 0, cum[np.maximum(ticks, 0)], 0)
         row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
+        arrived = x.offered_at(ends) - row["offered"]  # since the row's tick
         row["counter"] = self._log[rows, LOG_COUNTER]
         return derive(row, arrived, x.derive, x.sample_every)
 

@@ -64,6 +64,8 @@ S = {name: i for i, name in enumerate(SCALARS)}
 
 #: The capacity of a buffer with no limit (``unbounded``).
 UNBOUNDED_CAPACITY = -1
+#: Crash ticks kept per run (``Result.crash_times_s``); ``crashes`` counts them all.
+MAX_CRASH_TICKS = 1_000_000
 
 #: Runs of at most this many ticks keep one point per tick (every run bpsim accepted before bins
 #: existed, so no earlier series changed).
