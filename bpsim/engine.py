@@ -428,8 +428,20 @@ def build_scenario(scenario=None, **overrides) -> Scenario:
         validate.bad("scenario", scenario, "a bpsim.Scenario, a dict of its fields, or None for "
                                            "the course's scenario")
     base.update(overrides)
-    validate.keywords(base, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
+    validate.keywords(base, _known_keywords(), where="simulate")
     return Scenario(**base)
+
+
+_KNOWN = [None, ()]
+
+
+def _known_keywords() -> tuple:
+    """Scenario fields and every strategy keyword; recomputed only when the registry changes."""
+    from .strategies import STRATEGIES
+    key = tuple(STRATEGIES.items())
+    if _KNOWN[0] != key:
+        _KNOWN[:] = [key, SCENARIO_FIELDS + tuple(keywords())]
+    return _KNOWN[1]
 
 
 def split_keywords(kwargs: dict) -> tuple[dict, dict]:
@@ -437,7 +449,7 @@ def split_keywords(kwargs: dict) -> tuple[dict, dict]:
 
     Anything that is neither is refused, naming what would work.
     """
-    validate.keywords(kwargs, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
+    validate.keywords(kwargs, _known_keywords(), where="simulate")
     scenario = {k: v for k, v in kwargs.items() if k in SCENARIO_FIELDS}
     strategy = {k: v for k, v in kwargs.items() if k not in SCENARIO_FIELDS}
     return scenario, strategy

@@ -157,6 +157,12 @@ def _lat_bin(x):
 
 
 @_inline
+def _sample_threshold(v, fcfg):
+    """The depth from which Sample admits only 1 in N (Sample.admit)."""
+    return np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
+
+
+@_inline
 def _lifo_now(v, cfg):
     order = cfg[C_ORDER]
     return order == ORDER_LIFO or (order == ORDER_ADAPTIVE and v[DEPTH] > cfg[C_LIFO_DEPTH])
@@ -407,8 +413,7 @@ def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
     """
     limit = _room(v)
     if cfg[C_SAMPLING]:  # Sample.admit: free admission only below the threshold
-        threshold = np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
-        limit = min(max(0, threshold - v[DEPTH]), limit)
+        limit = min(max(0, _sample_threshold(v, fcfg) - v[DEPTH]), limit)
     first = min(n, limit)
     _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, first)
     rest = n - first
@@ -454,6 +459,15 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
     # the workers' clocks start at 0 (a loop here would become a call to memset)
     if n_workers == 1:
         wf[2, 0] = 0.0
+        # one worker and nothing happens: it works on (the loop below would find no event, and
+        # then do exactly this; an idle worker adds 0.0 / sp to the busy time: nothing)
+        if wi[0, 0]:
+            if wf[0, 0] > budget:
+                wf[0, 0] -= budget
+                fv[0] += dt
+                return
+        elif active <= 0 or v[DEPTH] == 0:
+            return
     else:
         for w in range(n_workers):
             wf[2, w] = 0.0
@@ -624,6 +638,8 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     every = cfg[C_SAMPLE_EVERY]
     depth, cap = v[DEPTH], v[CAPACITY]
     full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
+    sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
     for w in range(n_workers):
         if wi[0, w]:
@@ -643,7 +659,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                 while i < last and arrivals[i - a0] == 0:
                     i += 1
                 continue
-            if new > 0 and not (countable and full):
+            if new > 0 and not (countable and full) and not (sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
             if sp > 0.0:
@@ -677,7 +693,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full):
+        if new > 0 and not (countable and full) and not (sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
         if sp > 0.0:
@@ -731,6 +747,8 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     """Ticks ``start .. stop-1``; the per-tick inputs cover ticks from ``a0`` on."""
     i = start
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    sampling = cfg[C_SAMPLING] != 0 and v[CAPACITY] != UNBOUNDED_CAPACITY
+    threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
@@ -738,7 +756,8 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
         # a cheap first look before trying the quiet path (see _quiet)
         if not first and v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
                 arrivals[i - a0] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
-                                     and v[DEPTH] >= v[CAPACITY])):
+                                          and v[DEPTH] >= v[CAPACITY])
+                or (sampling and v[DEPTH] >= threshold)):
             j = _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
                        stop, a0)
             if j > i:

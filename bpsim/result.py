@@ -30,7 +30,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY, derive, hist_percentiles, lat_value, wait_value)
+from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
+                    WAIT_EXACT, derive, hist_percentiles, lat_value, wait_value)
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out")
 
@@ -63,7 +64,8 @@ class Result:
         self._lat_hist = engine.lat_hist
         self._busy_s = engine.busy_seconds()
         self._wasted_s = engine.wasted_seconds()
-        self._waiting = engine.waiting()
+        # what waits at the end, for queue_end_abandoned (only with a client timeout)
+        self._waiting = engine.waiting() if scenario.client_timeout_s is not None else None
         n = s["n_records"]
         # the engine's own arrays (views, unless the ring wrapped): simulate() drops the engine
         self._gen, self._start, self._done = (np.asarray(a) for a in engine.records(0, n))
@@ -276,7 +278,8 @@ class Result:
         if total == 0:
             return None
         k = int(np.searchsorted(np.cumsum(h), q * total, side="left"))
-        return float(wait_value(k) * self.scenario.dt_s)
+        ticks = k if k < WAIT_EXACT else float(wait_value(k))  # exact below WAIT_EXACT
+        return float(ticks * self.scenario.dt_s)
 
     @cached_property
     def producer_wait_s(self) -> tuple[np.ndarray, np.ndarray]:
@@ -308,10 +311,10 @@ class Result:
         else:
             good = self._latency_percentiles([50, 95, 99], in_time=True)
         first = s["first_crash_tick"]
-        gens, counts = self._waiting
-        if sc.client_timeout_s is None or not counts.size:
+        if sc.client_timeout_s is None or not self._waiting[1].size:
             abandoned = 0
         else:
+            gens, counts = self._waiting
             end = sc.n_ticks * sc.dt_s
             abandoned = int(counts[end - gens * sc.dt_s > sc.client_timeout_s].sum())
         return {
