@@ -3,12 +3,13 @@
 What happens in a call, in order:
 
 1. The scenario is built and checked (keyword arguments override its fields).
-2. All randomness is drawn up front from one generator, ``rng = np.random.default_rng(rng)``:
-   first the arrivals of every tick (Poisson counts, if ``arrivals="poisson"``: for each stretch
-   of ticks at one rate, a Poisson total spread uniformly over its ticks, or at more than
-   :data:`SPREAD_MAX_MEAN` messages per tick one Poisson draw per tick), then a pool of unit
-   exponential service times (if ``service="exponential"``). The engines themselves are pure:
-   the same inputs give the same run, bit for bit.
+2. All randomness comes from one generator, ``rng = np.random.default_rng(rng)``: the arrivals
+   of every tick (Poisson counts if ``arrivals="poisson"``, ``rng.poisson(rate * dt)`` tick by
+   tick) and a pool of unit exponential service times (if ``service="exponential"``). A run of
+   at most :data:`EAGER_TICKS` ticks draws the arrivals first, all up front, then the pool; a
+   longer one draws the pool first and then its arrivals a window at a time as the engine reaches
+   them (:class:`ArrivalStream`), so that its memory does not grow with its length. The engines
+   themselves are pure: the same inputs give the same run, bit for bit.
 3. An engine runs the ticks. The compiled kernel (:mod:`bpsim.kernel`) is used whenever the
    strategy can be expressed by its rule, the pure-Python reference (:mod:`bpsim.reference`)
    otherwise, or when asked for with ``engine="reference"``. The order of events inside a tick is
@@ -17,6 +18,13 @@ What happens in a call, in order:
    with an :class:`bpsim.control.Observation`. It returns the capacity for the next interval, or a
    decision (an object with ``capacity`` and ``drop_head``) that may also drop messages from the
    head of the buffer (sojourn-based policies such as CoDel); head drops count as ``dropped``.
+5. The :class:`bpsim.Result` keeps the engine's series log (one point per tick up to a million
+   ticks, at most 100,000 bins beyond: :mod:`bpsim.state`), its per-message records (the latest
+   :data:`MAX_RECORDS`) and its latency histogram.
+
+Clients that give up (``client_timeout_s``, ``drop_expired``) and the order in which workers take
+messages (``order``) are scenario fields; :mod:`bpsim.reference` says what they do inside a tick,
+:mod:`bpsim.result` how they are counted.
 
 >>> from bpsim import simulate
 >>> r = simulate(strategy="block", capacity=100, duration_s=10, rng=1)

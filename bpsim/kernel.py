@@ -2,8 +2,8 @@
 
 :mod:`bpsim.reference` is the definition of what bpsim simulates (read its docstring for the order
 of events inside a tick). This module runs the same model, operation for operation, as machine code,
-and the tests check that both give the same numbers bit for bit: the same per-tick table, the same
-per-message records, the same busy time. When the two disagree, the reference is right.
+and the tests check that both give the same numbers bit for bit: the same series log, the same
+per-message records and histograms, the same busy time. When the two disagree, the reference is right.
 
 Why it is fast, and why the cost does not grow with the producer's rate
 -----------------------------------------------------------------------
@@ -46,9 +46,21 @@ The rings, and why their sizes are enough
 * Retry FIFO ``k`` receives at most one batch per tick (first tries come one batch per tick, and a
   FIFO releases, each tick, only what was pushed ``backoff[k]`` ticks earlier), so it never holds
   more than ``backoff[k] + 1`` batches.
-* Crashes are at least ``max(1, restart_ticks)`` ticks apart.
+* Crashes are at least ``max(1, restart_ticks)`` ticks apart (the first ``MAX_CRASH_TICKS`` are
+  kept).
+* A long run's arrivals are not known up front (:class:`bpsim.engine.ArrivalStream`): "messages
+  ever generated" is then a bound 12 standard deviations above the mean (exact for evenly spaced
+  arrivals).
+* The per-message records are a ring (the latest ``record_size``); the series log has a row per
+  bin at most, plus the initial state.
 
 A push onto a full ring is refused and makes ``run`` raise, so a wrong bound cannot go unnoticed.
+
+What a tick writes
+------------------
+Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row only when the state
+differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
+engine writes the same log by the same rule, and the tests compare the logs.
 
 Compiling takes about 7 s of CPU the first time; numba caches the machine code in
 ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
@@ -620,10 +632,11 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     then dropped: overflow ``DROP``, no eviction). Such a tick only adds to counters, takes
     ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
     operations :func:`_step` would do, in the same order, on local copies, leaving out those that
-    change nothing (adding ``0.0``, subtracting ``budget - 0.0`` written as ``budget``). A quiet tick
-    without arrivals changes no column, so it writes nothing to the log; with all workers idle
-    and nothing waiting, such ticks are skipped in a scan of ``arrivals``. This is what makes the
-    cost follow events rather than ticks.
+    change nothing (adding ``0.0``; ``budget - 0.0`` is ``budget``). Sampling at or above its
+    threshold, a batch of which none passes the 1-in-N is quiet too (it only counts). A quiet tick
+    writes nothing to the log: its state is what the last row predicts (bpsim.state.derive). With
+    all workers idle and nothing waiting, ticks without arrivals are skipped in a scan of
+    ``arrivals``. This is what makes the cost follow events rather than ticks.
     """
     n_workers = wi.shape[1]
     dt = fcfg[F_DT]

@@ -42,7 +42,8 @@ def test_bin_sizes():
     assert state.bin_ticks(state.PER_TICK_MAX + 1) > 1
     for n in (state.PER_TICK_MAX + 1, 3_600_000, 10**9 + 7):
         assert state.n_bins(n) <= state.BINNED_POINTS
-        assert (state.n_bins(n) - 1) * state.bin_ticks(n) < n <= state.n_bins(n) * state.bin_ticks(n)
+        k, points = state.bin_ticks(n), state.n_bins(n)
+        assert (points - 1) * k < n <= points * k
 
 
 @pytest.mark.parametrize("strategy", ["drop_newest", "block", "shed", "drop_oldest", "adaptive"])
