@@ -55,7 +55,11 @@ MAX_RECORDS = 2_000_000
 #: Service times drawn per run at most (8 bytes each); a run that starts more messages reuses
 #: them in the same order (``pool[k % size]``).
 MAX_POOL = 1 << 22
-#: Adaptive LIFO serves LIFO while more messages wait than the workers serve in this long (s).
+#: ``order="adaptive_lifo"`` serves FIFO while at most ``ceil(ADAPTIVE_LIFO_S * consumer_rate *
+#: consumers)`` messages wait (what the scenario's workers serve in 100 ms at full speed; at
+#: least 1), LIFO while more do: a queue that takes longer than CoDel's 100 ms interval to drain
+#: is a standing queue, and then the newest messages, whose clients are still there, go first.
+#: The depth is read at each dequeue.
 ADAPTIVE_LIFO_S = 0.1
 #: Runs of at most this many ticks draw their arrivals all at once, before the service times (as
 #: bpsim always did: their draws are unchanged). Longer runs draw the service times first, then

@@ -686,17 +686,17 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                     break
             elif busy0:
                 busy_s += dt
-            if new > 0:
-                offered += new
-                attempts += new
-                if sampling:
-                    total = counter + new
-                    passed = total // every
-                    counter = total % every
-                    sampled_out += new - passed
-                    dropped += passed
-                else:
-                    dropped += new
+            # (no branch on new > 0: adding 0 is the same, and Poisson counts mispredict)
+            offered += new
+            attempts += new
+            if sampling:
+                total = counter + new
+                passed = total // every
+                counter = total % every
+                sampled_out += new - passed
+                dropped += passed
+            else:
+                dropped += new
             i += 1
         wf[0, 0] = rem
     while i < last and n_workers != 1:

@@ -225,3 +225,14 @@ def test_a_long_run_in_bounded_memory():
     assert abs(s["throughput_per_s"] - 100.0) < 1.0
     assert abs(s["offered"] / 3600.0 - 1000.0) < 5 * np.sqrt(1000.0 / 3600.0)
     assert_books_balance(r)
+
+
+def test_figures_draw_a_binned_run(small_bins):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from bpsim.viz import figures
+    r = simulate(strategy="block", rng=1, **RUN)
+    assert r.bin_ticks > 1
+    fig = figures.plot_queue_and_memory(r)
+    assert fig.axes and figures.plot_latency(r) is not None

@@ -205,3 +205,27 @@ def test_late_fraction_is_the_mm1_sojourn_tail():
     assert late < s["wasted_work_share"] < 1
     with pytest.raises(ValueError, match="arrival_rate=20 is not valid: use a rate below"):
         mm1_late_fraction(20, 20, 1.0)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_command_line_flags_match_the_python_api():
+    import json
+    import subprocess
+    import sys
+    args = ["run", "--strategy", "drop_newest", "--producer-rate", "200", "--duration", "10",
+            "--arrivals", "poisson", "--client-timeout", "0.5", "--drop-expired",
+            "--order", "adaptive_lifo", "--seed", "4", "--json"]
+    p = subprocess.run([sys.executable, "-m", "bpsim", *args], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    want = simulate(strategy="drop_newest", producer_rate=200, duration_s=10, arrivals="poisson",
+                    client_timeout_s=0.5, drop_expired=True, order="adaptive_lifo",
+                    rng=4).summary()
+    assert json.loads(p.stdout) == json.loads(json.dumps(want))
+    assert want["expired"] > 0
+    bad = subprocess.run([sys.executable, "-m", "bpsim", "run", "--drop-expired"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("--drop-expired: drop_expired=True is not valid: use "
+                                       "False, or give a client_timeout_s too (without one no "
+                                       "client ever leaves, so nothing can expire).")
