@@ -41,11 +41,12 @@ import numpy as np
 
 from .control import Meter
 from .reference import ReferenceEngine
-from .state import DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, UNBOUNDED_CAPACITY, bin_ticks
+from .state import (DERIVE_DROP, DERIVE_HOLD, DERIVE_NONE, DERIVE_SAMPLE, UNBOUNDED_CAPACITY,
+                    bin_ticks)
 from .result import Result
 from .scenario import ORDERS, SCENARIO_FIELDS, Scenario
 from . import validate
-from .strategies import DROP, Strategy, keywords, make_strategy
+from .strategies import DROP, HOLD, Strategy, keywords, make_strategy
 
 #: Per-message records kept per run (messages served: generation tick, start, end). Up to this
 #: many the latencies are exact; in a run that serves more the records are a ring that keeps the
@@ -412,6 +413,9 @@ def _inputs(sc, strategy, **arrays) -> Inputs:
     if rule is not None and rule.overflow == DROP and not rule.evict_oldest:
         sampling = rule.sample_every > 1 or rule.sample_from < 1.0
         derive, every = (DERIVE_SAMPLE, rule.sample_every) if sampling else (DERIVE_DROP, 1)
+    elif (rule is not None and rule.overflow == HOLD and not rule.evict_oldest
+          and rule.sample_every == 1 and rule.sample_from >= 1.0 and retries == 0):
+        derive = DERIVE_HOLD
     backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
                        dtype=np.int64)
     return Inputs(

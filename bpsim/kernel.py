@@ -73,7 +73,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .state import (COLUMNS, DERIVE_DROP, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
+from .state import (COLUMNS, DERIVE_DROP, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
                     UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
 from .reference import ring_records
@@ -169,6 +169,13 @@ def _lat_bin(x):
 
 
 @_inline
+def _holds_quietly(cfg):
+    """Block's rule (hold, no sampling, no eviction, no retries): a full buffer only holds."""
+    return (cfg[C_OVERFLOW] == HOLD and cfg[C_SAMPLING] == 0 and not cfg[C_EVICT]
+            and cfg[C_RETRIES] == 0)
+
+
+@_inline
 def _sample_threshold(v, fcfg):
     """The depth from which Sample admits only 1 in N (Sample.admit)."""
     return np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
@@ -187,7 +194,7 @@ def _record(v, log, env, cfg, i):
     r = v[N_ROWS] - 1
     same = True
     for c in range(N_COLUMNS):
-        if c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT:
+        if c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT and c != HELD:
             if log[r, LOG_COLS + c] != v[c]:
                 same = False
                 break
@@ -195,14 +202,17 @@ def _record(v, log, env, cfg, i):
         arrived = v[OFFERED] - log[r, LOG_COLS + OFFERED]
         mode = cfg[C_DERIVE]
         dropped, sampled = log[r, LOG_COLS + DROPPED], log[r, LOG_COLS + SAMPLED_OUT]
-        if mode == DERIVE_DROP:
+        held = log[r, LOG_COLS + HELD]
+        if mode == DERIVE_HOLD:
+            held += arrived
+        elif mode == DERIVE_DROP:
             dropped += arrived
         elif mode == DERIVE_SAMPLE:
             passed = (log[r, LOG_COUNTER] + arrived) // cfg[C_SAMPLE_EVERY]
             dropped += passed
             sampled += arrived - passed
         same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
-                and v[SAMPLED_OUT] == sampled)
+                and v[SAMPLED_OUT] == sampled and v[HELD] == held)
     if same:
         return
     k = cfg[C_BIN]
@@ -622,8 +632,8 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
 
 
 @_inline
-def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start, stop,
-           a0):
+def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start,
+           stop, a0):
     """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
 
     A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
@@ -651,13 +661,18 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     every = cfg[C_SAMPLE_EVERY]
     depth, cap = v[DEPTH], v[CAPACITY]
     full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    # block against a full buffer: the held batch offered again is held again where it was, and
+    # what arrives joins the backlog (only held grows; the log predicts it: DERIVE_HOLD)
+    holding = _holds_quietly(cfg) and full
+    if v[HOLD_LEN] > 0 and not holding:
+        return start
     # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
     sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
     for w in range(n_workers):
         if wi[0, w]:
             idle = False
-    offered, attempts, dropped = v[OFFERED], v[ATTEMPTS], v[DROPPED]
+    offered, attempts, dropped, held = v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD]
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
     last = min(stop, due)
@@ -672,7 +687,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                 while i < last and arrivals[i - a0] == 0:
                     i += 1
                 continue
-            if new > 0 and not (countable and full) and not (sq and counter + new < every):
+            if new > 0 and not (countable and full or holding) and not (sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
             if sp > 0.0:
@@ -689,7 +704,11 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
             # (no branch on new > 0: adding 0 is the same, and Poisson counts mispredict)
             offered += new
             attempts += new
-            if sampling:
+            if holding:
+                if new > 0:
+                    _hold_push(v, hold, i, new, False)
+                    held += new
+            elif sampling:
                 total = counter + new
                 passed = total // every
                 counter = total % every
@@ -706,7 +725,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full) and not (sq and counter + new < every):
+        if new > 0 and not (countable and full or holding) and not (sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
         if sp > 0.0:
@@ -732,7 +751,10 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
         if new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
             offered += new
             attempts += new
-            if sampling:
+            if holding:
+                _hold_push(v, hold, i, new, False)
+                held += new
+            elif sampling:
                 total = counter + new
                 passed = total // every
                 counter = total % every
@@ -742,7 +764,7 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                 dropped += new
             # 5. record: nothing, these are the counts the log's last row predicts
         i += 1
-    v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+    v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD] = offered, attempts, dropped, held
     v[SAMPLED_OUT] = sampled_out
     v[SAMPLE_COUNTER] = counter
     fv[0] = busy_s
@@ -762,16 +784,18 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
     sampling = cfg[C_SAMPLING] != 0 and v[CAPACITY] != UNBOUNDED_CAPACITY
     threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
+    holds = _holds_quietly(cfg)
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
     while i < stop:
         # a cheap first look before trying the quiet path (see _quiet)
-        if not first and v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
-                arrivals[i - a0] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
-                                          and v[DEPTH] >= v[CAPACITY])
-                or (sampling and v[DEPTH] >= threshold)):
-            j = _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
+        full = v[CAPACITY] != UNBOUNDED_CAPACITY and v[DEPTH] >= v[CAPACITY]
+        if not first and v[DOWN] == 0 and (
+                (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
+                                       or (sampling and v[DEPTH] >= threshold)))
+                or (holds and full)):
+            j = _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
                        stop, a0)
             if j > i:
                 v[TICK] = j - 1
@@ -886,7 +910,7 @@ LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFER
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
           DROP, HOLD, REJECT, UNBOUNDED_CAPACITY, TIMED_OUT, EXPIRED, MAX_WAIT, REC_POS, N_ROWS,
           HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT, LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS,
-          DERIVE_DROP, DERIVE_SAMPLE) + COLUMN_SLOTS
+          DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD) + COLUMN_SLOTS
 
 
 @_jit

@@ -21,7 +21,7 @@ bins. Row 0 is the state before the first tick (bin and tick -1).
 After each tick the engine compares the state with what the log's last row *predicts* for it
 (:func:`derive`: the same, except that the ``A`` messages offered since that row's tick were also
 attempted and, for a rule that only counts what a full buffer turns away, dropped or sampled
-out). Only if they differ does it write: into the last row if it is of the same bin, else a new
+out, or for ``block``'s rule, held). Only if they differ does it write: into the last row if it is of the same bin, else a new
 row. So a tick in which nothing happened but arrivals turned away writes nothing, and a run's
 log grows with its events, not its ticks; the state at any tick is :func:`derive` of the last row
 at or before it, given the arrivals since. With bins of more than one tick, ``env`` holds, for
@@ -51,8 +51,9 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 #: The series log's first columns: bin, tick, sampling counter; then COLUMNS.
 LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS = 0, 1, 2, 3
 #: How the log predicts the counters of a tick with arrivals only (:func:`derive`): not at all,
-#: all arrivals dropped, or all sampled (1 in ``every`` passes the counter, then is dropped).
-DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE = 0, 1, 2
+#: all arrivals dropped, all sampled (1 in ``every`` passes the counter, then is dropped), or all
+#: held by the producer (``block``).
+DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD = 0, 1, 2, 3
 
 #: Scalar state of a run, by name: counts of messages, ticks, flags. The table's columns come
 #: first, in the same order, so that the compiled kernel writes a row as one slice copy.
@@ -78,11 +79,13 @@ LEVELS = ("depth", "in_memory", "capacity")
 
 def derive(row, arrived, mode: int, every: int) -> dict:
     """What a log row predicts for the counters after ``arrived`` more messages were offered
-    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``. ``row`` maps those
-    names, and ``"counter"``, to the row's values."""
+    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``, ``held``. ``row``
+    maps those names, and ``"counter"``, to the row's values."""
     out = {"offered": row["offered"] + arrived, "attempts": row["attempts"] + arrived,
-           "dropped": row["dropped"], "sampled_out": row["sampled_out"]}
-    if mode == DERIVE_DROP:
+           "dropped": row["dropped"], "sampled_out": row["sampled_out"], "held": row["held"]}
+    if mode == DERIVE_HOLD:
+        out["held"] = row["held"] + arrived
+    elif mode == DERIVE_DROP:
         out["dropped"] = row["dropped"] + arrived
     elif mode == DERIVE_SAMPLE:
         passed = (row["counter"] + arrived) // every
