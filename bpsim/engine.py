@@ -41,8 +41,8 @@ import numpy as np
 
 from .control import Meter
 from .reference import ReferenceEngine
-from .state import (DERIVE_DROP, DERIVE_HOLD, DERIVE_NONE, DERIVE_SAMPLE, UNBOUNDED_CAPACITY,
-                    bin_ticks)
+from .state import (DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_NONE, DERIVE_SAMPLE,
+                    UNBOUNDED_CAPACITY, bin_ticks)
 from .result import Result
 from .scenario import ORDERS, SCENARIO_FIELDS, Scenario
 from . import validate
@@ -416,6 +416,9 @@ def _inputs(sc, strategy, **arrays) -> Inputs:
     elif (rule is not None and rule.overflow == HOLD and not rule.evict_oldest
           and rule.sample_every == 1 and rule.sample_from >= 1.0 and retries == 0):
         derive = DERIVE_HOLD
+    elif (rule is not None and rule.overflow == DROP and rule.evict_oldest
+          and rule.sample_every == 1 and rule.sample_from >= 1.0):
+        derive = DERIVE_EVICT
     backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
                        dtype=np.int64)
     return Inputs(

@@ -73,7 +73,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .state import (COLUMNS, DERIVE_DROP, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
+from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
                     UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
 from .reference import ring_records
@@ -176,6 +176,12 @@ def _holds_quietly(cfg):
 
 
 @_inline
+def _evicts_quietly(cfg):
+    """drop_oldest's rule (evict, drop the rest, no sampling)."""
+    return cfg[C_EVICT] != 0 and cfg[C_OVERFLOW] == DROP and cfg[C_SAMPLING] == 0
+
+
+@_inline
 def _sample_threshold(v, fcfg):
     """The depth from which Sample admits only 1 in N (Sample.admit)."""
     return np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
@@ -194,7 +200,8 @@ def _record(v, log, env, cfg, i):
     r = v[N_ROWS] - 1
     same = True
     for c in range(N_COLUMNS):
-        if c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT and c != HELD:
+        if (c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT and c != HELD
+                and c != ADMITTED):
             if log[r, LOG_COLS + c] != v[c]:
                 same = False
                 break
@@ -202,9 +209,12 @@ def _record(v, log, env, cfg, i):
         arrived = v[OFFERED] - log[r, LOG_COLS + OFFERED]
         mode = cfg[C_DERIVE]
         dropped, sampled = log[r, LOG_COLS + DROPPED], log[r, LOG_COLS + SAMPLED_OUT]
-        held = log[r, LOG_COLS + HELD]
+        held, admitted = log[r, LOG_COLS + HELD], log[r, LOG_COLS + ADMITTED]
         if mode == DERIVE_HOLD:
             held += arrived
+        elif mode == DERIVE_EVICT:
+            dropped += arrived
+            admitted += arrived
         elif mode == DERIVE_DROP:
             dropped += arrived
         elif mode == DERIVE_SAMPLE:
@@ -212,7 +222,7 @@ def _record(v, log, env, cfg, i):
             dropped += passed
             sampled += arrived - passed
         same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
-                and v[SAMPLED_OUT] == sampled and v[HELD] == held)
+                and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted)
     if same:
         return
     k = cfg[C_BIN]
@@ -632,8 +642,8 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
 
 
 @_inline
-def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start,
-           stop, a0):
+def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, consumers, cfg,
+           fcfg, start, stop, a0):
     """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
 
     A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
@@ -666,6 +676,9 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
     holding = _holds_quietly(cfg) and full
     if v[HOLD_LEN] > 0 and not holding:
         return start
+    # drop_oldest at capacity: each arrival evicts one of the oldest and takes its slot (the
+    # depth stays; dropped and admitted grow; the log predicts them: DERIVE_EVICT)
+    evicting = _evicts_quietly(cfg) and cap != UNBOUNDED_CAPACITY and depth == cap
     # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
     sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
@@ -673,6 +686,7 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
         if wi[0, w]:
             idle = False
     offered, attempts, dropped, held = v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD]
+    admitted = v[ADMITTED]
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
     last = min(stop, due)
@@ -687,7 +701,8 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
                 while i < last and arrivals[i - a0] == 0:
                     i += 1
                 continue
-            if new > 0 and not (countable and full or holding) and not (sq and counter + new < every):
+            if new > 0 and not (countable and full or holding or evicting and new <= depth) and not (
+                sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
             if sp > 0.0:
@@ -708,6 +723,14 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
                 if new > 0:
                     _hold_push(v, hold, i, new, False)
                     held += new
+            elif evicting:
+                if new > 0:
+                    _buf_pop(v, buf, new)
+                    _buf_push(v, buf, i, new)
+                    v[DEPTH] += new
+                    dropped += new
+                    admitted += new
+                    wait_hist[0] += new
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -725,7 +748,8 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full or holding) and not (sq and counter + new < every):
+        if new > 0 and not (countable and full or holding or evicting and new <= depth) and not (
+                sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
         if sp > 0.0:
@@ -754,6 +778,13 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
             if holding:
                 _hold_push(v, hold, i, new, False)
                 held += new
+            elif evicting:
+                _buf_pop(v, buf, new)
+                _buf_push(v, buf, i, new)
+                v[DEPTH] += new
+                dropped += new
+                admitted += new
+                wait_hist[0] += new
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -765,6 +796,7 @@ def _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, f
             # 5. record: nothing, these are the counts the log's last row predicts
         i += 1
     v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD] = offered, attempts, dropped, held
+    v[ADMITTED] = admitted
     v[SAMPLED_OUT] = sampled_out
     v[SAMPLE_COUNTER] = counter
     fv[0] = busy_s
@@ -785,6 +817,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     sampling = cfg[C_SAMPLING] != 0 and v[CAPACITY] != UNBOUNDED_CAPACITY
     threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
     holds = _holds_quietly(cfg)
+    evicts = _evicts_quietly(cfg) and v[CAPACITY] != UNBOUNDED_CAPACITY
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
@@ -794,9 +827,9 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
         if not first and v[DOWN] == 0 and (
                 (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
                                        or (sampling and v[DEPTH] >= threshold)))
-                or (holds and full)):
-            j = _quiet(v, fv, hold, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
-                       stop, a0)
+                or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])):
+            j = _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed,
+                       consumers, cfg, fcfg, i, stop, a0)
             if j > i:
                 v[TICK] = j - 1
                 i = j
@@ -910,7 +943,7 @@ LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFER
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
           DROP, HOLD, REJECT, UNBOUNDED_CAPACITY, TIMED_OUT, EXPIRED, MAX_WAIT, REC_POS, N_ROWS,
           HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT, LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS,
-          DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD) + COLUMN_SLOTS
+          DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD, DERIVE_EVICT) + COLUMN_SLOTS
 
 
 @_jit

@@ -33,7 +33,7 @@ import numpy as np
 from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
                     WAIT_EXACT, derive, hist_percentiles, lat_value, wait_value)
 
-_DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held")
+_DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",

@@ -21,7 +21,7 @@ bins. Row 0 is the state before the first tick (bin and tick -1).
 After each tick the engine compares the state with what the log's last row *predicts* for it
 (:func:`derive`: the same, except that the ``A`` messages offered since that row's tick were also
 attempted and, for a rule that only counts what a full buffer turns away, dropped or sampled
-out, or for ``block``'s rule, held). Only if they differ does it write: into the last row if it is of the same bin, else a new
+out, for ``block``'s rule held, for ``drop_oldest``'s admitted in place of as many evicted). Only if they differ does it write: into the last row if it is of the same bin, else a new
 row. So a tick in which nothing happened but arrivals turned away writes nothing, and a run's
 log grows with its events, not its ticks; the state at any tick is :func:`derive` of the last row
 at or before it, given the arrivals since. With bins of more than one tick, ``env`` holds, for
@@ -52,8 +52,9 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS = 0, 1, 2, 3
 #: How the log predicts the counters of a tick with arrivals only (:func:`derive`): not at all,
 #: all arrivals dropped, all sampled (1 in ``every`` passes the counter, then is dropped), or all
-#: held by the producer (``block``).
-DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD = 0, 1, 2, 3
+#: held by the producer (``block``), or each admitted in place of one of the oldest, evicted
+#: (``drop_oldest``).
+DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD, DERIVE_EVICT = 0, 1, 2, 3, 4
 
 #: Scalar state of a run, by name: counts of messages, ticks, flags. The table's columns come
 #: first, in the same order, so that the compiled kernel writes a row as one slice copy.
@@ -79,12 +80,16 @@ LEVELS = ("depth", "in_memory", "capacity")
 
 def derive(row, arrived, mode: int, every: int) -> dict:
     """What a log row predicts for the counters after ``arrived`` more messages were offered
-    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``, ``held``. ``row``
-    maps those names, and ``"counter"``, to the row's values."""
+    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``, ``held``,
+    ``admitted``. ``row`` maps those names, and ``"counter"``, to the row's values."""
     out = {"offered": row["offered"] + arrived, "attempts": row["attempts"] + arrived,
-           "dropped": row["dropped"], "sampled_out": row["sampled_out"], "held": row["held"]}
+           "dropped": row["dropped"], "sampled_out": row["sampled_out"], "held": row["held"],
+           "admitted": row["admitted"]}
     if mode == DERIVE_HOLD:
         out["held"] = row["held"] + arrived
+    elif mode == DERIVE_EVICT:
+        out["dropped"] = row["dropped"] + arrived
+        out["admitted"] = row["admitted"] + arrived
     elif mode == DERIVE_DROP:
         out["dropped"] = row["dropped"] + arrived
     elif mode == DERIVE_SAMPLE:
