@@ -176,6 +176,21 @@ def _holds_quietly(cfg):
 
 
 @_inline
+def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, admitted):
+    """A fresh batch into an unbounded buffer, on the quiet path: _enqueue with a wait of 0 (the
+    memory was checked), then the tick's row; returns the new depth, admitted and idle (False)."""
+    _buf_push(v, buf, i, new)
+    v[DEPTH] += new
+    admitted += new
+    wait_hist[0] += new
+    v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+    v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+    v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
+    _record(v, log, env, cfg, i)
+    return v[DEPTH], admitted, False
+
+
+@_inline
 def _evicts_quietly(cfg):
     """drop_oldest's rule (evict, drop the rest, no sampling)."""
     return cfg[C_EVICT] != 0 and cfg[C_OVERFLOW] == DROP and cfg[C_SAMPLING] == 0
@@ -679,6 +694,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     # drop_oldest at capacity: each arrival evicts one of the oldest and takes its slot (the
     # depth stays; dropped and admitted grow; the log predicts them: DERIVE_EVICT)
     evicting = _evicts_quietly(cfg) and cap != UNBOUNDED_CAPACITY and depth == cap
+    # unbounded: each arrival is queued, if memory allows and no worker takes it this tick (the
+    # depth changes, so the tick writes its row)
+    queuing = cap == UNBOUNDED_CAPACITY and countable and not sampling
+    max_memory = cfg[C_MAX_IN_MEMORY]
     # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
     sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
@@ -701,7 +720,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 while i < last and arrivals[i - a0] == 0:
                     i += 1
                 continue
-            if new > 0 and not (countable and full or holding or evicting and new <= depth) and not (
+            if new > 0 and not (countable and full or holding or evicting and new <= depth or (
+                queuing and depth + v[IN_SERVICE] + new <= max_memory)) and not (
                 sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
@@ -712,8 +732,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         break
                     rem -= budget
                     busy_s += dt
-                elif depth > 0 and _at(consumers, i - a0) > 0:  # would take a message
-                    break
+                elif (depth > 0 or queuing and new > 0) and _at(consumers, i - a0) > 0:
+                    break  # would take a message
             elif busy0:
                 busy_s += dt
             # (no branch on new > 0: adding 0 is the same, and Poisson counts mispredict)
@@ -731,6 +751,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     dropped += new
                     admitted += new
                     wait_hist[0] += new
+            elif queuing:
+                if new > 0:
+                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i,
+                                                           new, offered, attempts, admitted)
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -748,7 +772,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full or holding or evicting and new <= depth) and not (
+        if new > 0 and not (countable and full or holding or evicting and new <= depth or (
+                queuing and depth + v[IN_SERVICE] + new <= max_memory)) and not (
                 sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
@@ -760,7 +785,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 if wi[0, w]:
                     if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
                         moves = True
-                elif w < active and depth > 0:  # would take a message
+                elif w < active and (depth > 0 or queuing and new > 0):  # would take one
                     moves = True
             if moves:
                 break
@@ -785,6 +810,9 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 dropped += new
                 admitted += new
                 wait_hist[0] += new
+            elif queuing:
+                depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new,
+                                                       offered, attempts, admitted)
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -818,6 +846,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
     holds = _holds_quietly(cfg)
     evicts = _evicts_quietly(cfg) and v[CAPACITY] != UNBOUNDED_CAPACITY
+    queues = v[CAPACITY] == UNBOUNDED_CAPACITY and countable and cfg[C_SAMPLING] == 0
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
@@ -827,7 +856,8 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
         if not first and v[DOWN] == 0 and (
                 (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
                                        or (sampling and v[DEPTH] >= threshold)))
-                or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])):
+                or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])
+                or (queues and v[HOLD_LEN] == 0)):
             j = _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed,
                        consumers, cfg, fcfg, i, stop, a0)
             if j > i:
