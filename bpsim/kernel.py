@@ -176,8 +176,9 @@ def _holds_quietly(cfg):
 
 
 @_inline
-def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, admitted):
-    """A fresh batch into an unbounded buffer, on the quiet path: _enqueue with a wait of 0 (the
+def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, admitted,
+                   dropped, sampled_out):
+    """``new`` of a fresh batch into the buffer, on the quiet path: _enqueue with a wait of 0 (the
     memory was checked), then the tick's row; returns the new depth, admitted and idle (False)."""
     _buf_push(v, buf, i, new)
     v[DEPTH] += new
@@ -186,6 +187,7 @@ def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, 
     v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
     v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
     v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
+    v[DROPPED], v[SAMPLED_OUT] = dropped, sampled_out
     _record(v, log, env, cfg, i)
     return v[DEPTH], admitted, False
 
@@ -591,7 +593,8 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             if pool.size == 0:  # the reference's _work()
                 wf[0, w] = mean_work
             else:
-                wf[0, w] = pool[v[POOL_INDEX] % pool.size] * mean_work
+                p = v[POOL_INDEX]  # pool[p % size]; the pool is rarely shorter than the run
+                wf[0, w] = pool[p if p < pool.size else p % pool.size] * mean_work
                 v[POOL_INDEX] += 1
     for w in range(n_workers):
         if wi[0, w]:
@@ -694,9 +697,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     # drop_oldest at capacity: each arrival evicts one of the oldest and takes its slot (the
     # depth stays; dropped and admitted grow; the log predicts them: DERIVE_EVICT)
     evicting = _evicts_quietly(cfg) and cap != UNBOUNDED_CAPACITY and depth == cap
-    # unbounded: each arrival is queued, if memory allows and no worker takes it this tick (the
-    # depth changes, so the tick writes its row)
-    queuing = cap == UNBOUNDED_CAPACITY and countable and not sampling
+    # drop_newest, unbounded: what fits is queued, if memory allows and no worker takes it this
+    # tick (the depth changes, so the tick writes its row); the rest is dropped
+    queuing = countable and not sampling
+    qroom = ENDLESS_ROOM if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
     max_memory = cfg[C_MAX_IN_MEMORY]
     # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
     sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
@@ -721,7 +725,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     i += 1
                 continue
             if new > 0 and not (countable and full or holding or evicting and new <= depth or (
-                queuing and depth + v[IN_SERVICE] + new <= max_memory)) and not (
+                queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory)) and not (
                 sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
@@ -732,7 +736,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         break
                     rem -= budget
                     busy_s += dt
-                elif (depth > 0 or queuing and new > 0) and _at(consumers, i - a0) > 0:
+                elif (depth > 0 or queuing and new > 0 and qroom > 0) and _at(
+                        consumers, i - a0) > 0:
                     break  # would take a message
             elif busy0:
                 busy_s += dt
@@ -752,9 +757,14 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     admitted += new
                     wait_hist[0] += new
             elif queuing:
-                if new > 0:
+                q = min(new, qroom)
+                dropped += new - q
+                if q > 0:
                     depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i,
-                                                           new, offered, attempts, admitted)
+                                                           q, offered, attempts, admitted,
+                                                           dropped, sampled_out)
+                    qroom -= q
+                    full = qroom == 0
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -773,7 +783,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 i += 1
             continue
         if new > 0 and not (countable and full or holding or evicting and new <= depth or (
-                queuing and depth + v[IN_SERVICE] + new <= max_memory)) and not (
+                queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory)) and not (
                 sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
@@ -785,7 +795,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 if wi[0, w]:
                     if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
                         moves = True
-                elif w < active and (depth > 0 or queuing and new > 0):  # would take one
+                elif w < active and (depth > 0 or queuing and new > 0 and qroom > 0):
                     moves = True
             if moves:
                 break
@@ -811,8 +821,14 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 admitted += new
                 wait_hist[0] += new
             elif queuing:
-                depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new,
-                                                       offered, attempts, admitted)
+                q = min(new, qroom)
+                dropped += new - q
+                if q > 0:
+                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i, q,
+                                                           offered, attempts, admitted, dropped,
+                                                           sampled_out)
+                    qroom -= q
+                    full = qroom == 0
             elif sampling:
                 total = counter + new
                 passed = total // every
@@ -846,7 +862,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
     holds = _holds_quietly(cfg)
     evicts = _evicts_quietly(cfg) and v[CAPACITY] != UNBOUNDED_CAPACITY
-    queues = v[CAPACITY] == UNBOUNDED_CAPACITY and countable and cfg[C_SAMPLING] == 0
+    queues = countable and cfg[C_SAMPLING] == 0
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
@@ -857,7 +873,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
                 (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
                                        or (sampling and v[DEPTH] >= threshold)))
                 or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])
-                or (queues and v[HOLD_LEN] == 0)):
+                or (queues and v[HOLD_LEN] == 0)):  # (queues covers full buffers of drops too)
             j = _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed,
                        consumers, cfg, fcfg, i, stop, a0)
             if j > i:

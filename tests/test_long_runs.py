@@ -236,3 +236,14 @@ def test_figures_draw_a_binned_run(small_bins):
     assert r.bin_ticks > 1
     fig = figures.plot_queue_and_memory(r)
     assert fig.axes and figures.plot_latency(r) is not None
+
+
+def test_service_times_reused_past_the_pool(monkeypatch):
+    # a run that starts more messages than MAX_POOL reuses the service times in order, the same
+    # way in both engines
+    monkeypatch.setattr(engine, "MAX_POOL", 97)
+    kw = dict(RUN, client_timeout_s=0.2, order="lifo")
+    a = simulate(strategy="drop_newest", rng=5, engine="fast", **kw)
+    b = simulate(strategy="drop_newest", rng=5, engine="reference", **kw)
+    assert a._inputs.pool.size == 97 < a._scalars["pool_index"]
+    assert_same_results(a, b)
