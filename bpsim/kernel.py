@@ -193,6 +193,35 @@ def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, 
 
 
 @_inline
+def _rejects_quietly(cfg):
+    """shed's rule (reject, no sampling, no eviction)."""
+    return cfg[C_OVERFLOW] == REJECT and cfg[C_SAMPLING] == 0 and not cfg[C_EVICT]
+
+
+@_inline
+def _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts):
+    """Step 3 against a full buffer for shed, on the quiet path: the due retries of each attempt,
+    then the new batch, each rejected (_reject: retried later, or shed); then the tick's row.
+    Returns the attempts so far."""
+    v[TICK] = i
+    v[OFFERED], v[ATTEMPTS] = offered, attempts
+    size_r = rq.shape[2]
+    for k in range(cfg[C_RETRIES]):
+        head, length = RQ + 2 * k, RQ + 2 * k + 1
+        while v[length] > 0 and rq[k, 0, v[head]] <= i:
+            h = v[head]
+            gen, n = rq[k, 1, h], rq[k, 2, h]
+            v[head] = 0 if h + 1 == size_r else h + 1
+            v[length] -= 1
+            v[RETRY_PENDING] -= n
+            v[ATTEMPTS] += n
+            _reject(v, cfg, rq, gen, n, k + 1)
+    _reject(v, cfg, rq, i, new, FIRST_TRY)
+    _record(v, log, env, cfg, i)
+    return v[ATTEMPTS]
+
+
+@_inline
 def _evicts_quietly(cfg):
     """drop_oldest's rule (evict, drop the rest, no sampling)."""
     return cfg[C_EVICT] != 0 and cfg[C_OVERFLOW] == DROP and cfg[C_SAMPLING] == 0
@@ -702,6 +731,9 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     queuing = countable and not sampling
     qroom = ENDLESS_ROOM if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
     max_memory = cfg[C_MAX_IN_MEMORY]
+    # shed against a full buffer: every batch offered, new or due to retry, is rejected (and
+    # scheduled to retry, or shed); the tick writes its row
+    rejecting = _rejects_quietly(cfg) and full
     # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
     sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
@@ -712,21 +744,22 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     admitted = v[ADMITTED]
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
-    last = min(stop, due)
+    last = stop if rejecting else min(stop, due)  # (rejecting takes the due retries too)
     i = start
     if n_workers == 1:  # the same loop, with the one worker's state in registers
         busy0 = wi[0, 0] != 0
         rem = wf[0, 0]
         while i < last:
             new = arrivals[i - a0]
-            if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
+            if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
                 i += 1
                 while i < last and arrivals[i - a0] == 0:
                     i += 1
                 continue
-            if new > 0 and not (countable and full or holding or evicting and new <= depth or (
-                queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory)) and not (
-                sq and counter + new < every):
+            if new > 0 and not (
+                    countable and full or holding or evicting and new <= depth or rejecting
+                    or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
+                    or sq and counter + new < every):
                 break
             sp = _at(speed, i - a0)
             if sp > 0.0:
@@ -756,6 +789,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     dropped += new
                     admitted += new
                     wait_hist[0] += new
+            elif rejecting:
+                attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
             elif queuing:
                 q = min(new, qroom)
                 dropped += new - q
@@ -777,14 +812,15 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
         wf[0, 0] = rem
     while i < last and n_workers != 1:
         new = arrivals[i - a0]
-        if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
+        if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
             i += 1
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full or holding or evicting and new <= depth or (
-                queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory)) and not (
-                sq and counter + new < every):
+        if new > 0 and not (
+                countable and full or holding or evicting and new <= depth or rejecting
+                or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
+                or sq and counter + new < every):
             break
         sp = _at(speed, i - a0)
         if sp > 0.0:
@@ -807,7 +843,11 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
             for w in range(n_workers):
                 if wi[0, w]:
                     busy_s += dt
-        if new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
+        if rejecting:  # the due retries too, with or without arrivals
+            offered += new
+            attempts += new
+            attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
+        elif new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
             offered += new
             attempts += new
             if holding:
@@ -863,6 +903,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
     holds = _holds_quietly(cfg)
     evicts = _evicts_quietly(cfg) and v[CAPACITY] != UNBOUNDED_CAPACITY
     queues = countable and cfg[C_SAMPLING] == 0
+    rejects = _rejects_quietly(cfg)
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
@@ -873,7 +914,8 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
                 (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
                                        or (sampling and v[DEPTH] >= threshold)))
                 or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])
-                or (queues and v[HOLD_LEN] == 0)):  # (queues covers full buffers of drops too)
+                or (queues and v[HOLD_LEN] == 0)  # (queues covers full buffers of drops too)
+                or (rejects and full and v[HOLD_LEN] == 0)):
             j = _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed,
                        consumers, cfg, fcfg, i, stop, a0)
             if j > i:
