@@ -10,7 +10,13 @@ Run it as ``python benchmarks/bench_core.py`` (``--quick`` for fewer repeats). I
    that other work on a shared machine disturbs the figures less), after a warm-up run;
 3. the cost per simulated second as the producer goes from 1,000 to 100,000 msg/s: bpsim moves
    batches of messages, so its cost per tick barely changes; SimPy makes every message an event;
-4. the post-processing of a result (``summary()``, latency arrays, time series), timed apart.
+4. the post-processing of a result (``summary()``, latency arrays, time series), timed apart;
+5. the headline again with clients that give up (``client_timeout_s=1``, with and without
+   ``drop_expired``, FIFO and LIFO), against SimPy models that count the same;
+6. one simulated hour (3.6 million ticks) of the headline, each strategy in a fresh process: its
+   CPU time per simulated second next to the 60 s run's, and the process's peak memory
+   (``resource.getrusage``, ``ru_maxrss``) next to that of the same process before the run (numpy
+   and numba loaded, the kernel compiled). Goal: cost flat in length, under 200 MB in all.
 
 The SimPy models are written the way SimPy is usually written (a producer process, a consumer
 process, a ``Store`` as the buffer), drawing their random numbers up front with numpy as bpsim does,
@@ -50,14 +56,20 @@ PARAMS = {
 
 
 # -- the SimPy models ----------------------------------------------------------------------------
-def simpy_run(strategy, producer_rate, consumer_rate, capacity, duration_s, seed=1, **params):
-    """One run of the scenario in SimPy; returns counts and the latencies of delivered messages."""
+def simpy_run(strategy, producer_rate, consumer_rate, capacity, duration_s, seed=1,
+              timeout=None, drop_expired=False, lifo=False, **params):
+    """One run of the scenario in SimPy; returns counts and the latencies of delivered messages.
+
+    With ``timeout`` (s) a message served later than that after it was generated counts as
+    ``timed_out``; with ``drop_expired`` the consumer discards, when it takes it, one that has
+    already waited that long (``expired``); ``lifo`` serves the newest first."""
     env = simpy.Environment()
     rng = np.random.default_rng(seed)
     n_max = int(producer_rate * duration_s + 10 * math.sqrt(producer_rate * duration_s) + 100)
     gaps = iter(rng.exponential(1.0 / producer_rate, n_max).tolist())
     works = iter(rng.exponential(1.0 / consumer_rate, n_max).tolist())
-    count = {"offered": 0, "dropped": 0, "shed": 0, "sampled_out": 0, "delivered": 0}
+    count = {"offered": 0, "dropped": 0, "shed": 0, "sampled_out": 0, "delivered": 0,
+             "timed_out": 0, "expired": 0}
     latencies = []
     bounded = strategy != "unbounded"
     buffer = simpy.Store(env, capacity=capacity if strategy == "block" else float("inf"))
@@ -114,8 +126,17 @@ def simpy_run(strategy, producer_rate, consumer_rate, capacity, duration_s, seed
     def consumer():
         while True:
             gen = yield buffer.get()
+            if lifo and items:  # take the newest instead (the Store handed over the oldest)
+                items.insert(0, gen)
+                gen = items.pop()
+            if drop_expired and env.now - gen > timeout:
+                count["expired"] += 1
+                continue
             yield env.timeout(next(works))
-            count["delivered"] += 1
+            if timeout is not None and env.now - gen > timeout:
+                count["timed_out"] += 1
+            else:
+                count["delivered"] += 1
             latencies.append(env.now - gen)
 
     env.process(producer())
@@ -213,6 +234,14 @@ def main(argv=None):
     print()
 
     print("4. Post-processing a headline result (fresh Result each time, best of repeats)")
+    _post_processing(results, repeats)
+    print()
+    _timeouts(repeats)
+    print()
+    _hour()
+
+
+def _post_processing(results, repeats):
     print(f"   {'strategy':<12} {'summary() ms':>13} {'latency arrays ms':>18} "
           f"{'time series ms':>15}")
     for name in ("drop_newest", "unbounded"):
@@ -227,6 +256,66 @@ def main(argv=None):
                                                   "dropped")), repeats)
         print(f"   {name:<12} {tsum * 1e3:13.2f} {tlat * 1e3:18.2f} {tser * 1e3:15.2f}")
     print("   (summary() includes its latency percentiles; Result builds series lazily)")
+
+
+TIMEOUT_CASES = [  # (label, bpsim keywords, SimPy keywords)
+    ("fifo", dict(client_timeout_s=1.0), dict(timeout=1.0)),
+    ("fifo+drop", dict(client_timeout_s=1.0, drop_expired=True),
+     dict(timeout=1.0, drop_expired=True)),
+    ("lifo", dict(client_timeout_s=1.0, order="lifo"), dict(timeout=1.0, lifo=True)),
+]
+
+
+def _timeouts(repeats):
+    print("5. The headline with client_timeout_s=1 (drop_newest; block for the wasted work)")
+    print(f"   {'strategy':<12} {'case':<10} {'bpsim ms':>9} {'SimPy ms':>9} {'ratio':>7}   "
+          f"{'goodput/s bpsim / SimPy':>24}")
+    sim_kw = {k: HEADLINE[k] for k in ("producer_rate", "consumer_rate", "capacity", "duration_s")}
+    ratios = []
+    for name in ("drop_newest", "block"):
+        for label, kw, skw in TIMEOUT_CASES:
+            tb, r = best_of(lambda: bpsim_summary(name, **HEADLINE, **kw), repeats)
+            ts, (count, _) = best_of(lambda: simpy_run(name, **sim_kw, **skw, **PARAMS[name]),
+                                     repeats)
+            ratios.append(ts / tb)
+            good = r.summary()["goodput_per_s"]
+            print(f"   {name:<12} {label:<10} {tb * 1e3:9.2f} {ts * 1e3:9.1f} {ts / tb:6.0f}x   "
+                  f"{good:>11.1f} / {count['delivered'] / sim_kw['duration_s']:<10.1f}")
+    print(f"   geometric mean ratio: {math.exp(np.mean(np.log(ratios))):.0f}x, worst "
+          f"{min(ratios):.0f}x")
+
+
+HOUR_CODE = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+import bpsim
+kw = dict({kw!r})
+bpsim.simulate(strategy={name!r}, **dict(kw, duration_s=1.0))  # load the kernel, as a session would
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.process_time()
+r = bpsim.simulate(strategy={name!r}, duration_s=3600.0, **kw)
+s = r.summary()
+cpu = time.process_time() - t
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(cpu, before / 1024, after / 1024, r.time_s.size, s["delivered"])
+"""
+
+
+def _hour():
+    print("6. One simulated hour of the headline (3,600,000 ticks), each in a fresh process")
+    print(f"   {'strategy':<12} {'CPU s':>6} {'ms/sim-s':>9} {'60 s run ms/sim-s':>18} "
+          f"{'peak MB':>8} {'before MB':>10} {'points':>7}")
+    kw = dict(HEADLINE, rng=1)
+    kw.pop("duration_s")
+    for name in ("drop_newest", "unbounded", "sample", "shed"):
+        code = HOUR_CODE.format(root=str(ROOT), kw=dict(kw, **PARAMS[name]), name=name)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        cpu, before, peak, points = float(out[0]), float(out[1]), float(out[2]), int(out[3])
+        t60, _ = best_of(lambda: bpsim_summary(name, **HEADLINE), 3)
+        print(f"   {name:<12} {cpu:6.2f} {cpu / 3600 * 1e3:9.3f} {t60 / 60 * 1e3:18.3f} "
+              f"{peak:8.0f} {before:10.0f} {points:7,}")
+    print("   goal: ms/sim-s about the 60 s run's (cost flat in length), peak under 200 MB")
 
 
 class _Frozen:

@@ -3,12 +3,13 @@
 What happens in a call, in order:
 
 1. The scenario is built and checked (keyword arguments override its fields).
-2. All randomness is drawn up front from one generator, ``rng = np.random.default_rng(rng)``:
-   first the arrivals of every tick (Poisson counts, if ``arrivals="poisson"``: for each stretch
-   of ticks at one rate, a Poisson total spread uniformly over its ticks, or at more than
-   :data:`SPREAD_MAX_MEAN` messages per tick one Poisson draw per tick), then a pool of unit
-   exponential service times (if ``service="exponential"``). The engines themselves are pure:
-   the same inputs give the same run, bit for bit.
+2. All randomness comes from one generator, ``rng = np.random.default_rng(rng)``: the arrivals
+   of every tick (Poisson counts if ``arrivals="poisson"``, ``rng.poisson(rate * dt)`` tick by
+   tick) and a pool of unit exponential service times (if ``service="exponential"``). A run of
+   at most :data:`EAGER_TICKS` ticks draws the arrivals first, all up front, then the pool; a
+   longer one draws the pool first and then its arrivals a window at a time as the engine reaches
+   them (:class:`ArrivalStream`), so that its memory does not grow with its length. The engines
+   themselves are pure: the same inputs give the same run, bit for bit.
 3. An engine runs the ticks. The compiled kernel (:mod:`bpsim.kernel`) is used whenever the
    strategy can be expressed by its rule, the pure-Python reference (:mod:`bpsim.reference`)
    otherwise, or when asked for with ``engine="reference"``. The order of events inside a tick is
@@ -17,6 +18,13 @@ What happens in a call, in order:
    with an :class:`bpsim.control.Observation`. It returns the capacity for the next interval, or a
    decision (an object with ``capacity`` and ``drop_head``) that may also drop messages from the
    head of the buffer (sojourn-based policies such as CoDel); head drops count as ``dropped``.
+5. The :class:`bpsim.Result` keeps the engine's series log (one point per tick up to a million
+   ticks, at most 100,000 bins beyond: :mod:`bpsim.state`), its per-message records (the latest
+   :data:`MAX_RECORDS`) and its latency histogram.
+
+Clients that give up (``client_timeout_s``, ``drop_expired``) and the order in which workers take
+messages (``order``) are scenario fields; :mod:`bpsim.reference` says what they do inside a tick,
+:mod:`bpsim.result` how they are counted.
 
 >>> from bpsim import simulate
 >>> r = simulate(strategy="block", capacity=100, duration_s=10, rng=1)
@@ -33,11 +41,12 @@ import numpy as np
 
 from .control import Meter
 from .reference import ReferenceEngine
-from .state import UNBOUNDED_CAPACITY, bin_ticks
+from .state import (DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_NONE, DERIVE_SAMPLE,
+                    UNBOUNDED_CAPACITY, bin_ticks)
 from .result import Result
 from .scenario import ORDERS, SCENARIO_FIELDS, Scenario
 from . import validate
-from .strategies import Strategy, keywords, make_strategy
+from .strategies import DROP, HOLD, Strategy, keywords, make_strategy
 
 #: Per-message records kept per run (messages served: generation tick, start, end). Up to this
 #: many the latencies are exact; in a run that serves more the records are a ring that keeps the
@@ -47,8 +56,19 @@ MAX_RECORDS = 2_000_000
 #: Service times drawn per run at most (8 bytes each); a run that starts more messages reuses
 #: them in the same order (``pool[k % size]``).
 MAX_POOL = 1 << 22
-#: Adaptive LIFO serves LIFO while more messages wait than the workers serve in this long (s).
+#: ``order="adaptive_lifo"`` serves FIFO while at most ``ceil(ADAPTIVE_LIFO_S * consumer_rate *
+#: consumers)`` messages wait (what the scenario's workers serve in 100 ms at full speed; at
+#: least 1), LIFO while more do: a queue that takes longer than CoDel's 100 ms interval to drain
+#: is a standing queue, and then the newest messages, whose clients are still there, go first.
+#: The depth is read at each dequeue.
 ADAPTIVE_LIFO_S = 0.1
+#: Runs of at most this many ticks draw their arrivals all at once, before the service times (as
+#: bpsim always did: their draws are unchanged). Longer runs draw the service times first, then
+#: the arrivals as the engine needs them, :data:`WINDOW` ticks at a time, so that their memory
+#: does not grow with their length (see :class:`ArrivalStream`).
+EAGER_TICKS = 1_000_000
+#: Ticks per window of a long run's arrivals.
+WINDOW = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,135 @@ class Inputs:
     drop_expired: bool = False  # the server discards, at dequeue, messages whose client left
     order: int = 0              # state.ORDERS: 0 fifo, 1 lifo, 2 adaptive_lifo
     lifo_depth: int = 0         # adaptive_lifo: LIFO while more than this many messages wait
+    derive: int = 0             # how the series log predicts quiet ticks (state.derive)
+    sample_every: int = 1       # ... with the rule's 1-in-N (DERIVE_SAMPLE)
+    stream: object = None       # a long run's ArrivalStream (then arrivals is None)
+    offered_max: int = -1       # at most this many messages offered (offered, or a bound)
+
+    def window(self, i: int):
+        """``(a0, arrivals, speed, consumers)`` for the kernel: per-tick arrays that cover tick
+        ``i``, starting at tick ``a0`` (the whole run, unless it streams its arrivals); speed and
+        consumers have one element when they never change."""
+        if self.stream is None:
+            return 0, self.arrivals, self.speed, self.consumers
+        return self.stream.window(i)
+
+    def offered_at(self, ticks) -> np.ndarray:
+        """Messages offered up to the end of each of ``ticks`` (int64 array)."""
+        if self.stream is None:
+            return np.cumsum(self.arrivals)[ticks]
+        return self.stream.offered_at(ticks)
+
+
+class StepSeries:
+    """A piecewise-constant per-tick value that is never laid out tick by tick: ``s[i]``."""
+
+    def __init__(self, n: int, steps: list, dtype):
+        self.n, self.steps, self.dtype = n, steps, dtype
+        self._starts = [k for k, _ in steps]
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        import bisect
+        return self.dtype(self.steps[bisect.bisect_right(self._starts, int(i)) - 1][1])
+
+    def window(self, lo: int, hi: int) -> np.ndarray:
+        out = np.empty(hi - lo, dtype=self.dtype)
+        for j, (k, value) in enumerate(self.steps):
+            stop = self.steps[j + 1][0] if j + 1 < len(self.steps) else self.n
+            a, b = max(k, lo), min(stop, hi)
+            if b > a:
+                out[a - lo:b - lo] = value
+        return out
+
+
+class ArrivalStream:
+    """A long run's arrivals, drawn a window of :data:`WINDOW` ticks at a time, when needed.
+
+    The windows are drawn in order from the generator as it stood after the service times; the
+    generator's state at the start of each window is kept, so a window can be drawn again (a
+    second engine on the same inputs, as the tests do) and comes out the same. Poisson counts are
+    :func:`_poisson_counts` of the window (the same as drawing the run at once); evenly spaced
+    ones carry their running sum from window to window. Memory: two windows of 8 bytes a tick,
+    and 16 bytes per series point (the messages offered at its end, for the Result).
+    """
+
+    def __init__(self, rng, sc, rate_steps, speed_steps, consumer_steps, n_points, k):
+        self.sc, self.n, self.dt = sc, sc.n_ticks, sc.dt_s
+        self.rate_steps = rate_steps
+        self._bitgen = type(rng.bit_generator)
+        self._starts = {0: (rng.bit_generator.state, 0.0, 0.0, 0)}  # window -> carried state
+        self._speed = _kernel_steps(self.n, speed_steps, np.float64)
+        self._consumers = _kernel_steps(self.n, consumer_steps, np.int64)
+        self._k, self._ends = k, np.minimum((np.arange(n_points) + 1) * k, self.n) - 1
+        self._point_offered = np.full(n_points, -1, dtype=np.int64)
+        self._cache = None
+
+    def window(self, i: int):
+        w = i // WINDOW
+        if self._cache is None or self._cache[0] != w:
+            for j in range(max(self._starts), w):  # windows before it, never drawn yet
+                self._draw(j)
+            self._cache = (w, self._draw(w))
+        a0 = w * WINDOW
+        arrivals = self._cache[1]
+        speed, consumers = (x if isinstance(x, np.ndarray) else x.window(a0, a0 + arrivals.size)
+                            for x in (self._speed, self._consumers))
+        return a0, arrivals, speed, consumers
+
+    def _draw(self, w: int) -> np.ndarray:
+        state, total, floored, offered = self._starts[w]
+        lo, hi = w * WINDOW, min((w + 1) * WINDOW, self.n)
+        if self.sc.arrivals == "poisson":
+            g = np.random.Generator(self._bitgen())
+            g.bit_generator.state = state
+            counts = _poisson_counts(g, self.n, self.dt, self.rate_steps, lo, hi)
+            state = g.bit_generator.state
+        else:  # prepare's formula, its running sum carried over
+            per = StepSeries(self.n, self.rate_steps, np.float64).window(lo, hi) * self.dt
+            cum = np.cumsum(np.concatenate(([total], per)))[1:]
+            total = float(cum[-1])
+            cum = np.floor(cum + 1e-9 * np.maximum(1.0, cum))
+            counts = np.diff(cum, prepend=floored).astype(np.int64)
+            floored = float(cum[-1])
+        run = np.cumsum(counts) + offered
+        inside = (self._ends >= lo) & (self._ends < hi)
+        self._point_offered[inside] = run[self._ends[inside] - lo]
+        self._starts[w + 1] = (state, total, floored, int(run[-1]))
+        return counts
+
+    def offered_at(self, ticks) -> np.ndarray:
+        """Messages offered by the end of each point's last tick (only points' ends are kept)."""
+        ticks = np.asarray(ticks)
+        points = (ticks + 1 + self._k - 1) // self._k - 1
+        assert np.array_equal(self._ends[points], ticks), "ArrivalStream keeps points' ends only"
+        if (self._point_offered[points] < 0).any():  # not run to the end: draw the rest
+            for w in range(max(self._starts), -(-self.n // WINDOW)):
+                self._draw(w)
+        return self._point_offered[points]
+
+
+def _kernel_steps(n, steps, dtype):
+    """A constant as a one-element array; a schedule as a StepSeries (laid out per window)."""
+    if len(steps) == 1:
+        return np.array([steps[0][1]], dtype=dtype)
+    return StepSeries(n, steps, dtype)
+
+
+def _segments(n: int, *step_lists):
+    """``(length, value, value, ...)`` of each stretch of ticks where no schedule changes."""
+    cuts = sorted({k for steps in step_lists for k, _ in steps} | {n})
+    for lo, hi in zip(cuts, cuts[1:]):
+        values = []
+        for steps in step_lists:
+            v = steps[0][1]
+            for k, value in steps:
+                if k <= lo:
+                    v = value
+            values.append(v)
+        yield (hi - lo, *values)
 
 
 def _steps(sc: Scenario, name: str) -> list:
@@ -112,7 +261,21 @@ def _per_tick(n: int, steps: list, dtype=np.float64) -> np.ndarray:
     return out
 
 
-def _poisson_counts(rng, n: int, dt: float, rate_steps: list) -> np.ndarray:
+#: Uniforms drawn at a time for Poisson arrivals (2 MB): bounds the memory of a long run's draws.
+_CHUNK = 1 << 18
+_SCRATCH = {}
+
+
+def _scratch(dtype, size: int) -> np.ndarray:
+    """A reused work array of ``size`` elements (drawing into fresh memory costs page faults)."""
+    a = _SCRATCH.get(dtype)
+    if a is None or a.size < size:
+        a = _SCRATCH[dtype] = np.empty(max(size, 1 << 16), dtype=dtype)
+    return a[:size]
+
+
+def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
+                    hi: int | None = None) -> np.ndarray:
     """Poisson arrivals per tick (int64), exactly ``rng.poisson(rate_per_tick * dt)``, faster.
 
     numpy draws a Poisson count with a mean below 10 by multiplying uniforms until the product
@@ -122,16 +285,21 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list) -> np.ndarray:
     then the generator is put exactly where ``rng.poisson`` would have left it (``advance``). The
     counts, and every later draw, are the same bit for bit; only the time differs (about 1/6).
     Stretches with a mean of 10 or more, and other bit generators, use ``rng.poisson`` itself.
+    Only ticks ``lo .. hi-1`` (all by default) are drawn, as an array of ``hi - lo``: drawing a run
+    window by window gives the same counts as drawing it at once.
     """
+    hi = n if hi is None else hi
     bitgen = rng.bit_generator
     means = []
     for j, (k, rate) in enumerate(rate_steps):
         stop = rate_steps[j + 1][0] if j + 1 < len(rate_steps) else n
-        means.append((k, stop, rate * dt))
+        k, stop = max(k, lo) - lo, min(stop, hi) - lo
+        if stop > k:
+            means.append((k, stop, rate * dt))
     if type(bitgen) is not np.random.PCG64:
-        return rng.poisson(_per_tick(n, [(k, m) for k, _, m in means])).astype(np.int64)
+        return rng.poisson(_per_tick(hi - lo, [(k, m) for k, _, m in means])).astype(np.int64)
     from .kernel import poisson_mult  # compiled; numba is a dependency
-    counts = np.zeros(n, dtype=np.int64)
+    counts = np.zeros(hi - lo, dtype=np.int64)
     for k, stop, mean in means:
         if stop <= k or mean == 0:
             continue
@@ -143,8 +311,9 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list) -> np.ndarray:
         i, used = k, 0
         while i < stop:
             expect = (stop - i) * (mean + 1.0)
-            u = rng.random(int(expect + 10 * math.sqrt(expect)) + 64)
-            i, took = poisson_mult(counts, i, stop, enlam, u)
+            size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
+            u = rng.random(size, out=_scratch(np.float64, size))
+            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int64, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved
@@ -163,6 +332,9 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
     rng = np.random.default_rng(rng)
     n, dt = sc.n_ticks, sc.dt_s
     rate_steps = _steps(sc, "rate")
+    speed_steps, consumer_steps = _steps(sc, "speed"), _steps(sc, "consumers")
+    if n > EAGER_TICKS:
+        return _prepare_stream(sc, strategy, rng, rate_steps, speed_steps, consumer_steps)
     if sc.arrivals == "poisson":
         arrivals = _poisson_counts(rng, n, dt, rate_steps)
     else:
@@ -172,7 +344,6 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
         cum = np.cumsum(_per_tick(n, rate_steps) * dt)
         cum = np.floor(cum + 1e-9 * np.maximum(1.0, cum))
         arrivals = np.diff(cum, prepend=0.0).astype(np.int64)
-    speed_steps, consumer_steps = _steps(sc, "speed"), _steps(sc, "consumers")
     # a value that never changes is a read-only view of one number: no memory per tick
     speed = (_per_tick(n, speed_steps) if len(speed_steps) > 1
              else np.broadcast_to(np.float64(speed_steps[0][1]), (n,)))
@@ -189,6 +360,14 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
         active = np.minimum(consumers, workers)
         work = float(np.dot(active, speed)) * dt * sc.consumer_rate
         det_bound = float(np.dot(active, np.floor(dt * speed * sc.consumer_rate) + 1))
+    pool, record_size = _service(sc, rng, offered, work, det_bound)
+    return _inputs(sc, strategy, arrivals=arrivals, speed=speed, consumers=consumers,
+                   pool=pool, record_size=record_size, offered=offered, offered_max=offered)
+
+
+def _service(sc, rng, offered, work, det_bound):
+    """The pool of service times (drawn from ``rng``) and the records to keep."""
+    workers = sc.max_consumers
     if sc.service == "exponential":
         bound = work + 10.0 * math.sqrt(work) + 20 + workers
         pool_size = min(int(min(offered, bound)) + workers + 1, MAX_POOL)
@@ -196,21 +375,64 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
     else:
         bound = det_bound + workers
         pool = np.zeros(0)
-    record_size = min(int(min(offered, bound)) + 1, MAX_RECORDS)
+    return pool, min(int(min(offered, bound)) + 1, MAX_RECORDS)
+
+
+def _prepare_stream(sc, strategy, rng, rate_steps, speed_steps, consumer_steps) -> Inputs:
+    """A long run's inputs: the service times now, the arrivals as the engine goes."""
+    from .state import bin_ticks, n_bins
+    n, dt, workers = sc.n_ticks, sc.dt_s, sc.max_consumers
+    work = det_bound = 0.0
+    mean = 0.0
+    for length, rate, speed, consumers in _segments(n, rate_steps, speed_steps, consumer_steps):
+        active = min(consumers, workers)
+        work += active * speed * length * dt * sc.consumer_rate
+        det_bound += active * (math.floor(dt * speed * sc.consumer_rate) + 1) * length
+        mean += rate * dt * length
+    # at most this many arrive: exact for evenly spaced arrivals, 12 standard deviations above
+    # the mean for Poisson ones (a ring sized from it that fills makes the run raise)
+    offered_max = int(math.floor(mean + 1e-9 * max(1.0, mean))) + 1
+    if sc.arrivals == "poisson":
+        offered_max = int(mean + 12 * math.sqrt(mean)) + 100
+    pool, record_size = _service(sc, rng, offered_max, work, det_bound)
+    stream = ArrivalStream(rng, sc, rate_steps, speed_steps, consumer_steps, n_bins(n),
+                           bin_ticks(n))
+    speed = (np.broadcast_to(np.float64(speed_steps[0][1]), (n,)) if len(speed_steps) == 1
+             else StepSeries(n, speed_steps, np.float64))
+    consumers = (np.broadcast_to(np.int64(consumer_steps[0][1]), (n,))
+                 if len(consumer_steps) == 1 else StepSeries(n, consumer_steps, np.int64))
+    return _inputs(sc, strategy, arrivals=None, speed=speed, consumers=consumers, pool=pool,
+                   record_size=record_size, offered=-1, offered_max=offered_max, stream=stream)
+
+
+def _inputs(sc, strategy, **arrays) -> Inputs:
+    n, dt = sc.n_ticks, sc.dt_s
     retries = strategy.retries  # declared by the strategy (Strategy.retries), never by its name
+    rule = strategy.rule()
+    derive, every = DERIVE_NONE, 1
+    if rule is not None and rule.overflow == DROP and not rule.evict_oldest:
+        sampling = rule.sample_every > 1 or rule.sample_from < 1.0
+        derive, every = (DERIVE_SAMPLE, rule.sample_every) if sampling else (DERIVE_DROP, 1)
+    elif (rule is not None and rule.overflow == HOLD and not rule.evict_oldest
+          and rule.sample_every == 1 and rule.sample_from >= 1.0 and retries == 0):
+        derive = DERIVE_HOLD
+    elif (rule is not None and rule.overflow == DROP and rule.evict_oldest
+          and rule.sample_every == 1 and rule.sample_from >= 1.0):
+        derive = DERIVE_EVICT
     backoff = np.array([strategy.backoff_ticks(k + 1, dt) for k in range(retries)] or [1],
                        dtype=np.int64)
     return Inputs(
-        n_ticks=n, dt=dt, arrivals=arrivals, speed=speed, consumers=consumers,
-        n_workers=workers, consumer_rate=sc.consumer_rate, mean_work=1.0 / sc.consumer_rate,
-        pool=pool, capacity=sc.capacity if strategy.bounded else UNBOUNDED_CAPACITY,
+        n_ticks=n, dt=dt, n_workers=sc.max_consumers, consumer_rate=sc.consumer_rate,
+        mean_work=1.0 / sc.consumer_rate,
+        capacity=sc.capacity if strategy.bounded else UNBOUNDED_CAPACITY,
         max_in_memory=sc.max_messages_in_memory, message_bytes=sc.message_bytes,
         memory_limit_bytes=sc.memory_limit_bytes,
         restart_ticks=int(round(sc.restart_s / dt)), retries=int(retries),
-        backoff_ticks=backoff, record_size=record_size, offered=offered, bin_ticks=bin_ticks(n),
+        backoff_ticks=backoff, bin_ticks=bin_ticks(n),
         timeout=math.inf if sc.client_timeout_s is None else float(sc.client_timeout_s),
         drop_expired=bool(sc.drop_expired), order=ORDERS.index(sc.order),
-        lifo_depth=max(1, math.ceil(ADAPTIVE_LIFO_S * sc.consumer_rate * sc.consumers)))
+        lifo_depth=max(1, math.ceil(ADAPTIVE_LIFO_S * sc.consumer_rate * sc.consumers)),
+        derive=derive, sample_every=int(every), **arrays)
 
 
 def build_scenario(scenario=None, **overrides) -> Scenario:
@@ -225,8 +447,20 @@ def build_scenario(scenario=None, **overrides) -> Scenario:
         validate.bad("scenario", scenario, "a bpsim.Scenario, a dict of its fields, or None for "
                                            "the course's scenario")
     base.update(overrides)
-    validate.keywords(base, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
+    validate.keywords(base, _known_keywords(), where="simulate")
     return Scenario(**base)
+
+
+_KNOWN = [None, ()]
+
+
+def _known_keywords() -> tuple:
+    """Scenario fields and every strategy keyword; recomputed only when the registry changes."""
+    from .strategies import STRATEGIES
+    key = tuple(STRATEGIES.items())
+    if _KNOWN[0] != key:
+        _KNOWN[:] = [key, SCENARIO_FIELDS + tuple(keywords())]
+    return _KNOWN[1]
 
 
 def split_keywords(kwargs: dict) -> tuple[dict, dict]:
@@ -234,7 +468,7 @@ def split_keywords(kwargs: dict) -> tuple[dict, dict]:
 
     Anything that is neither is refused, naming what would work.
     """
-    validate.keywords(kwargs, SCENARIO_FIELDS + tuple(keywords()), where="simulate")
+    validate.keywords(kwargs, _known_keywords(), where="simulate")
     scenario = {k: v for k, v in kwargs.items() if k in SCENARIO_FIELDS}
     strategy = {k: v for k, v in kwargs.items() if k not in SCENARIO_FIELDS}
     return scenario, strategy

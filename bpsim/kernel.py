@@ -2,8 +2,8 @@
 
 :mod:`bpsim.reference` is the definition of what bpsim simulates (read its docstring for the order
 of events inside a tick). This module runs the same model, operation for operation, as machine code,
-and the tests check that both give the same numbers bit for bit: the same per-tick table, the same
-per-message records, the same busy time. When the two disagree, the reference is right.
+and the tests check that both give the same numbers bit for bit: the same series log, the same
+per-message records and histograms, the same busy time. When the two disagree, the reference is right.
 
 Why it is fast, and why the cost does not grow with the producer's rate
 -----------------------------------------------------------------------
@@ -46,9 +46,21 @@ The rings, and why their sizes are enough
 * Retry FIFO ``k`` receives at most one batch per tick (first tries come one batch per tick, and a
   FIFO releases, each tick, only what was pushed ``backoff[k]`` ticks earlier), so it never holds
   more than ``backoff[k] + 1`` batches.
-* Crashes are at least ``max(1, restart_ticks)`` ticks apart.
+* Crashes are at least ``max(1, restart_ticks)`` ticks apart (the first ``MAX_CRASH_TICKS`` are
+  kept).
+* A long run's arrivals are not known up front (:class:`bpsim.engine.ArrivalStream`): "messages
+  ever generated" is then a bound 12 standard deviations above the mean (exact for evenly spaced
+  arrivals).
+* The per-message records are a ring (the latest ``record_size``); the series log has a row per
+  bin at most, plus the initial state.
 
 A push onto a full ring is refused and makes ``run`` raise, so a wrong bound cannot go unnoticed.
+
+What a tick writes
+------------------
+Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row only when the state
+differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
+engine writes the same log by the same rule, and the tests compare the logs.
 
 Compiling takes about 7 s of CPU the first time; numba caches the machine code in
 ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
@@ -61,8 +73,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .state import (COLUMNS, HIST_MANTISSA_BITS, LAT_BINS, S, SCALARS, UNBOUNDED_CAPACITY,
-                    WAIT_EXACT, n_bins, wait_bins)
+from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
+                    LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
+                    UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
 from .reference import ring_records
 from .strategies import DROP, HOLD, REJECT
 
@@ -100,8 +113,8 @@ assert COLUMN_SLOTS == tuple(range(N_COLUMNS)), "state.SCALARS must begin with s
 # -- settings of one run: ``cfg`` (int64) and ``fcfg`` (float64) -----------------------------------
 C_MAX_IN_MEMORY, C_RESTART, C_RETRIES, C_RECORD_SIZE = range(4)
 C_SAMPLING, C_SAMPLE_EVERY, C_EVICT, C_OVERFLOW = range(4, 8)
-C_BIN, C_DROP_EXPIRED, C_ORDER, C_LIFO_DEPTH = range(8, 12)
-C_BACKOFF = 12  # backoff (ticks) before retry k+1 at C_BACKOFF + k
+C_BIN, C_DROP_EXPIRED, C_ORDER, C_LIFO_DEPTH, C_DERIVE = range(8, 13)
+C_BACKOFF = 13  # backoff (ticks) before retry k+1 at C_BACKOFF + k
 F_DT, F_MEAN_WORK, F_SAMPLE_FROM, F_TIMEOUT = range(4)
 # the histograms' bins, as in bpsim.state (lat_bin, wait_bin)
 _SHIFT = 52 - HIST_MANTISSA_BITS
@@ -156,37 +169,123 @@ def _lat_bin(x):
 
 
 @_inline
+def _holds_quietly(cfg):
+    """Block's rule (hold, no sampling, no eviction, no retries): a full buffer only holds."""
+    return (cfg[C_OVERFLOW] == HOLD and cfg[C_SAMPLING] == 0 and not cfg[C_EVICT]
+            and cfg[C_RETRIES] == 0)
+
+
+@_inline
+def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, admitted,
+                   dropped, sampled_out):
+    """``new`` of a fresh batch into the buffer, on the quiet path: _enqueue with a wait of 0 (the
+    memory was checked), then the tick's row; returns the new depth, admitted and idle (False)."""
+    _buf_push(v, buf, i, new)
+    v[DEPTH] += new
+    admitted += new
+    wait_hist[0] += new
+    v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+    v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+    v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
+    v[DROPPED], v[SAMPLED_OUT] = dropped, sampled_out
+    _record(v, log, env, cfg, i)
+    return v[DEPTH], admitted, False
+
+
+@_inline
+def _rejects_quietly(cfg):
+    """shed's rule (reject, no sampling, no eviction)."""
+    return cfg[C_OVERFLOW] == REJECT and cfg[C_SAMPLING] == 0 and not cfg[C_EVICT]
+
+
+@_inline
+def _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts):
+    """Step 3 against a full buffer for shed, on the quiet path: the due retries of each attempt,
+    then the new batch, each rejected (_reject: retried later, or shed); then the tick's row.
+    Returns the attempts so far."""
+    v[TICK] = i
+    v[OFFERED], v[ATTEMPTS] = offered, attempts
+    size_r = rq.shape[2]
+    for k in range(cfg[C_RETRIES]):
+        head, length = RQ + 2 * k, RQ + 2 * k + 1
+        while v[length] > 0 and rq[k, 0, v[head]] <= i:
+            h = v[head]
+            gen, n = rq[k, 1, h], rq[k, 2, h]
+            v[head] = 0 if h + 1 == size_r else h + 1
+            v[length] -= 1
+            v[RETRY_PENDING] -= n
+            v[ATTEMPTS] += n
+            _reject(v, cfg, rq, gen, n, k + 1)
+    _reject(v, cfg, rq, i, new, FIRST_TRY)
+    _record(v, log, env, cfg, i)
+    return v[ATTEMPTS]
+
+
+@_inline
+def _evicts_quietly(cfg):
+    """drop_oldest's rule (evict, drop the rest, no sampling)."""
+    return cfg[C_EVICT] != 0 and cfg[C_OVERFLOW] == DROP and cfg[C_SAMPLING] == 0
+
+
+@_inline
+def _sample_threshold(v, fcfg):
+    """The depth from which Sample admits only 1 in N (Sample.admit)."""
+    return np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
+
+
+@_inline
 def _lifo_now(v, cfg):
     order = cfg[C_ORDER]
     return order == ORDER_LIFO or (order == ORDER_ADAPTIVE and v[DEPTH] > cfg[C_LIFO_DEPTH])
 
 
 @_inline
-def _record(v, log, env, k, i, changed):
-    """Step 5 of tick ``i``: the series log (bpsim.state; reference._record)."""
+def _record(v, log, env, cfg, i):
+    """Step 5 of tick ``i``: the series log (bpsim.state; reference._record). Nothing is written
+    when the state is what the last row predicts (state.derive)."""
     r = v[N_ROWS] - 1
-    if not changed:
-        for c in range(N_COLUMNS):
-            if log[r, 1 + c] != v[c]:
-                changed = True
+    same = True
+    for c in range(N_COLUMNS):
+        if (c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT and c != HELD
+                and c != ADMITTED):
+            if log[r, LOG_COLS + c] != v[c]:
+                same = False
                 break
-        if not changed:
-            return
+    if same:
+        arrived = v[OFFERED] - log[r, LOG_COLS + OFFERED]
+        mode = cfg[C_DERIVE]
+        dropped, sampled = log[r, LOG_COLS + DROPPED], log[r, LOG_COLS + SAMPLED_OUT]
+        held, admitted = log[r, LOG_COLS + HELD], log[r, LOG_COLS + ADMITTED]
+        if mode == DERIVE_HOLD:
+            held += arrived
+        elif mode == DERIVE_EVICT:
+            dropped += arrived
+            admitted += arrived
+        elif mode == DERIVE_DROP:
+            dropped += arrived
+        elif mode == DERIVE_SAMPLE:
+            passed = (log[r, LOG_COUNTER] + arrived) // cfg[C_SAMPLE_EVERY]
+            dropped += passed
+            sampled += arrived - passed
+        same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
+                and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted)
+    if same:
+        return
+    k = cfg[C_BIN]
     b = i if k == 1 else i // k
-    if log[r, 0] != b:
+    if log[r, LOG_BIN] != b:
         r += 1
         if k > 1:
             depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
-            if i > b * k:  # the bin's earlier ticks ended in the state of the row before
-                d0 = log[r - 1, 1 + DEPTH]
-                m0 = d0 + log[r - 1, 1 + IN_SERVICE]
-                c0 = log[r - 1, 1 + CAPACITY]
+            if i > b * k:  # the bin's earlier ticks ended in the levels of the row before
+                d0 = log[r - 1, LOG_COLS + DEPTH]
+                m0 = d0 + log[r - 1, LOG_COLS + IN_SERVICE]
+                c0 = log[r - 1, LOG_COLS + CAPACITY]
                 env[r, 0], env[r, 1], env[r, 2] = min(depth, d0), min(mem, m0), min(cap, c0)
                 env[r, 3], env[r, 4], env[r, 5] = max(depth, d0), max(mem, m0), max(cap, c0)
             else:
                 env[r, 0], env[r, 1], env[r, 2] = depth, mem, cap
                 env[r, 3], env[r, 4], env[r, 5] = depth, mem, cap
-        log[r, 0] = b
         v[N_ROWS] = r + 1
     elif k > 1:  # the same bin: its last state, and its extremes
         depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
@@ -194,8 +293,11 @@ def _record(v, log, env, k, i, changed):
                                            min(env[r, 2], cap))
         env[r, 3], env[r, 4], env[r, 5] = (max(env[r, 3], depth), max(env[r, 4], mem),
                                            max(env[r, 5], cap))
+    log[r, LOG_BIN] = b
+    log[r, LOG_TICK] = i
+    log[r, LOG_COUNTER] = v[SAMPLE_COUNTER]
     for c in range(N_COLUMNS):
-        log[r, 1 + c] = v[c]
+        log[r, LOG_COLS + c] = v[c]
 
 
 # -- rings -----------------------------------------------------------------------------------------
@@ -297,7 +399,8 @@ def _crash(v, cfg, wi, wf, crash_ticks):
     v[CRASHES] += 1
     if v[FIRST_CRASH] < 0:
         v[FIRST_CRASH] = v[TICK]
-    crash_ticks[v[N_CRASH_TICKS]] = v[TICK]
+    if v[N_CRASH_TICKS] < crash_ticks.size:  # the first MAX_CRASH_TICKS of them
+        crash_ticks[v[N_CRASH_TICKS]] = v[TICK]
     v[N_CRASH_TICKS] += 1
 
 
@@ -388,8 +491,7 @@ def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
     """
     limit = _room(v)
     if cfg[C_SAMPLING]:  # Sample.admit: free admission only below the threshold
-        threshold = np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * v[CAPACITY]))
-        limit = min(max(0, threshold - v[DEPTH]), limit)
+        limit = min(max(0, _sample_threshold(v, fcfg) - v[DEPTH]), limit)
     first = min(n, limit)
     _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, first)
     rest = n - first
@@ -413,12 +515,13 @@ def _offer(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
 
 # -- service ---------------------------------------------------------------------------------------
 @_inline
-def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool, i):
+def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool, i,
+           a0):
     """Step 4 of a tick: completions and starts in time order across workers (reference._serve)."""
     # wi[0, w]: busy, wi[1, w]: gen tick; wf[0, w]: work left (s), wf[1, w]: start time (s),
     # wf[2, w]: work done this tick (s), the worker's clock
     dt, mean_work, timeout = fcfg[F_DT], fcfg[F_MEAN_WORK], fcfg[F_TIMEOUT]
-    sp = _at(speed, i)
+    sp = _at(speed, i - a0)
     t = i * dt
     n_workers = wi.shape[1]
     if sp <= 0.0:
@@ -426,13 +529,26 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             if wi[0, w]:
                 fv[0] += dt
         return
-    active = _at(consumers, i)
+    active = _at(consumers, i - a0)
     budget = dt * sp
     record_size = cfg[C_RECORD_SIZE]
     drop_expired = cfg[C_DROP_EXPIRED] != 0
     size = buf.shape[1]
-    for w in range(n_workers):
-        wf[2, w] = 0.0
+    # the workers' clocks start at 0 (a loop here would become a call to memset)
+    if n_workers == 1:
+        wf[2, 0] = 0.0
+        # one worker and nothing happens: it works on (the loop below would find no event, and
+        # then do exactly this; an idle worker adds 0.0 / sp to the busy time: nothing)
+        if wi[0, 0]:
+            if wf[0, 0] > budget:
+                wf[0, 0] -= budget
+                fv[0] += dt
+                return
+        elif active <= 0 or v[DEPTH] == 0:
+            return
+    else:
+        for w in range(n_workers):
+            wf[2, w] = 0.0
     while True:
         # the next event: the worker that frees first, ties to the lowest number
         w = -1
@@ -506,7 +622,8 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             if pool.size == 0:  # the reference's _work()
                 wf[0, w] = mean_work
             else:
-                wf[0, w] = pool[v[POOL_INDEX] % pool.size] * mean_work
+                p = v[POOL_INDEX]  # pool[p % size]; the pool is rarely shorter than the run
+                wf[0, w] = pool[p if p < pool.size else p % pool.size] * mean_work
                 v[POOL_INDEX] += 1
     for w in range(n_workers):
         if wi[0, w]:
@@ -519,12 +636,12 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
 # -- a tick, and a run of ticks --------------------------------------------------------------------
 @_inline
 def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-          crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i):
+          crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i, a0):
     # 1. restart
     if v[DOWN] and i >= v[UP_TICK]:
         v[DOWN] = 0
     # 2. arrivals
-    new = arrivals[i]
+    new = arrivals[i - a0]
     v[OFFERED] += new
     v[ATTEMPTS] += new
     # 3. admission, oldest first: the held backlog (unless the server is down; until a batch is
@@ -566,13 +683,14 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
     # 4. service
     if not v[DOWN]:
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool,
-               i)
+               i, a0)
     # 5. record: the columns are the first scalars (state.SCALARS)
-    _record(v, log, env, cfg[C_BIN], i, False)
+    _record(v, log, env, cfg, i)
 
 
 @_inline
-def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, start, stop):
+def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, consumers, cfg,
+           fcfg, start, stop, a0):
     """Advance over the *quiet* ticks from ``start`` on; return the first tick that is not quiet.
 
     A tick is quiet when nothing in it can change the buffer, a worker or a ring: the server is up,
@@ -581,10 +699,11 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     then dropped: overflow ``DROP``, no eviction). Such a tick only adds to counters, takes
     ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
     operations :func:`_step` would do, in the same order, on local copies, leaving out those that
-    change nothing (adding ``0.0``, subtracting ``budget - 0.0`` written as ``budget``). A quiet tick
-    without arrivals changes no column, so it writes nothing to the log; with all workers idle
-    and nothing waiting, such ticks are skipped in a scan of ``arrivals``. This is what makes the
-    cost follow events rather than ticks.
+    change nothing (adding ``0.0``; ``budget - 0.0`` is ``budget``). Sampling at or above its
+    threshold, a batch of which none passes the 1-in-N is quiet too (it only counts). A quiet tick
+    writes nothing to the log: its state is what the last row predicts (bpsim.state.derive). With
+    all workers idle and nothing waiting, ticks without arrivals are skipped in a scan of
+    ``arrivals``. This is what makes the cost follow events rather than ticks.
     """
     n_workers = wi.shape[1]
     dt = fcfg[F_DT]
@@ -599,34 +718,120 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
     every = cfg[C_SAMPLE_EVERY]
     depth, cap = v[DEPTH], v[CAPACITY]
     full = cap != UNBOUNDED_CAPACITY and depth >= cap
+    # block against a full buffer: the held batch offered again is held again where it was, and
+    # what arrives joins the backlog (only held grows; the log predicts it: DERIVE_HOLD)
+    holding = _holds_quietly(cfg) and full
+    if v[HOLD_LEN] > 0 and not holding:
+        return start
+    # drop_oldest at capacity: each arrival evicts one of the oldest and takes its slot (the
+    # depth stays; dropped and admitted grow; the log predicts them: DERIVE_EVICT)
+    evicting = _evicts_quietly(cfg) and cap != UNBOUNDED_CAPACITY and depth == cap
+    # drop_newest, unbounded: what fits is queued, if memory allows and no worker takes it this
+    # tick (the depth changes, so the tick writes its row); the rest is dropped
+    queuing = countable and not sampling
+    qroom = ENDLESS_ROOM if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
+    max_memory = cfg[C_MAX_IN_MEMORY]
+    # shed against a full buffer: every batch offered, new or due to retry, is rejected (and
+    # scheduled to retry, or shed); the tick writes its row
+    rejecting = _rejects_quietly(cfg) and full
+    # sampling at or above its threshold: a batch of which none passes the 1-in-N only counts
+    sq = sampling and cap != UNBOUNDED_CAPACITY and depth >= _sample_threshold(v, fcfg)
     idle = depth == 0
     for w in range(n_workers):
         if wi[0, w]:
             idle = False
-    offered, attempts, dropped = v[OFFERED], v[ATTEMPTS], v[DROPPED]
+    offered, attempts, dropped, held = v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD]
+    admitted = v[ADMITTED]
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
-    last = min(stop, due)
+    last = stop if rejecting else min(stop, due)  # (rejecting takes the due retries too)
     i = start
-    while i < last:
-        new = arrivals[i]
-        if new == 0 and idle:  # nothing to serve, nobody busy: on to the next arrival
+    if n_workers == 1:  # the same loop, with the one worker's state in registers
+        busy0 = wi[0, 0] != 0
+        rem = wf[0, 0]
+        while i < last:
+            new = arrivals[i - a0]
+            if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
+                i += 1
+                while i < last and arrivals[i - a0] == 0:
+                    i += 1
+                continue
+            if new > 0 and not (
+                    countable and full or holding or evicting and new <= depth or rejecting
+                    or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
+                    or sq and counter + new < every):
+                break
+            sp = _at(speed, i - a0)
+            if sp > 0.0:
+                budget = dt * sp
+                if busy0:
+                    if rem <= budget:  # would finish this tick
+                        break
+                    rem -= budget
+                    busy_s += dt
+                elif (depth > 0 or queuing and new > 0 and qroom > 0) and _at(
+                        consumers, i - a0) > 0:
+                    break  # would take a message
+            elif busy0:
+                busy_s += dt
+            # (no branch on new > 0: adding 0 is the same, and Poisson counts mispredict)
+            offered += new
+            attempts += new
+            if holding:
+                if new > 0:
+                    _hold_push(v, hold, i, new, False)
+                    held += new
+            elif evicting:
+                if new > 0:
+                    _buf_pop(v, buf, new)
+                    _buf_push(v, buf, i, new)
+                    v[DEPTH] += new
+                    dropped += new
+                    admitted += new
+                    wait_hist[0] += new
+            elif rejecting:
+                attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
+            elif queuing:
+                q = min(new, qroom)
+                dropped += new - q
+                if q > 0:
+                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i,
+                                                           q, offered, attempts, admitted,
+                                                           dropped, sampled_out)
+                    qroom -= q
+                    full = qroom == 0
+            elif sampling:
+                total = counter + new
+                passed = total // every
+                counter = total % every
+                sampled_out += new - passed
+                dropped += passed
+            else:
+                dropped += new
             i += 1
-            while i < last and arrivals[i] == 0:
+        wf[0, 0] = rem
+    while i < last and n_workers != 1:
+        new = arrivals[i - a0]
+        if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
+            i += 1
+            while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (countable and full):
+        if new > 0 and not (
+                countable and full or holding or evicting and new <= depth or rejecting
+                or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
+                or sq and counter + new < every):
             break
-        sp = _at(speed, i)
+        sp = _at(speed, i - a0)
         if sp > 0.0:
             budget = dt * sp
-            active = _at(consumers, i)
+            active = _at(consumers, i - a0)
             moves = False
             for w in range(n_workers):
                 if wi[0, w]:
                     if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
                         moves = True
-                elif w < active and depth > 0:  # would take a message
+                elif w < active and (depth > 0 or queuing and new > 0 and qroom > 0):
                     moves = True
             if moves:
                 break
@@ -638,10 +843,33 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
             for w in range(n_workers):
                 if wi[0, w]:
                     busy_s += dt
-        if new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
+        if rejecting:  # the due retries too, with or without arrivals
             offered += new
             attempts += new
-            if sampling:
+            attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
+        elif new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
+            offered += new
+            attempts += new
+            if holding:
+                _hold_push(v, hold, i, new, False)
+                held += new
+            elif evicting:
+                _buf_pop(v, buf, new)
+                _buf_push(v, buf, i, new)
+                v[DEPTH] += new
+                dropped += new
+                admitted += new
+                wait_hist[0] += new
+            elif queuing:
+                q = min(new, qroom)
+                dropped += new - q
+                if q > 0:
+                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i, q,
+                                                           offered, attempts, admitted, dropped,
+                                                           sampled_out)
+                    qroom -= q
+                    full = qroom == 0
+            elif sampling:
                 total = counter + new
                 passed = total // every
                 counter = total % every
@@ -649,35 +877,47 @@ def _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, s
                 dropped += passed
             else:
                 dropped += new
-            # 5. record
-            v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
-            v[SAMPLED_OUT] = sampled_out
-            _record(v, log, env, k, i, True)
+            # 5. record: nothing, these are the counts the log's last row predicts
         i += 1
-    v[OFFERED], v[ATTEMPTS], v[DROPPED] = offered, attempts, dropped
+    v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD] = offered, attempts, dropped, held
+    v[ADMITTED] = admitted
     v[SAMPLED_OUT] = sampled_out
     v[SAMPLE_COUNTER] = counter
     fv[0] = busy_s
-    for w in range(n_workers):
-        wf[2, w] = 0.0  # the workers' clocks, as _serve leaves them after a quiet tick
+    if n_workers == 1:
+        wf[2, 0] = 0.0  # the worker's clock, as _serve leaves it after a quiet tick
+    else:
+        for w in range(n_workers):
+            wf[2, w] = 0.0
     return i
 
 
 @_jit
 def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-         crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, start, stop):
+         crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, a0, start, stop):
+    """Ticks ``start .. stop-1``; the per-tick inputs cover ticks from ``a0`` on."""
     i = start
     countable = cfg[C_OVERFLOW] == DROP and not cfg[C_EVICT]
+    sampling = cfg[C_SAMPLING] != 0 and v[CAPACITY] != UNBOUNDED_CAPACITY
+    threshold = _sample_threshold(v, fcfg)  # capacity changes only between calls
+    holds = _holds_quietly(cfg)
+    evicts = _evicts_quietly(cfg) and v[CAPACITY] != UNBOUNDED_CAPACITY
+    queues = countable and cfg[C_SAMPLING] == 0
+    rejects = _rejects_quietly(cfg)
     # The first tick of a call always takes the full step: a control between calls
     # (set_capacity, drop_head) may have changed a column, and only _step compares with the log.
     first = True
     while i < stop:
         # a cheap first look before trying the quiet path (see _quiet)
-        if not first and v[DOWN] == 0 and v[HOLD_LEN] == 0 and (
-                arrivals[i] == 0 or (countable and v[CAPACITY] != UNBOUNDED_CAPACITY
-                                     and v[DEPTH] >= v[CAPACITY])):
-            j = _quiet(v, fv, rq, wi, wf, log, env, arrivals, speed, consumers, cfg, fcfg, i,
-                       stop)
+        full = v[CAPACITY] != UNBOUNDED_CAPACITY and v[DEPTH] >= v[CAPACITY]
+        if not first and v[DOWN] == 0 and (
+                (v[HOLD_LEN] == 0 and (arrivals[i - a0] == 0 or (countable and full)
+                                       or (sampling and v[DEPTH] >= threshold)))
+                or (holds and full) or (evicts and v[DEPTH] == v[CAPACITY])
+                or (queues and v[HOLD_LEN] == 0)  # (queues covers full buffers of drops too)
+                or (rejects and full and v[HOLD_LEN] == 0)):
+            j = _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed,
+                       consumers, cfg, fcfg, i, stop, a0)
             if j > i:
                 v[TICK] = j - 1
                 i = j
@@ -685,7 +925,7 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
         first = False
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
-              crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i)
+              crash_ticks, arrivals, speed, consumers, pool, cfg, fcfg, i, a0)
         i += 1
 
 
@@ -698,7 +938,7 @@ def _drop_head(v, buf, n):
 
 
 @_jit
-def poisson_mult(counts, start, stop, enlam, u):
+def poisson_mult(counts, start, stop, enlam, u, scratch):
     """Poisson counts for ticks ``start..stop-1`` by numpy's multiplication method.
 
     For each tick: multiply uniforms from ``u`` (in order) until the product is at most
@@ -706,25 +946,79 @@ def poisson_mult(counts, start, stop, enlam, u):
     ``random_poisson_mult``, operation for operation). Returns the first tick not done (``stop``,
     or the tick at which ``u`` ran out) and how many uniforms the finished ticks used.
 
-    One pass over the uniforms without a branch that depends on them (the product restarts at 1
-    with a select): the counts are the same, and the loop does not stall on mispredicted branches.
+    With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
+    a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
+    way (``scratch``: int64, as long as ``u``). Below that, almost every tick takes one uniform,
+    and the plain loop is fastest.
     """
+    if enlam <= 0.74 and scratch.size >= u.size:
+        return _poisson_chase(counts, start, stop, enlam, u, scratch)
+    pos = 0
     n_u = u.size
+    for i in range(start, stop):
+        x = 0
+        prod = 1.0
+        j = pos
+        while True:
+            if j == n_u:
+                return i, pos
+            prod *= u[j]
+            j += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        pos = j
+    return stop, pos
+
+
+@_jit
+def _poisson_chase(counts, start, stop, enlam, u, cnt):
+    """:func:`poisson_mult` in two passes. First, for *every* position ``j`` of ``u``, the count a
+    tick starting there would have if it is below 4: the products ``u[j]``, ``u[j]*u[j+1]``, ...
+    (the same floating-point operations, in the same order, as for a tick that starts at ``j``),
+    and how many stay above ``enlam`` (they only fall: each factor is below 1). These are
+    independent of each other, so the processor overlaps them. Then the ticks follow each other
+    through that table, one load per tick; a tick of 4 or more, or one that reaches the last
+    uniforms, is counted factor by factor as in the plain loop."""
+    n_u = u.size
+    m_end = n_u - 4
+    for j in range(max(m_end, 0)):
+        p = u[j]
+        c = np.int64(p > enlam)
+        p *= u[j + 1]
+        c += p > enlam
+        p *= u[j + 2]
+        c += p > enlam
+        p *= u[j + 3]
+        c += p > enlam
+        cnt[j] = c
     i = start
-    x = 0
-    prod = 1.0
-    pos = 0   # uniforms used by the finished ticks
     j = 0
-    while j < n_u and i < stop:
-        prod *= u[j]
-        j += 1
-        done = prod <= enlam
-        counts[i] = x          # final once the tick is done; overwritten until then
-        x = 0 if done else x + 1
-        prod = 1.0 if done else prod
-        i += done
-        pos = j if done else pos
-    return i, pos
+    while i < stop:
+        if j < m_end and cnt[j] < 4:
+            c = cnt[j]
+            counts[i] = c
+            j += c + 1
+            i += 1
+            continue
+        x = 0
+        prod = 1.0
+        k = j
+        while True:
+            if k == n_u:
+                return i, j
+            prod *= u[k]
+            k += 1
+            if prod > enlam:
+                x += 1
+            else:
+                break
+        counts[i] = x
+        j = k
+        i += 1
+    return i, j
 
 
 # -- a stale cache ---------------------------------------------------------------------------------
@@ -736,7 +1030,8 @@ LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFER
           DELIVERED, DROPPED, SHED, SAMPLED_OUT, LOST, LOST_DOWN, REJECTED, ATTEMPTS,
           SAMPLE_COUNTER, N_RECORDS, CRASHES, FIRST_CRASH, MAX_DEPTH, PEAK, POOL_INDEX, N_SCALARS,
           DROP, HOLD, REJECT, UNBOUNDED_CAPACITY, TIMED_OUT, EXPIRED, MAX_WAIT, REC_POS, N_ROWS,
-          HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT) + COLUMN_SLOTS
+          HIST_MANTISSA_BITS, LAT_BINS, WAIT_EXACT, LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS,
+          DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD, DERIVE_EVICT) + COLUMN_SLOTS
 
 
 @_jit
@@ -751,7 +1046,7 @@ def _ensure_fresh_cache():
     global _fresh
     if not _fresh:
         if _compiled_layout() != LAYOUT:
-            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult):
+            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult, _poisson_chase):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 
@@ -790,7 +1085,7 @@ class FastEngine:
             raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
                              f"(bounded={strategy.bounded!r}): make them agree.")
         n = x.n_ticks
-        offered = int(x.offered) if x.offered >= 0 else int(x.arrivals.sum())
+        offered = int(x.offered_max)
         retries = int(x.retries)
         backoff = np.asarray(x.backoff_ticks, dtype=np.int64)
         cfg = np.zeros(C_BACKOFF + backoff.size, dtype=np.int64)
@@ -806,6 +1101,7 @@ class FastEngine:
         cfg[C_DROP_EXPIRED] = x.drop_expired
         cfg[C_ORDER] = x.order
         cfg[C_LIFO_DEPTH] = x.lifo_depth
+        cfg[C_DERIVE] = x.derive
         cfg[C_BACKOFF:] = backoff
         fcfg = np.array([x.dt, x.mean_work, float(rule.sample_from), x.timeout],
                         dtype=np.float64)
@@ -823,14 +1119,15 @@ class FastEngine:
         self._v = v
         self._rec_gen = np.zeros(x.record_size, dtype=np.int64)
         self._rec_t = np.zeros((2, x.record_size))
-        self._crash_ticks = np.zeros(n // max(1, x.restart_ticks) + 2, dtype=np.int64)
+        self._crash_ticks = np.zeros(min(n // max(1, x.restart_ticks) + 2, MAX_CRASH_TICKS),
+                                     dtype=np.int64)
         self._fv = np.zeros(2)
         self._buf = np.zeros((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
         rows = n_bins(n) + 1
-        self.log = np.zeros((rows, 1 + N_COLUMNS), dtype=np.int64)
-        self.log[0, 0] = -1
-        self.log[0, 1:] = v[:N_COLUMNS]
+        self.log = np.empty((rows, LOG_COLS + N_COLUMNS), dtype=np.int64)
+        self.log[0, :LOG_COLS] = (-1, -1, 0)
+        self.log[0, LOG_COLS:] = v[:N_COLUMNS]
         v[N_ROWS] = 1
         self.env = np.zeros((rows if x.bin_ticks > 1 else 1, 6), dtype=np.int64)
         self.wait_hist = np.zeros(wait_bins(n), dtype=np.int64)
@@ -840,14 +1137,31 @@ class FastEngine:
             np.zeros((r, 3, rq_size), dtype=np.int64),
             np.zeros((2, w), dtype=np.int64), np.zeros((3, w)),
             self._rec_gen, self._rec_t, self.log, self.env, self.wait_hist, self.lat_hist,
-            self._crash_ticks, np.ascontiguousarray(x.arrivals, dtype=np.int64),
-            _per_tick_arg(x.speed, np.float64), _per_tick_arg(x.consumers, np.int64),
+            self._crash_ticks, None, None, None,
             np.ascontiguousarray(x.pool, dtype=np.float64), cfg, fcfg)
+        self._inputs = x
+        if x.stream is None:  # the whole run's per-tick inputs, once
+            self._args = self._with_window(x.window(0))
+
+    def _with_window(self, window):
+        a0, arrivals, speed, consumers = window
+        args = list(self._args)
+        args[14] = np.ascontiguousarray(arrivals, dtype=np.int64)
+        args[15] = _per_tick_arg(speed, np.float64)
+        args[16] = _per_tick_arg(consumers, np.int64)
+        return tuple(args) + (a0,)
 
     # -- controls used between ticks -----------------------------------------------------------
     def run(self, start: int, stop: int) -> None:
         """Advance ticks ``start .. stop-1``."""
-        _run(*self._args, int(start), int(stop))
+        i, stop = int(start), int(stop)
+        if self._inputs.stream is None:
+            _run(*self._args, i, stop)
+        while i < stop and self._inputs.stream is not None:  # one call per window of arrivals
+            args = self._with_window(self._inputs.window(i))
+            end = min(stop, args[-1] + args[14].size)
+            _run(*args, i, end)
+            i = end
         if self._v[RING_FULL]:
             raise RuntimeError("bpsim.kernel: a ring buffer was full, so a bound in kernel.py is "
                                "wrong; please report this run (engine='reference' still works).")
@@ -882,4 +1196,4 @@ class FastEngine:
         return self._buf[0, j].copy(), self._buf[1, j].copy()
 
     def crash_tick_list(self):
-        return self._crash_ticks[:self._v[N_CRASH_TICKS]].tolist()
+        return self._crash_ticks[:min(self._v[N_CRASH_TICKS], self._crash_ticks.size)].tolist()

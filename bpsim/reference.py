@@ -46,8 +46,8 @@ from collections import deque
 
 import numpy as np
 
-from .state import (COLUMNS, LAT_BINS, SCALARS, UNBOUNDED_CAPACITY, lat_bin, n_bins, wait_bin,
-                    wait_bins)
+from .state import (COL, COLUMNS, LAT_BINS, LOG_COLS, MAX_CRASH_TICKS, SCALARS,
+                    UNBOUNDED_CAPACITY, derive, lat_bin, n_bins, wait_bin, wait_bins)
 from .strategies import Strategy
 
 
@@ -67,7 +67,7 @@ class ReferenceEngine:
         self.inputs = inputs
         self.strategy = strategy
         rows = n_bins(inputs.n_ticks) + 1
-        self.log = np.zeros((rows, 1 + len(COLUMNS)), dtype=np.int64)
+        self.log = np.zeros((rows, LOG_COLS + len(COLUMNS)), dtype=np.int64)
         self.env = np.zeros((rows if inputs.bin_ticks > 1 else 1, 6), dtype=np.int64)
         self.rec_gen = np.zeros(inputs.record_size, dtype=np.int64)
         self.rec_start = np.zeros(inputs.record_size)
@@ -83,9 +83,9 @@ class ReferenceEngine:
         self.s = dict.fromkeys(SCALARS, 0)
         self.s["capacity"] = inputs.capacity
         self.s["first_crash_tick"] = -1
-        # row 0 of the log: the state before the first tick, as bin -1
-        self.log[0, 0] = -1
-        self.log[0, 1:] = [self.s[name] for name in COLUMNS]
+        # row 0 of the log: the state before the first tick, as bin and tick -1
+        self.log[0, :LOG_COLS] = [-1, -1, 0]
+        self.log[0, LOG_COLS:] = [self.s[name] for name in COLUMNS]
         self.s["n_rows"] = 1
         c = inputs.n_workers
         self.busy = [False] * c
@@ -94,6 +94,7 @@ class ReferenceEngine:
         self.wstart = [0.0] * c
         self.tick = 0
         self._front = self._reheld = False
+        self._a0, self._arrivals = 0, np.zeros(0, dtype=np.int64)  # the window of arrivals
 
     # -- the verbs a strategy may use ----------------------------------------------------------
     @property
@@ -223,7 +224,8 @@ class ReferenceEngine:
         s["crashes"] += 1
         if s["first_crash_tick"] < 0:
             s["first_crash_tick"] = self.tick
-        self.crash_ticks.append(self.tick)
+        if len(self.crash_ticks) < MAX_CRASH_TICKS:
+            self.crash_ticks.append(self.tick)
 
     def _offer(self, gen, n, attempt):
         s = self.s
@@ -239,7 +241,9 @@ class ReferenceEngine:
         if s["down"] and i >= s["up_tick"]:
             s["down"] = 0
         # 2. arrivals
-        new = int(x.arrivals[i])
+        if not self._a0 <= i < self._a0 + self._arrivals.size:
+            self._a0, self._arrivals, _, _ = x.window(i)
+        new = int(self._arrivals[i - self._a0])
         s["offered"] += new
         s["attempts"] += new
         # 3. admission: held backlog, due retries, new messages
@@ -270,33 +274,37 @@ class ReferenceEngine:
         self._record(i)
 
     def _record(self, i):
-        s, log = self.s, self.log
+        s, log, x = self.s, self.log, self.inputs
         r = s["n_rows"] - 1
         row = [s[name] for name in COLUMNS]
-        if log[r, 1:].tolist() == row:
-            return
-        k = self.inputs.bin_ticks
+        last = log[r, LOG_COLS:].tolist()
+        predicted = dict(zip(COLUMNS, last), counter=int(log[r, LOG_COLS - 1]))
+        predicted.update(derive(predicted, s["offered"] - predicted["offered"], x.derive,
+                                x.sample_every))
+        if [predicted[name] for name in COLUMNS] == row:
+            return  # what the last row predicts (bpsim.state): nothing to write
+        k = x.bin_ticks
         b = i // k
         depth, mem, cap = s["depth"], s["depth"] + s["in_service"], s["capacity"]
         if log[r, 0] == b:  # the same bin: its last state, and its extremes
-            log[r, 1:] = row
             if k > 1:
                 e = self.env[r]
                 e[0], e[1], e[2] = min(e[0], depth), min(e[1], mem), min(e[2], cap)
                 e[3], e[4], e[5] = max(e[3], depth), max(e[4], mem), max(e[5], cap)
-            return
-        r += 1
-        if k > 1:
-            e = self.env[r]
-            e[:] = [depth, mem, cap, depth, mem, cap]
-            if i > b * k:  # the bin's earlier ticks ended in the state of the row before
-                p = log[r - 1, 1:]
-                d0, m0, c0 = p[0], p[0] + p[1], p[4]
-                e[0], e[1], e[2] = min(e[0], d0), min(e[1], m0), min(e[2], c0)
-                e[3], e[4], e[5] = max(e[3], d0), max(e[4], m0), max(e[5], c0)
-        log[r, 0] = b
-        log[r, 1:] = row
-        s["n_rows"] = r + 1
+        else:
+            r += 1
+            if k > 1:
+                e = self.env[r]
+                e[:] = [depth, mem, cap, depth, mem, cap]
+                if i > b * k:  # the bin's earlier ticks ended in the levels of the row before
+                    p = log[r - 1, LOG_COLS:]
+                    d0, m0, c0 = (p[COL["depth"]], p[COL["depth"]] + p[COL["in_service"]],
+                                  p[COL["capacity"]])
+                    e[0], e[1], e[2] = min(e[0], d0), min(e[1], m0), min(e[2], c0)
+                    e[3], e[4], e[5] = max(e[3], d0), max(e[4], m0), max(e[5], c0)
+            s["n_rows"] = r + 1
+        log[r, :LOG_COLS] = [b, i, s["sample_counter"]]
+        log[r, LOG_COLS:] = row
 
     def _serve(self, i):
         s, x = self.s, self.inputs

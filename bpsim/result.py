@@ -30,7 +30,10 @@ from functools import cached_property
 
 import numpy as np
 
-from .state import COL, LEVELS, UNBOUNDED_CAPACITY, hist_percentiles, lat_value, wait_value
+from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
+                    WAIT_EXACT, derive, hist_percentiles, lat_value, wait_value)
+
+_DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",
@@ -61,9 +64,11 @@ class Result:
         self._lat_hist = engine.lat_hist
         self._busy_s = engine.busy_seconds()
         self._wasted_s = engine.wasted_seconds()
-        self._waiting = engine.waiting()
+        # what waits at the end, for queue_end_abandoned (only with a client timeout)
+        self._waiting = engine.waiting() if scenario.client_timeout_s is not None else None
         n = s["n_records"]
-        self._gen, self._start, self._done = (np.asarray(a).copy() for a in engine.records(0, n))
+        # the engine's own arrays (views, unless the ring wrapped): simulate() drops the engine
+        self._gen, self._start, self._done = (np.asarray(a) for a in engine.records(0, n))
         self.crash_times_s = np.asarray(engine.crash_tick_list(), dtype=float) * scenario.dt_s
 
     def __repr__(self):
@@ -87,17 +92,30 @@ class Result:
         """For each point, the log row that holds its state (bpsim.state: the last row at or
         before its bin)."""
         nb = self._n_points
-        starts = np.maximum(self._log[:, 0], 0)
+        starts = np.maximum(self._log[:, LOG_BIN], 0)
         counts = np.diff(starts, append=nb)
         return np.repeat(np.arange(len(self._log)), counts)
 
     @cached_property
+    def _derived(self) -> dict:
+        """The counters the log predicts rather than stores (bpsim.state.derive), per point."""
+        x, rows = self._inputs, self._rows
+        k, n = x.bin_ticks, x.n_ticks
+        ends = np.minimum((np.arange(rows.size) + 1) * k, n) - 1  # each point's last tick
+        row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
+        arrived = x.offered_at(ends) - row["offered"]  # since the row's tick
+        row["counter"] = self._log[rows, LOG_COUNTER]
+        return derive(row, arrived, x.derive, x.sample_every)
+
+    @cached_property
     def table(self) -> np.ndarray:
         """The state at each point, one column per name in :data:`bpsim.state.COLUMNS` (int64)."""
-        return self._log[self._rows, 1:]
+        return np.column_stack([self._col(name) for name in COLUMNS])
 
     def _col(self, name):
-        return self._log[self._rows, 1 + COL[name]]
+        if name in _DERIVED:
+            return self._derived[name]
+        return self._log[self._rows, LOG_COLS + COL[name]]
 
     def _per_tick(self, name):
         return np.diff(self._col(name), prepend=0)
@@ -115,7 +133,7 @@ class Result:
             return series, series
         j = LEVELS.index(key[name])
         rows = self._rows
-        own = self._log[rows, 0] == np.arange(rows.size)
+        own = self._log[rows, LOG_BIN] == np.arange(rows.size)
         if name == "memory_bytes":
             level = series
             scale = self.scenario.message_bytes
@@ -260,7 +278,8 @@ class Result:
         if total == 0:
             return None
         k = int(np.searchsorted(np.cumsum(h), q * total, side="left"))
-        return float(wait_value(k) * self.scenario.dt_s)
+        ticks = k if k < WAIT_EXACT else float(wait_value(k))  # exact below WAIT_EXACT
+        return float(ticks * self.scenario.dt_s)
 
     @cached_property
     def producer_wait_s(self) -> tuple[np.ndarray, np.ndarray]:
@@ -292,10 +311,10 @@ class Result:
         else:
             good = self._latency_percentiles([50, 95, 99], in_time=True)
         first = s["first_crash_tick"]
-        gens, counts = self._waiting
-        if sc.client_timeout_s is None or not counts.size:
+        if sc.client_timeout_s is None or not self._waiting[1].size:
             abandoned = 0
         else:
+            gens, counts = self._waiting
             end = sc.n_ticks * sc.dt_s
             abandoned = int(counts[end - gens * sc.dt_s > sc.client_timeout_s].sum())
         return {

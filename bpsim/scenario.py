@@ -44,10 +44,11 @@ SERVICES = ("deterministic", "exponential")
 #: (``adaptive_lifo``; see :data:`bpsim.engine.ADAPTIVE_LIFO_S`).
 ORDERS = ("fifo", "lifo", "adaptive_lifo")
 
-#: The longest run accepted, in ticks. The series are bounded whatever the length (per tick up to
-#: a million ticks, in at most 100,000 bins beyond: :mod:`bpsim.state`); what grows with the length
-#: is the arrivals drawn up front, 8 bytes a tick.
-MAX_TICKS = 50_000_000
+#: The longest run accepted, in ticks: about a minute of computing (a quiet queue steps some 10**8
+#: ticks a second, the busy course scenario 3 * 10**7). Memory does not grow with the length: the
+#: series keep at most 100,000 points beyond a million ticks (:mod:`bpsim.state`), and a long
+#: run's arrivals are drawn a window at a time (:data:`bpsim.engine.EAGER_TICKS`).
+MAX_TICKS = 2_000_000_000
 
 
 @dataclass(frozen=True)

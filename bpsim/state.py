@@ -11,17 +11,22 @@ and the result (:mod:`bpsim.result`) read either engine alike, and neither engin
 
 The series log
 --------------
-Both engines write the time series as a *log of rows* (``log``, int64, one row per bin that
-changed): column 0 is the bin, the others :data:`COLUMNS`, the state at the end of the last tick
-of that bin run so far. A run of at most :data:`PER_TICK_MAX` ticks has bins of one tick; a longer
-one bins of ``k = ceil(n_ticks / BINNED_POINTS)`` ticks (:func:`bin_ticks`), so at most
-:data:`BINNED_POINTS` bins. After each tick the engine compares the columns with the log's last
-row and writes only if something differs: into that row if it is the same bin, else as a new row.
-Row 0 is the state before the first tick (bin -1). A tick in which nothing changed writes
-nothing, so a quiet run costs memory in proportion to its events, not its ticks; a bin missing
-from the log had the state of the row before it throughout. With bins of more than one tick,
-``env`` holds, for each row, the least and greatest end-of-tick :data:`LEVELS` over the ticks of
-its bin (depth, messages in memory, capacity), so that no peak vanishes between two points.
+Both engines write the time series as a *log of rows* (``log``, int64): columns ``LOG_BIN``,
+``LOG_TICK`` and ``LOG_COUNTER`` (the bin, the tick, and the sampling counter at the end of that
+tick), then :data:`COLUMNS` from ``LOG_COLS`` on, the state at the end of that tick. A run of at
+most :data:`PER_TICK_MAX` ticks has bins of one tick; a longer one bins of
+``k = ceil(n_ticks / BINNED_POINTS)`` ticks (:func:`bin_ticks`), so at most :data:`BINNED_POINTS`
+bins. Row 0 is the state before the first tick (bin and tick -1).
+
+After each tick the engine compares the state with what the log's last row *predicts* for it
+(:func:`derive`: the same, except that the ``A`` messages offered since that row's tick were also
+attempted and, for a rule that only counts what a full buffer turns away, dropped or sampled
+out, for ``block``'s rule held, for ``drop_oldest``'s admitted in place of as many evicted). Only if they differ does it write: into the last row if it is of the same bin, else a new
+row. So a tick in which nothing happened but arrivals turned away writes nothing, and a run's
+log grows with its events, not its ticks; the state at any tick is :func:`derive` of the last row
+at or before it, given the arrivals since. With bins of more than one tick, ``env`` holds, for
+each row, the least and greatest end-of-tick :data:`LEVELS` over its bin's ticks (depth, messages
+in memory, capacity), so that no peak vanishes between two points.
 
 Histograms
 ----------
@@ -41,8 +46,15 @@ import numpy as np
 COLUMNS = ("depth", "in_service", "held", "retry_pending", "capacity", "down",
            "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost",
            "rejected", "attempts", "timed_out", "expired")
-#: Column index by name (in the log, add 1: its column 0 is the bin).
+#: Column index by name (in the log, add ``LOG_COLS``).
 COL = {name: i for i, name in enumerate(COLUMNS)}
+#: The series log's first columns: bin, tick, sampling counter; then COLUMNS.
+LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS = 0, 1, 2, 3
+#: How the log predicts the counters of a tick with arrivals only (:func:`derive`): not at all,
+#: all arrivals dropped, all sampled (1 in ``every`` passes the counter, then is dropped), or all
+#: held by the producer (``block``), or each admitted in place of one of the oldest, evicted
+#: (``drop_oldest``).
+DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD, DERIVE_EVICT = 0, 1, 2, 3, 4
 
 #: Scalar state of a run, by name: counts of messages, ticks, flags. The table's columns come
 #: first, in the same order, so that the compiled kernel writes a row as one slice copy.
@@ -54,6 +66,8 @@ S = {name: i for i, name in enumerate(SCALARS)}
 
 #: The capacity of a buffer with no limit (``unbounded``).
 UNBOUNDED_CAPACITY = -1
+#: Crash ticks kept per run (``Result.crash_times_s``); ``crashes`` counts them all.
+MAX_CRASH_TICKS = 1_000_000
 
 #: Runs of at most this many ticks keep one point per tick (every run bpsim accepted before bins
 #: existed, so no earlier series changed).
@@ -62,6 +76,27 @@ PER_TICK_MAX = 1_000_000
 BINNED_POINTS = 100_000
 #: Levels kept as least and greatest per bin, in ``env`` (then the same three, greatest).
 LEVELS = ("depth", "in_memory", "capacity")
+
+
+def derive(row, arrived, mode: int, every: int) -> dict:
+    """What a log row predicts for the counters after ``arrived`` more messages were offered
+    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``, ``held``,
+    ``admitted``. ``row`` maps those names, and ``"counter"``, to the row's values."""
+    out = {"offered": row["offered"] + arrived, "attempts": row["attempts"] + arrived,
+           "dropped": row["dropped"], "sampled_out": row["sampled_out"], "held": row["held"],
+           "admitted": row["admitted"]}
+    if mode == DERIVE_HOLD:
+        out["held"] = row["held"] + arrived
+    elif mode == DERIVE_EVICT:
+        out["dropped"] = row["dropped"] + arrived
+        out["admitted"] = row["admitted"] + arrived
+    elif mode == DERIVE_DROP:
+        out["dropped"] = row["dropped"] + arrived
+    elif mode == DERIVE_SAMPLE:
+        passed = (row["counter"] + arrived) // every
+        out["dropped"] = row["dropped"] + passed
+        out["sampled_out"] = row["sampled_out"] + arrived - passed
+    return out
 
 
 def bin_ticks(n_ticks: int) -> int:

@@ -483,3 +483,41 @@ def mmck_mean_time_in_system(arrival_rate: float, service_rate: float, servers: 
     """
     mu = _rate("service_rate", service_rate, allow_zero=False)
     return mmck_mean_wait(arrival_rate, service_rate, servers, capacity) + 1.0 / mu
+
+
+# -- clients that give up (client_timeout_s) --------------------------------------------------------
+__all__ += ["mm1_late_fraction"]
+
+
+def mm1_late_fraction(arrival_rate: float, service_rate: float, timeout_s: float) -> float:
+    """Share of messages an M/M/1 FIFO server finishes after their client gave up.
+
+    When the server does not know the deadline (bpsim's default, ``drop_expired=False``) it serves
+    every message, so the queue is a plain M/M/1 and a message is late when its sojourn time, an
+    exponential of rate ``mu - lambda``, exceeds the timeout: ``exp(-(mu - lambda) * T)``. All of
+    that work is wasted.
+
+    Parameters
+    ----------
+    arrival_rate, service_rate : float
+        ``lambda`` and ``mu`` (msg/s), ``lambda < mu``.
+    timeout_s : float
+        ``T``, how long a client waits (s).
+
+    Returns
+    -------
+    float
+        The expected ``timed_out / (delivered + timed_out)``.
+
+    >>> round(mm1_late_fraction(80, 100, 0.1), 4)
+    0.1353
+    """
+    lam = _rate("arrival_rate", arrival_rate)
+    mu = _rate("service_rate", service_rate, allow_zero=False)
+    if not lam < mu:
+        validate.bad("arrival_rate", arrival_rate,
+                     f"a rate below service_rate={mu:g} msg/s (at or above it the queue grows "
+                     "without end and every message is eventually late)")
+    t = validate.number("timeout_s", timeout_s, low=0, high=validate.MAX_DURATION_S,
+                        what="a time in seconds")
+    return math.exp(-(mu - lam) * t)

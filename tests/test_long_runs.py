@@ -42,7 +42,8 @@ def test_bin_sizes():
     assert state.bin_ticks(state.PER_TICK_MAX + 1) > 1
     for n in (state.PER_TICK_MAX + 1, 3_600_000, 10**9 + 7):
         assert state.n_bins(n) <= state.BINNED_POINTS
-        assert (state.n_bins(n) - 1) * state.bin_ticks(n) < n <= state.n_bins(n) * state.bin_ticks(n)
+        k, points = state.bin_ticks(n), state.n_bins(n)
+        assert (points - 1) * k < n <= points * k
 
 
 @pytest.mark.parametrize("strategy", ["drop_newest", "block", "shed", "drop_oldest", "adaptive"])
@@ -171,4 +172,78 @@ def test_a_controller_still_sees_each_interval_past_the_records(monkeypatch):
     a = simulate(engine="fast", **kw)
     b = simulate(engine="reference", **kw)
     assert not a.records_complete
+    assert_same_results(a, b)
+
+
+# -- arrivals drawn a window at a time -------------------------------------------------------------
+@pytest.fixture
+def streamed(monkeypatch):
+    """Runs above 1,000 ticks draw their arrivals in windows of 777 ticks."""
+    monkeypatch.setattr(engine, "EAGER_TICKS", 1000)
+    monkeypatch.setattr(engine, "WINDOW", 777)
+
+
+@pytest.mark.parametrize("strategy", ["drop_newest", "block", "shed", "sample", "adaptive"])
+@pytest.mark.parametrize("arrivals", ["poisson", "constant"])
+def test_streamed_runs_kernel_equals_reference(strategy, arrivals, streamed):
+    kw = dict(RUN, arrivals=arrivals, consumers_schedule=((2.5, 1),), client_timeout_s=0.3)
+    a = simulate(strategy=strategy, rng=9, engine="fast", **kw)
+    b = simulate(strategy=strategy, rng=9, engine="reference", **kw)
+    assert a._inputs.stream is not None and a._inputs.arrivals is None
+    assert_same_results(a, b)
+    assert_books_balance(a)
+    assert_bounds(a)
+
+
+def test_streamed_constant_arrivals_are_the_eager_ones(monkeypatch):
+    kw = dict(RUN, arrivals="constant", producer_rate=333.3)
+    eager = simulate(rng=1, **kw)
+    monkeypatch.setattr(engine, "EAGER_TICKS", 1000)
+    monkeypatch.setattr(engine, "WINDOW", 777)
+    streamed = simulate(rng=1, **kw)
+    assert streamed._inputs.stream is not None
+    for name in ("offered", "queue_depth", "delivered", "dropped"):
+        assert np.array_equal(getattr(eager, name), getattr(streamed, name)), name
+
+
+def test_streamed_poisson_arrivals_are_poisson_and_reproducible(streamed):
+    kw = dict(strategy="drop_newest", producer_rate=2000.0, duration_s=5.0, arrivals="poisson")
+    a, b = simulate(rng=2, **kw), simulate(rng=2, **kw)
+    assert np.array_equal(a.offered, b.offered) and a.summary() == b.summary()
+    per_tick = a.offered
+    assert abs(per_tick.mean() - 2.0) < 5 * np.sqrt(2.0 / per_tick.size)
+    assert abs(per_tick.var() / per_tick.mean() - 1) < 0.05  # Poisson: variance = mean
+
+
+def test_a_long_run_in_bounded_memory():
+    # a simulated hour at 1 ms (3.6 million ticks): 100,000 points, arrivals streamed
+    r = simulate(strategy="drop_newest", producer_rate=1000.0, duration_s=3600.0,
+                 arrivals="poisson", service="exponential", rng=1)
+    assert r._inputs.arrivals is None and r.time_s.size == 100_000 and r.bin_ticks == 36
+    assert len(r._log) <= 100_001
+    s = r.summary()
+    assert abs(s["throughput_per_s"] - 100.0) < 1.0
+    assert abs(s["offered"] / 3600.0 - 1000.0) < 5 * np.sqrt(1000.0 / 3600.0)
+    assert_books_balance(r)
+
+
+def test_figures_draw_a_binned_run(small_bins):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg")
+    from bpsim.viz import figures
+    r = simulate(strategy="block", rng=1, **RUN)
+    assert r.bin_ticks > 1
+    fig = figures.plot_queue_and_memory(r)
+    assert fig.axes and figures.plot_latency(r) is not None
+
+
+def test_service_times_reused_past_the_pool(monkeypatch):
+    # a run that starts more messages than MAX_POOL reuses the service times in order, the same
+    # way in both engines
+    monkeypatch.setattr(engine, "MAX_POOL", 97)
+    kw = dict(RUN, client_timeout_s=0.2, order="lifo")
+    a = simulate(strategy="drop_newest", rng=5, engine="fast", **kw)
+    b = simulate(strategy="drop_newest", rng=5, engine="reference", **kw)
+    assert a._inputs.pool.size == 97 < a._scalars["pool_index"]
     assert_same_results(a, b)

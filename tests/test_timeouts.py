@@ -183,3 +183,49 @@ def test_books_bounds_and_determinism_with_timeouts(sc, strategy, seed):
     assert s["goodput_per_s"] <= s["throughput_per_s"]
     again = simulate(strategy=strategy, rng=seed, **sc)
     assert np.array_equal(again._log, r._log) and again.summary() == s
+
+
+def test_late_fraction_is_the_mm1_sojourn_tail():
+    # The server does not know the deadline: it serves everything, so the queue is plain M/M/1
+    # and the share served late is P(sojourn > T) = exp(-(mu - lambda) T) (bpsim.theory).
+    from bpsim.theory import mm1_late_fraction
+    lam, mu, timeout = 16.0, 20.0, 0.4  # lambda*dt, mu*dt small against the 1 ms tick
+    r = simulate(strategy="drop_newest", producer_rate=lam, consumer_rate=mu, capacity=10_000,
+                 duration_s=2000.0, arrivals="poisson", service="exponential",
+                 client_timeout_s=timeout, rng=12)
+    s = r.summary()
+    late = s["timed_out"] / (s["timed_out"] + s["delivered"])
+    exact = mm1_late_fraction(lam, mu, timeout)
+    assert abs(late - exact) <= 0.1 * exact, (late, exact)
+    # the wasted work is the late messages' own service time (the records say which), a larger
+    # share of the busy time than their share of the messages: a long service makes one late
+    service = r.delivery_time_s - r.queue_wait_s - r._gen * r.scenario.dt_s
+    wasted = service[r.latency_s > timeout].sum() / r._busy_s
+    assert abs(s["wasted_work_share"] - wasted) <= 1e-9 * wasted
+    assert late < s["wasted_work_share"] < 1
+    with pytest.raises(ValueError, match="arrival_rate=20 is not valid: use a rate below"):
+        mm1_late_fraction(20, 20, 1.0)
+
+
+# -- the command line ------------------------------------------------------------------------------
+def test_command_line_flags_match_the_python_api():
+    import json
+    import subprocess
+    import sys
+    args = ["run", "--strategy", "drop_newest", "--producer-rate", "200", "--duration", "10",
+            "--arrivals", "poisson", "--client-timeout", "0.5", "--drop-expired",
+            "--order", "adaptive_lifo", "--seed", "4", "--json"]
+    p = subprocess.run([sys.executable, "-m", "bpsim", *args], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    want = simulate(strategy="drop_newest", producer_rate=200, duration_s=10, arrivals="poisson",
+                    client_timeout_s=0.5, drop_expired=True, order="adaptive_lifo",
+                    rng=4).summary()
+    assert json.loads(p.stdout) == json.loads(json.dumps(want))
+    assert want["expired"] > 0
+    bad = subprocess.run([sys.executable, "-m", "bpsim", "run", "--drop-expired"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("--drop-expired: drop_expired=True is not valid: use "
+                                       "False, or give a client_timeout_s too (without one no "
+                                       "client ever leaves, so nothing can expire).")
