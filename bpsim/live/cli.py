@@ -267,14 +267,9 @@ def _consumer(args) -> int:
                   f"({1 / c.service_time:g} msg/s), backpressure {'on' if c.backpressure else 'off'}, "
                   f"receive buffer {c.rcvbuf_bytes} bytes"
                   + (" (the system's)" if rcvbuf is None else ""), flush=True)
-    try:
-        summary = asyncio.run(cons.run(on_listening=listening))
-    except PortError as e:
-        return _error(str(e))
-    finally:
-        signal.signal(signal.SIGINT, _Stop.handler)
-        if trace is not None:
-            trace.close()
+    summary = _run_program(cons.run(on_listening=listening), PortError, trace)
+    if isinstance(summary, int):
+        return summary
     if args.json:
         print(dumps({"event": "summary", **summary}), flush=True)
     else:
@@ -286,6 +281,19 @@ def _consumer(args) -> int:
               f"malformed {s['malformed']}, lost in a disconnect {s['lost_in_disconnect']}; "
               f"buffer peak {s['max_buffered']}/{s['capacity']}", flush=True)
     return 0
+
+
+def _run_program(coro, expected, trace):
+    """Run a program's coroutine to its summary; an ``expected`` error becomes exit 2 and one
+    line. The Ctrl-C handler is put back and the trace file closed whatever happens."""
+    try:
+        return asyncio.run(coro)
+    except expected as e:
+        return _error(str(e))
+    finally:
+        signal.signal(signal.SIGINT, _Stop.handler)
+        if trace is not None:
+            trace.close()
 
 
 def _producer(args) -> int:
@@ -309,14 +317,9 @@ def _producer(args) -> int:
                     count=args.count, size=args.size, sndbuf=sndbuf, write_buffer=wbuf,
                     name=args.name, reconnect=args.reconnect, trace=trace, log=_say(args),
                     stop_requested=_stop_requested)
-    try:
-        summary = asyncio.run(prod.run())
-    except NoConsumer as e:
-        return _error(str(e))
-    finally:
-        signal.signal(signal.SIGINT, _Stop.handler)
-        if trace is not None:
-            trace.close()
+    summary = _run_program(prod.run(), NoConsumer, trace)
+    if isinstance(summary, int):
+        return summary
     if args.json:
         print(dumps({"event": "summary", **summary}), flush=True)
     else:
