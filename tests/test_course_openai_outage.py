@@ -15,3 +15,16 @@ def test_servers_needed_is_the_load_over_one_servers_seats():
     load = float(outage.telemetry_load(a.nodes, a)) + outage.baseline_load(a)
     assert (n - 1) * a.seats_per_server < load <= n * a.seats_per_server
     assert n == a.scaled_api_servers  # the fix's server count is the one the question finds
+
+
+def test_the_answers_the_guesses_are_checked_against():
+    from bpsim.apiserver import simulate_apiserver
+    a = outage.Assumptions()
+    r = outage.run_incident(a)
+    # the cache keeps names for its stale window after the last good refresh (within a tick)
+    assert abs(outage.minutes_cache_lasts(r, a) - a.dns_stale_s / 60) <= a.dt_s / 60 + 0.1
+    assert 0 <= outage.minutes_to_first_timeout(r, a) < 5
+    assert outage.deletes_answered(r) == r.books("admin")["succeeded"] == 0
+    storm = simulate_apiserver(outage.retry_storm_model(0.0), rng=1)
+    calm = simulate_apiserver(outage.retry_storm_model(1.0), rng=1)
+    assert outage.storm_answered_per_s(storm) == 0 < outage.storm_answered_per_s(calm)

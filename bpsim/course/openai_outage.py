@@ -757,3 +757,28 @@ def servers_needed(a: Assumptions = Assumptions()) -> int:
     import math
     load = float(telemetry_load(a.nodes, a)) + baseline_load(a)
     return math.ceil(load / a.seats_per_server)
+
+
+# -- answers the notebook checks a learner's guesses against -------------------------------------
+def minutes_to_first_timeout(r, a: Assumptions = Assumptions(), cls: str = "discovery") -> float:
+    """Minutes from telemetry's switch-on until ``cls``'s requests first outlast their timeout."""
+    t = timeout_passed_at(r, cls)
+    return float("nan") if t is None else round((t - at(a.deploy_at)) / 60, 1)
+
+
+def minutes_cache_lasts(r, a: Assumptions = Assumptions()) -> float:
+    """Minutes from the last successful DNS refresh until half the names no longer resolve."""
+    ok = r.series("discovery", "successes_tick") > 0
+    stalled = r.first_time((r.time_s > at(a.deploy_at)) & ~ok)
+    half = r.first_time(resolving_fraction(r) < 0.5)
+    return round((half - stalled) / 60, 1)
+
+
+def deletes_answered(r) -> int:
+    """How many of the operator's delete attempts were answered in time."""
+    return int(r.books("admin")["succeeded"])
+
+
+def storm_answered_per_s(r, last_s: float = 120.0) -> float:
+    """Requests answered per second over the last ``last_s`` of a retry-storm run."""
+    return round(float(r.rate("clients", "succeeded", last_s)[-1]), 0)
