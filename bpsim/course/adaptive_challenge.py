@@ -244,6 +244,11 @@ def mean_rate(challenge: Challenge) -> float:
 def print_suite(challenges=None) -> None:
     """One line per scenario: what happens, the producer's mean rate, the messages offered."""
     challenges = suite() if challenges is None else list(challenges)
+    b = BASE
+    print(f"consumer {b.consumer_rate:g} msg/s ({b.service} service), producer {b.producer_rate:g}"
+          f" msg/s between bursts ({b.arrivals})")
+    print(f"messages of {b.message_bytes / 1e3:g} kB, memory budget {b.memory_limit_bytes / 1e6:g} MB"
+          f" (room for {b.memory_limit_bytes // b.message_bytes} messages)")
     print(f"latency target {LATENCY_TARGET_S:g} s; bursts: {BURST_RATE:g} msg/s for {BURST_S:g} s"
           f" at {', '.join(f'{t:g}' for t in BURST_TIMES)} s")
     for ch in challenges:
