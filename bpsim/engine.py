@@ -35,6 +35,7 @@ messages (``order``) are scenario fields; :mod:`bpsim.reference` says what they 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -263,14 +264,15 @@ def _per_tick(n: int, steps: list, dtype=np.float64) -> np.ndarray:
 
 #: Uniforms drawn at a time for Poisson arrivals (2 MB): bounds the memory of a long run's draws.
 _CHUNK = 1 << 18
-_SCRATCH = {}
+_SCRATCH = threading.local()  # one set of work arrays per thread
 
 
 def _scratch(dtype, size: int) -> np.ndarray:
     """A reused work array of ``size`` elements (drawing into fresh memory costs page faults)."""
-    a = _SCRATCH.get(dtype)
+    arrays = _SCRATCH.__dict__.setdefault("arrays", {})
+    a = arrays.get(dtype)
     if a is None or a.size < size:
-        a = _SCRATCH[dtype] = np.empty(max(size, 1 << 16), dtype=dtype)
+        a = arrays[dtype] = np.empty(max(size, 1 << 16), dtype=dtype)
     return a[:size]
 
 

@@ -62,7 +62,9 @@ Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row o
 differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
 engine writes the same log by the same rule, and the tests compare the logs.
 
-Compiling takes about 7 s of CPU the first time; numba caches the machine code in
+Compiling takes about 17 s of CPU the first time (it was 7 s before the quiet path learnt block,
+drop_oldest, shed and queuing, and before timeouts and service orders: every inlined call site is a
+copy); numba caches the machine code in
 ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
 package directory is read-only, numba uses the user's cache directory (``~/.cache/numba``) or
 ``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still works, compiled afresh
@@ -176,49 +178,9 @@ def _holds_quietly(cfg):
 
 
 @_inline
-def _queue_quietly(v, buf, wait_hist, log, env, cfg, i, new, offered, attempts, admitted,
-                   dropped, sampled_out):
-    """``new`` of a fresh batch into the buffer, on the quiet path: _enqueue with a wait of 0 (the
-    memory was checked), then the tick's row; returns the new depth, admitted and idle (False)."""
-    _buf_push(v, buf, i, new)
-    v[DEPTH] += new
-    admitted += new
-    wait_hist[0] += new
-    v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
-    v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
-    v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
-    v[DROPPED], v[SAMPLED_OUT] = dropped, sampled_out
-    _record(v, log, env, cfg, i)
-    return v[DEPTH], admitted, False
-
-
-@_inline
 def _rejects_quietly(cfg):
     """shed's rule (reject, no sampling, no eviction)."""
     return cfg[C_OVERFLOW] == REJECT and cfg[C_SAMPLING] == 0 and not cfg[C_EVICT]
-
-
-@_inline
-def _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts):
-    """Step 3 against a full buffer for shed, on the quiet path: the due retries of each attempt,
-    then the new batch, each rejected (_reject: retried later, or shed); then the tick's row.
-    Returns the attempts so far."""
-    v[TICK] = i
-    v[OFFERED], v[ATTEMPTS] = offered, attempts
-    size_r = rq.shape[2]
-    for k in range(cfg[C_RETRIES]):
-        head, length = RQ + 2 * k, RQ + 2 * k + 1
-        while v[length] > 0 and rq[k, 0, v[head]] <= i:
-            h = v[head]
-            gen, n = rq[k, 1, h], rq[k, 2, h]
-            v[head] = 0 if h + 1 == size_r else h + 1
-            v[length] -= 1
-            v[RETRY_PENDING] -= n
-            v[ATTEMPTS] += n
-            _reject(v, cfg, rq, gen, n, k + 1)
-    _reject(v, cfg, rq, i, new, FIRST_TRY)
-    _record(v, log, env, cfg, i)
-    return v[ATTEMPTS]
 
 
 @_inline
@@ -272,32 +234,66 @@ def _record(v, log, env, cfg, i):
     if same:
         return
     k = cfg[C_BIN]
-    b = i if k == 1 else i // k
-    if log[r, LOG_BIN] != b:
+    if k == 1:  # per tick: a new row for each tick that writes
+        b = i
         r += 1
-        if k > 1:
-            depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
-            if i > b * k:  # the bin's earlier ticks ended in the levels of the row before
-                d0 = log[r - 1, LOG_COLS + DEPTH]
-                m0 = d0 + log[r - 1, LOG_COLS + IN_SERVICE]
-                c0 = log[r - 1, LOG_COLS + CAPACITY]
-                env[r, 0], env[r, 1], env[r, 2] = min(depth, d0), min(mem, m0), min(cap, c0)
-                env[r, 3], env[r, 4], env[r, 5] = max(depth, d0), max(mem, m0), max(cap, c0)
-            else:
-                env[r, 0], env[r, 1], env[r, 2] = depth, mem, cap
-                env[r, 3], env[r, 4], env[r, 5] = depth, mem, cap
         v[N_ROWS] = r + 1
-    elif k > 1:  # the same bin: its last state, and its extremes
-        depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
-        env[r, 0], env[r, 1], env[r, 2] = (min(env[r, 0], depth), min(env[r, 1], mem),
-                                           min(env[r, 2], cap))
-        env[r, 3], env[r, 4], env[r, 5] = (max(env[r, 3], depth), max(env[r, 4], mem),
-                                           max(env[r, 5], cap))
+    else:  # bins: the row of the bin, and its extremes (not inlined: it only runs long runs)
+        b = i // k
+        r = _binned_row(v, log, env, i, k, b, r)
     log[r, LOG_BIN] = b
     log[r, LOG_TICK] = i
     log[r, LOG_COUNTER] = v[SAMPLE_COUNTER]
     for c in range(N_COLUMNS):
         log[r, LOG_COLS + c] = v[c]
+
+
+@_jit
+def _discard_expired(v, cfg, buf, now, dt, timeout):
+    """drop_expired, at a dequeue at time ``now`` (s): the batches at the end the order takes from
+    whose client has left (``now - gen * dt > timeout``) are discarded, as ``expired``. Not
+    inlined into the kernel: it only runs with ``drop_expired``."""
+    size = buf.shape[1]
+    while v[DEPTH] > 0:
+        lifo = _lifo_now(v, cfg)
+        j = v[BUF_HEAD]
+        if lifo:
+            j += v[BUF_LEN] - 1
+            if j >= size:
+                j -= size
+        if not now - buf[0, j] * dt > timeout:
+            break
+        v[EXPIRED] += buf[1, j]
+        v[DEPTH] -= buf[1, j]
+        buf[1, j] = 0
+        v[BUF_LEN] -= 1
+        if not lifo:
+            v[BUF_HEAD] = 0 if j + 1 == size else j + 1
+
+
+@_jit
+def _binned_row(v, log, env, i, k, b, r):
+    """_record's row for tick ``i`` in bin ``b`` of ``k`` ticks (the last row is ``r``): the last
+    row if it is of the same bin, else a new one; its env takes the tick's levels in."""
+    depth, mem, cap = v[DEPTH], v[DEPTH] + v[IN_SERVICE], v[CAPACITY]
+    if log[r, LOG_BIN] != b:
+        r += 1
+        if i > b * k:  # the bin's earlier ticks ended in the levels of the row before
+            d0 = log[r - 1, LOG_COLS + DEPTH]
+            m0 = d0 + log[r - 1, LOG_COLS + IN_SERVICE]
+            c0 = log[r - 1, LOG_COLS + CAPACITY]
+            env[r, 0], env[r, 1], env[r, 2] = min(depth, d0), min(mem, m0), min(cap, c0)
+            env[r, 3], env[r, 4], env[r, 5] = max(depth, d0), max(mem, m0), max(cap, c0)
+        else:
+            env[r, 0], env[r, 1], env[r, 2] = depth, mem, cap
+            env[r, 3], env[r, 4], env[r, 5] = depth, mem, cap
+        v[N_ROWS] = r + 1
+    else:  # the same bin: its last state, and its extremes
+        env[r, 0], env[r, 1], env[r, 2] = (min(env[r, 0], depth), min(env[r, 1], mem),
+                                           min(env[r, 2], cap))
+        env[r, 3], env[r, 4], env[r, 5] = (max(env[r, 3], depth), max(env[r, 4], mem),
+                                           max(env[r, 5], cap))
+    return r
 
 
 # -- rings -----------------------------------------------------------------------------------------
@@ -492,16 +488,18 @@ def _admit(v, cfg, fcfg, buf, hold, rq, wait_hist, wi, wf, crash_ticks, gen, n, 
     limit = _room(v)
     if cfg[C_SAMPLING]:  # Sample.admit: free admission only below the threshold
         limit = min(max(0, _sample_threshold(v, fcfg) - v[DEPTH]), limit)
-    first = min(n, limit)
-    _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, first)
-    rest = n - first
-    if cfg[C_SAMPLING]:
-        rest = _sample(v, rest, cfg[C_SAMPLE_EVERY])
-    elif cfg[C_EVICT] and rest:  # DropOldest.admit: each of the rest pushes out the head
-        _evict_oldest(v, buf, min(v[DEPTH], rest))
-    k = min(rest, _room(v))
-    _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, k)
-    _overflow(v, cfg, hold, rq, gen, rest - k, attempt)
+    k = min(n, limit)
+    rest = n - k
+    for second in range(2):  # two hand-overs from one call site (each site is a compiled copy)
+        if second:
+            if cfg[C_SAMPLING]:
+                rest = _sample(v, rest, cfg[C_SAMPLE_EVERY])
+            elif cfg[C_EVICT] and rest:  # DropOldest.admit: each of the rest pushes out the head
+                _evict_oldest(v, buf, min(v[DEPTH], rest))
+            k = min(rest, _room(v))
+            rest -= k
+        _enqueue(v, cfg, buf, wait_hist, wi, wf, crash_ticks, gen, k)
+    _overflow(v, cfg, hold, rq, gen, rest, attempt)
 
 
 @_inline
@@ -587,22 +585,7 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             v[REC_POS] = 0 if r + 1 == record_size else r + 1
             v[N_RECORDS] += 1
         if w < active and drop_expired:  # discard what its client has left
-            now = t + wf[2, w] / sp
-            while v[DEPTH] > 0:
-                lifo = _lifo_now(v, cfg)
-                j = v[BUF_HEAD]
-                if lifo:
-                    j += v[BUF_LEN] - 1
-                    if j >= size:
-                        j -= size
-                if not now - buf[0, j] * dt > timeout:
-                    break
-                v[EXPIRED] += buf[1, j]
-                v[DEPTH] -= buf[1, j]
-                buf[1, j] = 0
-                v[BUF_LEN] -= 1
-                if not lifo:
-                    v[BUF_HEAD] = 0 if j + 1 == size else j + 1
+            _discard_expired(v, cfg, buf, t + wf[2, w] / sp, dt, timeout)
         if w < active and v[DEPTH] > 0:  # and take the next one at once
             if _lifo_now(v, cfg):
                 j = v[BUF_HEAD] + v[BUF_LEN] - 1
@@ -745,72 +728,13 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     sampled_out, counter = v[SAMPLED_OUT], v[SAMPLE_COUNTER]
     busy_s = fv[0]
     last = stop if rejecting else min(stop, due)  # (rejecting takes the due retries too)
+    retries = cfg[C_RETRIES]
+    size_r = rq.shape[2]
+    one = n_workers == 1  # then the worker's work left is kept in a register
+    busy0 = wi[0, 0] != 0
+    rem = wf[0, 0]
     i = start
-    if n_workers == 1:  # the same loop, with the one worker's state in registers
-        busy0 = wi[0, 0] != 0
-        rem = wf[0, 0]
-        while i < last:
-            new = arrivals[i - a0]
-            if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
-                i += 1
-                while i < last and arrivals[i - a0] == 0:
-                    i += 1
-                continue
-            if new > 0 and not (
-                    countable and full or holding or evicting and new <= depth or rejecting
-                    or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
-                    or sq and counter + new < every):
-                break
-            sp = _at(speed, i - a0)
-            if sp > 0.0:
-                budget = dt * sp
-                if busy0:
-                    if rem <= budget:  # would finish this tick
-                        break
-                    rem -= budget
-                    busy_s += dt
-                elif (depth > 0 or queuing and new > 0 and qroom > 0) and _at(
-                        consumers, i - a0) > 0:
-                    break  # would take a message
-            elif busy0:
-                busy_s += dt
-            # (no branch on new > 0: adding 0 is the same, and Poisson counts mispredict)
-            offered += new
-            attempts += new
-            if holding:
-                if new > 0:
-                    _hold_push(v, hold, i, new, False)
-                    held += new
-            elif evicting:
-                if new > 0:
-                    _buf_pop(v, buf, new)
-                    _buf_push(v, buf, i, new)
-                    v[DEPTH] += new
-                    dropped += new
-                    admitted += new
-                    wait_hist[0] += new
-            elif rejecting:
-                attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
-            elif queuing:
-                q = min(new, qroom)
-                dropped += new - q
-                if q > 0:
-                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i,
-                                                           q, offered, attempts, admitted,
-                                                           dropped, sampled_out)
-                    qroom -= q
-                    full = qroom == 0
-            elif sampling:
-                total = counter + new
-                passed = total // every
-                counter = total % every
-                sampled_out += new - passed
-                dropped += passed
-            else:
-                dropped += new
-            i += 1
-        wf[0, 0] = rem
-    while i < last and n_workers != 1:
+    while i < last:
         new = arrivals[i - a0]
         if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
             i += 1
@@ -822,63 +746,112 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
                 or sq and counter + new < every):
             break
+        # 4. service, decided first: a worker that finishes or starts a message ends the stretch
+        takes = depth > 0 or queuing and new > 0 and qroom > 0  # something to take this tick
         sp = _at(speed, i - a0)
         if sp > 0.0:
             budget = dt * sp
-            active = _at(consumers, i - a0)
-            moves = False
-            for w in range(n_workers):
-                if wi[0, w]:
-                    if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
-                        moves = True
-                elif w < active and (depth > 0 or queuing and new > 0 and qroom > 0):
-                    moves = True
-            if moves:
-                break
-            for w in range(n_workers):  # 4. every busy worker works the whole tick
-                if wi[0, w]:
-                    wf[0, w] -= budget
+            if one:
+                if busy0:
+                    if rem <= budget:  # would finish this tick
+                        break
+                    rem -= budget
                     busy_s += dt
+                elif takes and _at(consumers, i - a0) > 0:
+                    break  # would take a message
+            else:
+                active = _at(consumers, i - a0)
+                moves = False
+                for w in range(n_workers):
+                    if wi[0, w]:
+                        if wf[0, w] <= budget:  # would finish this tick (its clock starts at 0)
+                            moves = True
+                    elif w < active and takes:  # would take a message
+                        moves = True
+                if moves:
+                    break
+                for w in range(n_workers):  # every busy worker works the whole tick
+                    if wi[0, w]:
+                        wf[0, w] -= budget
+                        busy_s += dt
+        elif one:
+            if busy0:
+                busy_s += dt
         else:
             for w in range(n_workers):
                 if wi[0, w]:
                     busy_s += dt
-        if rejecting:  # the due retries too, with or without arrivals
-            offered += new
-            attempts += new
-            attempts = _reject_quietly(v, rq, log, env, cfg, i, new, offered, attempts)
-        elif new > 0:  # 2.-3. arrivals, all turned away by the full buffer (_admit with room 0)
-            offered += new
-            attempts += new
-            if holding:
+        # 2.-3. arrivals (no branch on new > 0 where adding 0 is the same: Poisson counts
+        # mispredict), then 5. the row, for the two kinds of tick that change the depth or the
+        # retries (the others are what the log predicts)
+        offered += new
+        attempts += new
+        row = False
+        if holding:
+            if new > 0:
                 _hold_push(v, hold, i, new, False)
                 held += new
-            elif evicting:
+        elif evicting:
+            if new > 0:
                 _buf_pop(v, buf, new)
                 _buf_push(v, buf, i, new)
                 v[DEPTH] += new
                 dropped += new
                 admitted += new
                 wait_hist[0] += new
-            elif queuing:
-                q = min(new, qroom)
-                dropped += new - q
-                if q > 0:
-                    depth, admitted, idle = _queue_quietly(v, buf, wait_hist, log, env, cfg, i, q,
-                                                           offered, attempts, admitted, dropped,
-                                                           sampled_out)
-                    qroom -= q
-                    full = qroom == 0
-            elif sampling:
-                total = counter + new
-                passed = total // every
-                counter = total % every
-                sampled_out += new - passed
-                dropped += passed
-            else:
-                dropped += new
-            # 5. record: nothing, these are the counts the log's last row predicts
+        elif rejecting:  # the due retries of each attempt, then the new batch, rejected
+            v[TICK] = i
+            q = 0
+            fresh = new > 0
+            while True:
+                if q < retries:
+                    head, length = RQ + 2 * q, RQ + 2 * q + 1
+                    if v[length] == 0 or rq[q, 0, v[head]] > i:
+                        q += 1
+                        continue
+                    h = v[head]
+                    gen, n, attempt = rq[q, 1, h], rq[q, 2, h], q + 1
+                    v[head] = 0 if h + 1 == size_r else h + 1
+                    v[length] -= 1
+                    v[RETRY_PENDING] -= n
+                    attempts += n
+                elif fresh:
+                    gen, n, attempt = i, new, FIRST_TRY
+                    fresh = False
+                else:
+                    break
+                _reject(v, cfg, rq, gen, n, attempt)
+            row = True
+        elif queuing:
+            q = min(new, qroom)
+            dropped += new - q
+            if q > 0:  # _enqueue with a wait of 0 (the memory was checked)
+                _buf_push(v, buf, i, q)
+                v[DEPTH] += q
+                admitted += q
+                wait_hist[0] += q
+                v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+                v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+                depth = v[DEPTH]
+                qroom -= q
+                full = qroom == 0
+                idle = False
+                row = True
+        elif sampling:
+            total = counter + new
+            passed = total // every
+            counter = total % every
+            sampled_out += new - passed
+            dropped += passed
+        else:
+            dropped += new
+        if row:
+            v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
+            v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
+            _record(v, log, env, cfg, i)
         i += 1
+    if one:
+        wf[0, 0] = rem
     v[OFFERED], v[ATTEMPTS], v[DROPPED], v[HELD] = offered, attempts, dropped, held
     v[ADMITTED] = admitted
     v[SAMPLED_OUT] = sampled_out
@@ -1046,7 +1019,8 @@ def _ensure_fresh_cache():
     global _fresh
     if not _fresh:
         if _compiled_layout() != LAYOUT:
-            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult, _poisson_chase):
+            for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult, _poisson_chase,
+                      _binned_row, _discard_expired):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 

@@ -87,6 +87,7 @@ class ReferenceEngine:
         self.log[0, :LOG_COLS] = [-1, -1, 0]
         self.log[0, LOG_COLS:] = [self.s[name] for name in COLUMNS]
         self.s["n_rows"] = 1
+        self._last = dict(zip(COLUMNS, self.log[0, LOG_COLS:].tolist()), counter=0)
         c = inputs.n_workers
         self.busy = [False] * c
         self.rem = [0.0] * c
@@ -277,10 +278,11 @@ class ReferenceEngine:
         s, log, x = self.s, self.log, self.inputs
         r = s["n_rows"] - 1
         row = [s[name] for name in COLUMNS]
-        last = log[r, LOG_COLS:].tolist()
-        predicted = dict(zip(COLUMNS, last), counter=int(log[r, LOG_COLS - 1]))
-        predicted.update(derive(predicted, s["offered"] - predicted["offered"], x.derive,
-                                x.sample_every))
+        last = self._last  # log[r] as a dict of COLUMNS and "counter" (kept, not re-read)
+        if s["offered"] == last["offered"] and row == [last[name] for name in COLUMNS]:
+            return  # nothing changed
+        predicted = dict(last)
+        predicted.update(derive(last, s["offered"] - last["offered"], x.derive, x.sample_every))
         if [predicted[name] for name in COLUMNS] == row:
             return  # what the last row predicts (bpsim.state): nothing to write
         k = x.bin_ticks
@@ -305,6 +307,7 @@ class ReferenceEngine:
             s["n_rows"] = r + 1
         log[r, :LOG_COLS] = [b, i, s["sample_counter"]]
         log[r, LOG_COLS:] = row
+        self._last = dict(zip(COLUMNS, row), counter=s["sample_counter"])
 
     def _serve(self, i):
         s, x = self.s, self.inputs

@@ -39,8 +39,11 @@ ticks) are counted exactly below :data:`WAIT_EXACT` ticks and in the same kind o
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
+
+_DOUBLE, _BITS = struct.Struct("<d"), struct.Struct("<q")
 
 #: Columns of the series log: the state at the end of a tick, then running totals.
 COLUMNS = ("depth", "in_service", "held", "retry_pending", "capacity", "down",
@@ -129,7 +132,7 @@ _WAIT_LOG_BINS = 34 << HIST_MANTISSA_BITS  # 2**20 to 2**54 ticks
 
 def lat_bin(x: float) -> int:
     """The histogram bin of a latency ``x`` (s); the compiled kernel computes the same."""
-    j = (int(np.float64(x).view(np.int64)) >> _SHIFT) - _LOW
+    j = (_BITS.unpack(_DOUBLE.pack(x))[0] >> _SHIFT) - _LOW  # the float's bits, as an int64
     return min(max(j, 0), LAT_BINS - 1)
 
 
