@@ -29,3 +29,14 @@ def test_the_answers_the_guesses_are_checked_against():
     storm = simulate_apiserver(outage.retry_storm_model(0.0), rng=1)
     calm = simulate_apiserver(outage.retry_storm_model(1.0), rng=1)
     assert outage.storm_answered_per_s(storm) == 0 < outage.storm_answered_per_s(calm)
+
+
+def test_the_storm_and_queue_numbers_the_prose_relies_on(capsys):
+    outage.print_storm_setup()
+    out = capsys.readouterr().out
+    assert "70% load" in out and "60% of the capacity lost" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    # 50,000 telemetry requests of the production cluster over 1,800 seats
+    a = outage.Assumptions()
+    assert outage.queue_minutes_of_work(a) == round(50_000 * a.cost_per_node_s * a.nodes
+                                                    / (a.api_servers * a.seats_per_server) / 60, 1)

@@ -782,3 +782,24 @@ def deletes_answered(r) -> int:
 def storm_answered_per_s(r, last_s: float = 120.0) -> float:
     """Requests answered per second over the last ``last_s`` of a retry-storm run."""
     return round(float(r.rate("clients", "succeeded", last_s)[-1]), 0)
+
+
+def print_storm_setup(m=None) -> None:
+    """The retry-storm model's numbers, as the notebook states them."""
+    m = retry_storm_model() if m is None else m
+    c = m.classes[0]
+    capacity = m.seats / c.cost_s
+    low = next(w for w in m.switches if w.field == "seats")
+    print(f"{c.rate_per_s:g} requests/s of {c.cost_s:g} seat-s to {m.seats:g} seats "
+          f"({c.rate_per_s / capacity:.0%} load)")
+    print(f"from {low.at_s:g} s to {m.switches[1].at_s:g} s only {low.value:g} seats "
+          f"({1 - low.value / m.seats:.0%} of the capacity lost)")
+    print(f"clients wait {c.timeout_s:g} s and retry up to {c.retries} times; the queue holds "
+          f"{m.fifo_limit:,} requests ({m.fifo_limit / capacity:g} s of work)")
+
+
+def queue_minutes_of_work(a: Assumptions = Assumptions(), fifo_limit: int = 50_000) -> float:
+    """How long the API servers need to work through a full naive queue of ``fifo_limit``
+    requests, at the collapse's mix (telemetry requests of the production cluster), in minutes."""
+    cost = float(telemetry_cost_s(a.nodes, a))
+    return round(fifo_limit * cost / seat_capacity(a) / 60, 1)
