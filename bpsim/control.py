@@ -35,11 +35,12 @@ class Observation:
     consumers : int
         Active workers.
     arrived, delivered, dropped : int
-        Messages offered, delivered and dropped (or evicted) during the interval.
+        Messages offered, delivered (while their client still waited) and dropped (or evicted)
+        during the interval.
     throughput_per_s : float
-        Messages delivered per second during the interval.
+        Messages served per second during the interval, in time or after their client had left.
     service_rate_per_s : float
-        What the workers delivered per second of busy time, times the active workers: how fast the
+        What the workers served per second of busy time, times the active workers: how fast the
         consumers could go right now. Carries the previous estimate over an idle interval.
     latency_p50_s, latency_p95_s : float
         Percentiles of the end-to-end latency of the messages delivered in the interval (NaN if none).
@@ -87,7 +88,7 @@ class Meter:
     def __init__(self, inputs, engine):
         self.inputs = inputs
         self.engine = engine
-        self.prev = {"offered": 0, "delivered": 0, "dropped": 0, "n_records": 0}
+        self.prev = {"offered": 0, "delivered": 0, "timed_out": 0, "dropped": 0, "n_records": 0}
         self.prev_busy = 0.0
         self.rate = inputs.consumer_rate * max(1, int(inputs.consumers[0]))
 
@@ -96,10 +97,13 @@ class Meter:
         s = e.scalars()
         busy = e.busy_seconds() - self.prev_busy
         done = s["delivered"] - self.prev["delivered"]
+        # the consumers' speed counts every message they served, in time or too late (work done
+        # for a client that had left still took the worker's time)
+        served = done + s["timed_out"] - self.prev["timed_out"]
         active = int(x.consumers[min(tick, x.n_ticks - 1)])
         if busy > 0:
             # per busy worker-second, times the active workers
-            self.rate = done / busy * max(1, active)
+            self.rate = served / busy * max(1, active)
         lo, hi = self.prev["n_records"], s["n_records"]
         gen, start, finish = e.records(lo, hi)
         gen_t = gen * x.dt
@@ -118,7 +122,7 @@ class Meter:
             memory_limit_bytes=x.memory_limit_bytes, message_bytes=x.message_bytes,
             consumers=active, arrived=int(s["offered"] - self.prev["offered"]),
             delivered=int(done), dropped=int(s["dropped"] - self.prev["dropped"]),
-            throughput_per_s=done / interval_s, service_rate_per_s=float(self.rate),
+            throughput_per_s=served / interval_s, service_rate_per_s=float(self.rate),
             latency_p50_s=p50, latency_p95_s=p95, sojourn_min_s=smin, sojourn_p95_s=s95)
         for k in self.prev:
             self.prev[k] = s[k]

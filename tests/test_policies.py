@@ -245,3 +245,19 @@ class Halve(Policy):
 def test_a_policy_subclass_runs():
     r = simulate(strategy=PolicyStrategy(Halve()), duration_s=1, rng=1)
     assert r.strategy.name == "halve" and r.capacity[-1] == 1
+
+
+def test_the_meter_counts_work_done_for_clients_that_left():
+    # FIFO behind a long queue serves mostly messages whose client has gone: the consumer is still
+    # working at its full speed, and the speed a policy sees must say so.
+    seen = []
+
+    def watch(obs):
+        seen.append(obs.service_rate_per_s)
+        return obs.capacity
+
+    simulate(strategy=PolicyStrategy(watch), producer_rate=300, consumer_rate=100, capacity=500,
+             duration_s=20, client_timeout_s=1.0, arrivals="poisson", service="exponential",
+             rng=3)
+    late = seen[len(seen) // 2:]          # once the queue is long, nearly all are late
+    assert np.mean(late) == pytest.approx(100, rel=0.1)
