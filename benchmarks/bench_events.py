@@ -20,7 +20,6 @@ import argparse
 import heapq
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bpsim  # noqa: E402
+from bench_core import best_of  # noqa: E402  (one timing helper for every benchmark)
 
 try:
     import ciw
@@ -36,16 +36,6 @@ except ImportError:  # pragma: no cover
     sys.exit("This benchmark needs Ciw: pip install 'bpsim[bench]' (or pip install ciw).")
 
 LAM, MU, CAPACITY, T, DT = 20.0, 100.0, 500, 1000.0, 0.001
-
-
-def best_of(fn, repeats):
-    """Least CPU time of ``repeats`` calls (s), and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        t = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t)
-    return best, out
 
 
 def bpsim_run(seed=1, duration_s=T, engine="auto", result=False):
