@@ -690,7 +690,6 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     """
     n_workers = wi.shape[1]
     dt = fcfg[F_DT]
-    k = cfg[C_BIN]
     # the first tick a retry is due (retries are only pushed by _step, so this holds throughout)
     due = stop
     for q in range(cfg[C_RETRIES]):

@@ -160,7 +160,7 @@ def sweep(grid: dict, *, strategy="drop_newest", rng=None, executor=None, scenar
         # loaded kernel instead of each loading (or compiling) it again.
         first = {}
         for i, j in enumerate(jobs):
-            first.setdefault(j[3].get("strategy", strategy).__repr__(), i)
+            first.setdefault(repr(j[3].get("strategy", strategy)), i)
         done = {i: _run_point(jobs[i]) for i in first.values()}
         rest = [j for i, j in enumerate(jobs) if i not in done]
         workers = max(1, min(os.cpu_count() or 1, len(rest)))

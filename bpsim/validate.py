@@ -191,7 +191,7 @@ def rng(value, name: str = "rng") -> np.random.Generator:
     if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) \
             and 0 <= int(value) <= MAX_SEED:
         return np.random.default_rng(int(value))
-    bad(name, value, f"a seed (a whole number from 0 to 2**128), a numpy.random.Generator, or "
+    bad(name, value, "a seed (a whole number from 0 to 2**128), a numpy.random.Generator, or "
                      "None for fresh randomness")
 
 

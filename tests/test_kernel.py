@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpsim
-from bpsim import Adaptive, Block, DropNewest, DropOldest, Sample, Shed, Strategy, Unbounded
+from bpsim import Adaptive, DropNewest, Sample, Shed, Strategy
 from bpsim.engine import _make_engine, build_scenario, prepare
 from bpsim.kernel import FastEngine
 from bpsim.reference import ReferenceEngine

@@ -8,7 +8,6 @@ checked exactly, over the final summaries of all the programs of a run together
 import contextlib
 import io
 import json
-import os
 import signal
 import socket
 import threading

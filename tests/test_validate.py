@@ -21,7 +21,7 @@ from bpsim import cli, validate
 from bpsim.course.adaptive_challenge import run_suite, suite
 from bpsim.policies import check_decision, Decision, PolicyError
 from bpsim.scenario import SCENARIO_FIELDS
-from bpsim.strategies import STRATEGIES, keywords, params_of
+from bpsim.strategies import keywords
 from helpers import assert_books_balance
 
 SMALL = dict(duration_s=0.2, dt_s=0.01)

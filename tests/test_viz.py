@@ -2,7 +2,6 @@
 import functools
 
 import matplotlib
-import numpy as np
 
 matplotlib.use("Agg")
 

@@ -83,7 +83,7 @@ from ..strategies import make_strategy
 from ..viz import charts
 from ..viz.dashboard import Dashboard, dropdown, lighten, slider
 from ..viz.figures import label_axes, new_figure
-from ..viz.palette import COLORS, POLICY_COLORS, YOU, policy_color
+from ..viz.palette import COLORS, POLICY_COLORS, policy_color
 
 __all__ = ["LATENCY_TARGET_S", "BASE", "Challenge", "suite", "held_out", "builtin_policies",
            "run_policy", "score_run", "Score", "Scoreboard", "run_suite", "mean_rate", "ceiling",

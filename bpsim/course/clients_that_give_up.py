@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 
+from .. import validate
 from ..engine import simulate
 from ..policies import CoDel, PolicyStrategy
 from ..strategies import ControlledCapacity
@@ -95,7 +96,6 @@ class ClientThrottle(ControlledCapacity):
     name = "client_throttle"
 
     def __init__(self, k: float = 2.0, window_s: float = 2.0, control_interval_s: float = 0.1):
-        from .. import validate
         self.k = validate.number("k", k, low=1, high=100, what="a multiplier, such as 2")
         self.window_s = validate.number("window_s", window_s, low=0, low_open=True, high=3600,
                                         what="a time in seconds")
@@ -143,7 +143,7 @@ def outage_s(result, window_s: float = 2.0) -> float:
     >>> outage_s(clients_run(burst=False))
     0.0
     """
-    t, good = figures._per_second(result, result.delivered, window_s)
+    t, _, good = figures.throughput_and_goodput(result, window_s)
     step = float(t[1] - t[0]) if len(t) > 1 else 0.0
     return float(round(np.count_nonzero(good < 0.5 * result.scenario.producer_rate) * step, 1))
 
@@ -205,8 +205,7 @@ def render_clients(fig, producer_rate, client_timeout_s, capacity, order):
     r = clients_run(order=order, capacity=capacity, client_timeout_s=client_timeout_s,
                     producer_rate=producer_rate)
     fig, (ax_g, ax_q) = figures.new_figure(2, fig=fig, figsize=(13, 3.8))
-    t, thr = figures._per_second(r, r.delivered + r.timed_out, 2.0)
-    _, good = figures._per_second(r, r.delivered, 2.0)
+    t, thr, good = figures.throughput_and_goodput(r, 2.0)
     for ax in (ax_g, ax_q):
         for start, stop in BURST_SPAN:
             ax.axvspan(start, stop, color=COLORS["memory"], alpha=0.2, lw=0, label="the burst")
@@ -232,8 +231,7 @@ def chart_clients(producer_rate, client_timeout_s, capacity, order) -> charts.Fr
     """The dashboard's browser chart: what :func:`render_clients` draws, and the same sentence."""
     r = clients_run(order=order, capacity=capacity, client_timeout_s=client_timeout_s,
                     producer_rate=producer_rate)
-    t, thr = figures._per_second(r, r.delivered + r.timed_out, 2.0)
-    _, good = figures._per_second(r, r.delivered, 2.0)
+    t, thr, good = figures.throughput_and_goodput(r, 2.0)
     top = 1.35 * max(1.0, float(np.max(thr)) if len(thr) else 1.0)
     g = charts.Panel(f"{order}, {capacity} slots: throughput against goodput", "Time (s)",
                      "msg/s (2 s averages)", xlim=(0.0, r.scenario.duration_s), ylim=(0.0, top))

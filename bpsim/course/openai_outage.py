@@ -20,6 +20,7 @@ Times are seconds from 14:45 Pacific time (``clock()`` turns them into ``"HH:MM"
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -306,9 +307,7 @@ def print_load_check(a: Assumptions = Assumptions()) -> None:
 
 def print_dns_numbers(r, a: Assumptions = Assumptions()) -> None:
     """When the cache stopped being refreshed, when it ran out, and the re-resolution load."""
-    ok = r.series("discovery", "successes_tick") > 0
-    stalled = r.first_time((r.time_s > at(a.deploy_at)) & ~ok)
-    half = r.first_time(resolving_fraction(r) < 0.5)
+    stalled, half = _cache_times(r, a)
     before = r.rate("discovery", "attempts", 60)[int(at(a.deploy_at) / a.dt_s) - 1]
     after = r.rate("discovery", "attempts", 600)[-1]
     print(f"last successful refresh:  {clock(stalled)}")
@@ -324,7 +323,7 @@ def print_admin_numbers(r) -> None:
     start = min(w.at_s for w in r.model.switches if w.cls == "admin" and w.field == "rate_per_s")
     span = r.time_s[-1] - start
     print(f"delete attempts:         {b['attempts']:,} (about {b['attempts'] / span:.1f} a second)")
-    print(f"answered in time:        {b['succeeded']:,}")
+    print(f"answered in time:        {deletes_answered(r):,}")
     print(f"mean wait around 16:30:  {lat[int(at('16:30') / r.model.dt_s)]:.0f} s "
           "(10-minute mean of the time in system)")
 
@@ -332,7 +331,7 @@ def print_admin_numbers(r) -> None:
 def print_storm(runs: dict, last_s: float = 120.0) -> None:
     """Goodput and attempts per second over the last ``last_s`` of each retry-storm run."""
     for name, r in runs.items():
-        ok = r.rate("clients", "succeeded", last_s)[-1]
+        ok = storm_answered_per_s(r, last_s)
         att = r.rate("clients", "attempts", last_s)[-1]
         print(f"{name:>20}: {ok:>5,.0f} answered/s, {att:>5,.0f} attempts/s in the last "
               f"{last_s:.0f} s")
@@ -754,7 +753,6 @@ def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=Fals
 
 def servers_needed(a: Assumptions = Assumptions()) -> int:
     """API servers whose seats cover the production cluster's load (telemetry plus discovery)."""
-    import math
     load = float(telemetry_load(a.nodes, a)) + baseline_load(a)
     return math.ceil(load / a.seats_per_server)
 
@@ -766,11 +764,17 @@ def minutes_to_first_timeout(r, a: Assumptions = Assumptions(), cls: str = "disc
     return float("nan") if t is None else round((t - at(a.deploy_at)) / 60, 1)
 
 
-def minutes_cache_lasts(r, a: Assumptions = Assumptions()) -> float:
-    """Minutes from the last successful DNS refresh until half the names no longer resolve."""
+def _cache_times(r, a: Assumptions):
+    """``(stalled, half)``: when refreshes stopped succeeding after the rollout, and when half the
+    names no longer resolved (s)."""
     ok = r.series("discovery", "successes_tick") > 0
     stalled = r.first_time((r.time_s > at(a.deploy_at)) & ~ok)
-    half = r.first_time(resolving_fraction(r) < 0.5)
+    return stalled, r.first_time(resolving_fraction(r) < 0.5)
+
+
+def minutes_cache_lasts(r, a: Assumptions = Assumptions()) -> float:
+    """Minutes from the last successful DNS refresh until half the names no longer resolve."""
+    stalled, half = _cache_times(r, a)
     return round((half - stalled) / 60, 1)
 
 

@@ -6,7 +6,6 @@ colour, dashed. Every helper returns its ``Figure``.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..viz.figures import label_axes, new_figure

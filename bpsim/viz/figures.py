@@ -616,6 +616,14 @@ def plot_palette(fig=None):
     return fig
 
 
+def throughput_and_goodput(result, window_s: float = 2.0):
+    """``(time_s, throughput, goodput)``: messages served per second (in time or too late) and
+    delivered in time per second (msg/s), each averaged over a trailing window of ``window_s``."""
+    t, thr = _per_second(result, result.delivered + result.timed_out, window_s)
+    _, good = _per_second(result, result.delivered, window_s)
+    return t, thr, good
+
+
 def _per_second(result, counts, window_s):
     """A count per tick (or bin) as a rate (msg/s), averaged over a trailing window of window_s."""
     step = float(np.median(np.diff(result.time_s))) if len(result.time_s) > 1 else 1.0
@@ -642,8 +650,7 @@ def plot_goodput(results: dict, fig=None, window_s: float = 2.0, shade=(), ncols
     fig, axes = new_figure(cols, rows, (3.4 * cols + 0.6, 2.8 * rows + 0.4), fig, sharex=True,
                            sharey=True)
     for ax, (label, r), color in zip(axes, results.items(), VARIANT_COLORS):
-        t, thr = _per_second(r, r.delivered + r.timed_out, window_s)
-        _, good = _per_second(r, r.delivered, window_s)
+        t, thr, good = throughput_and_goodput(r, window_s)
         ax.plot(t, thr, color=COLORS["memory"], lw=1.4, label="throughput")
         ax.plot(t, good, color=color, lw=1.6, label="goodput")
         for start, stop in shade:
