@@ -486,12 +486,12 @@ def _known_keywords() -> tuple:
     return _KNOWN[1]
 
 
-def split_keywords(kwargs: dict) -> tuple[dict, dict]:
+def split_keywords(kwargs: dict, where: str = "simulate") -> tuple[dict, dict]:
     """``(scenario_fields, strategy_keywords)`` from one dict of keyword arguments.
 
-    Anything that is neither is refused, naming what would work.
+    Anything that is neither is refused, naming what would work (and ``where`` it was given).
     """
-    validate.keywords(kwargs, _known_keywords(), where="simulate")
+    validate.keywords(kwargs, _known_keywords(), where=where)
     scenario = {k: v for k, v in kwargs.items() if k in SCENARIO_FIELDS}
     strategy = {k: v for k, v in kwargs.items() if k not in SCENARIO_FIELDS}
     return scenario, strategy

@@ -1227,15 +1227,13 @@ class FastEngine:
         if a[5].shape[1] < w:
             raise ValueError(f"this engine has {a[5].shape[1]} workers, fewer than {w}")
         a[5][:, :w], a[6][:, :w] = b[5], b[6]
-        for slot in (7, 8, 11, 12):  # records and histograms: the same sizes in one run
-            a[slot][...] = b[slot]
-        rows = int(ov[N_ROWS])
-        a[9][:rows] = b[9][:rows]
-        if a[10].shape[0] > 1:
-            a[10][:rows] = b[10][:rows]
-        crashes = min(a[13].size, b[13].size)
-        a[13][:crashes] = b[13][:crashes]
-        a[17] = b[17]
+        # records, series log, histograms, crash ticks, pool: the same run, so the same sizes;
+        # taken over as they are (other is not run again)
+        for slot in (7, 8, 9, 10, 11, 12, 13, 17):
+            if a[slot].shape != b[slot].shape:
+                raise ValueError(f"argument {slot} of other has shape {b[slot].shape}, "
+                                 f"not {a[slot].shape}: not an engine of the same run")
+            a[slot] = b[slot]
         self._args = tuple(a)
         self._v, self._fv, self._buf = a[0], a[1], a[2]
         self._rec_gen, self._rec_t, self._crash_ticks = a[7], a[8], a[13]

@@ -47,10 +47,13 @@ from .state import (COL, COLUMNS, LOG_COLS, LOG_COUNTER, LOG_TICK, PER_TICK_MAX,
                     UNBOUNDED_CAPACITY, derive)
 from .strategies import REJECT, Strategy, make_strategy, params_of
 
-#: Ticks a Simulation can run: as many as a run keeps tick by tick (:data:`bpsim.state.PER_TICK_MAX`).
+#: Ticks a Simulation can run: as many as a run keeps tick by tick (bpsim.state.PER_TICK_MAX).
 HORIZON_TICKS = PER_TICK_MAX
 #: Ticks run per call of the engine at most (between two looks at its rings and service times).
 CHUNK_TICKS = 4096
+#: Batches each of the compiled engine's rings holds at first (1 MB each); a ring about to fill
+#: is doubled (the engine re-laid into a larger one), so a run never meets a full ring.
+FIRST_BATCHES = 1 << 16
 #: Scenario fields ``set`` changes from the next tick on; the others are fixed for a
 #: Simulation's life (``dt_s``, ``arrivals``, ``service``, schedules, ``duration_s``).
 SETTABLE = ("producer_rate", "consumer_rate", "consumers", "capacity", "client_timeout_s",
@@ -135,7 +138,7 @@ class Simulation:
     """
 
     def __init__(self, scenario=None, *, strategy="drop_newest", rng=None, **overrides):
-        scenario_kw, strategy_kw = split_keywords(overrides)
+        scenario_kw, strategy_kw = split_keywords(overrides, where="Simulation")
         scenario_kw.pop("duration_s", None)
         sc = build_scenario(scenario, **scenario_kw)
         self._strategy = make_strategy(strategy, **strategy_kw)
@@ -156,7 +159,7 @@ class Simulation:
         self._carry = (0.0, 0.0)  # evenly spaced arrivals: running sum and its floor
         self._pool = np.zeros(0)
         self._derive = []    # (first tick, derive mode, sample every) of each stretch
-        self._batches = 256  # the rings' size (batches), grown as needed
+        self._batches = FIRST_BATCHES  # the rings' size (batches), grown as needed
         self._workers = max(1, sc.max_consumers)
         self._feed = _Feed(self)
         self._since = 0
@@ -167,7 +170,7 @@ class Simulation:
     @property
     def now(self) -> float:
         """Time simulated so far (s), a whole number of ticks."""
-        return self._now * self._sc.dt_s
+        return _seconds(self._now, self._sc.dt_s)
 
     @property
     def dt_s(self) -> float:
@@ -187,7 +190,8 @@ class Simulation:
     def scenario(self):
         """The scenario as it stands now (after ``set``), with ``duration_s`` the time so far
         (or one tick before any)."""
-        return replace(self._sc, duration_s=max(self._now, 1) * self._sc.dt_s, **self._shown)
+        return replace(self._sc, duration_s=_seconds(max(self._now, 1), self._sc.dt_s),
+                       **self._shown)
 
     def __repr__(self):
         return (f"<Simulation {self._strategy.name} at {self.now:g} s: offered "
@@ -228,7 +232,7 @@ class Simulation:
         system stay where they are; a new strategy meets them as they are."""
         changes = dict(changes)
         new_strategy = changes.pop("strategy", None)
-        scenario_kw, strategy_kw = split_keywords(changes)
+        scenario_kw, strategy_kw = split_keywords(changes, where="Simulation.set")
         for key in scenario_kw:
             if key not in SETTABLE:
                 raise ValueError(f"{key}={scenario_kw[key]!r} is not valid with Simulation.set: "
@@ -284,7 +288,7 @@ class Simulation:
         if self._now == 0:
             validate.bad("now", 0.0, "a Simulation advanced at least one tick before result()")
         n = self._now
-        sc = replace(self._sc, duration_s=n * self._sc.dt_s)
+        sc = replace(self._sc, duration_s=_seconds(n, self._sc.dt_s), **self._shown)
         x = self._engine_inputs
         consumers = StepSeries(n, [(k, v) for k, v in self._steps["consumers"] if k < n],
                                np.int64)
@@ -423,9 +427,9 @@ class Simulation:
             return
         step = max(1, int(round(self._strategy.control_interval_s / self._sc.dt_s)))
         self._control_step = step
-        if tick == 0:  # as simulate: start() gives the first capacity, before the first tick
-            self._engine.set_capacity(self._strategy.start(
-                Meter(self._engine_inputs, self._engine).observe(0, step)))
+        # as simulate: start() gives the first capacity, before the strategy's first tick
+        self._engine.set_capacity(self._strategy.start(
+            Meter(self._engine_inputs, self._engine).observe(tick, step)))
         self._meter = Meter(self._engine_inputs, self._engine)
         if tick > 0:
             self._meter.observe(tick, step)  # the meter counts from now on
@@ -480,11 +484,19 @@ class Simulation:
         e = self._engine
         if isinstance(e, ReferenceEngine):
             return
-        use = e.ring_use()
+        use, s = e.ring_use(), e.scalars()
         levels = sum(1 for k in use if k.startswith("retry"))
-        held = use["held"][0]
-        per_tick = 1 + levels + held + ticks  # batches a ring can gain in one tick, at most
-        need = max(n for n, _ in use.values()) + ticks * per_tick + 2
+        # batches each ring may hold by the end of these ticks (each batch is a message or more):
+        # the buffer at most what can be in it (what is there, held, due, arriving), within
+        # the capacity and the memory; the producer's backlog gains at most 1 + retries batches
+        # a tick, a retry FIFO one (kernel.py)
+        room = self._sc.max_messages_in_memory
+        if s["capacity"] != UNBOUNDED_CAPACITY:
+            room = min(room, max(s["capacity"], s["depth"]))
+        need = max([min(room, use["buffer"][0] + s["held"] + s["retry_pending"]
+                        + int(self._feed.arrivals.sum())),
+                    use["held"][0] + ticks * (1 + levels)]
+                   + [n + ticks for k, (n, _) in use.items() if k.startswith("retry")]) + 2
         # each ring is min(its own bound, self._batches) + 2 long (kernel.py says why the
         # bounds hold); so a ring is short only if self._batches is
         if self._batches >= need:
@@ -517,6 +529,12 @@ class Simulation:
                 for k, v in got.items():
                     out[k][mask] = v
         return out
+
+
+def _seconds(ticks: int, dt: float) -> float:
+    """``ticks * dt`` to 12 significant digits: the duration a user would type (0.043, not
+    0.043000000000000003), so that simulate(duration_s=sim.now) is the same run."""
+    return float(f"{ticks * dt:.12g}")
 
 
 def old_bounded(engine) -> bool:
