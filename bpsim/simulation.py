@@ -270,7 +270,7 @@ class Simulation:
         self._shown.update({k: getattr(checked, k) for k in
                             ("producer_rate", "consumer_rate", "consumers") if k in scenario_kw})
         if rebuild:
-            old = self._engine
+            old, self._old_strategy = self._engine, self._strategy
             self._engine = self._build(strategy, old)
             self._strategy = strategy
             if strategy.bounded and (not old_bounded(old) or "capacity" in scenario_kw
@@ -278,7 +278,10 @@ class Simulation:
                 self._engine.set_capacity(self._sc.capacity)
             if not strategy.bounded:
                 self._engine.set_capacity(UNBOUNDED_CAPACITY)
-            self._start_control(tick=i)
+            if strategy is not self._old_strategy:
+                self._start_control(tick=i)  # a new strategy's run starts now
+            elif self._control_step:
+                self._meter.engine = self._engine  # the same controller, the same meter
         elif "capacity" in scenario_kw and strategy.bounded:
             self._engine.set_capacity(self._sc.capacity)
 

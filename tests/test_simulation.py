@@ -275,3 +275,15 @@ def test_the_horizon_is_named():
     sim.advance(sim.horizon_s)
     with pytest.raises(ValueError, match="start a new one"):
         sim.advance(0.5)
+
+
+def test_a_setting_changed_under_a_policy_keeps_its_controller():
+    policy = bpsim.PolicyStrategy(bpsim.CoDel())
+    sim = Simulation(strategy=policy, rng=2, **BUSY)
+    sim.advance(1.0)
+    decided = len(policy.trace["time_s"])
+    sim.set(client_timeout_s=0.5, producer_rate=200.0)
+    sim.advance(1.0)
+    assert decided > 5 and len(policy.trace["time_s"]) > decided  # not started afresh
+    assert policy.trace["time_s"][decided - 1] < policy.trace["time_s"][decided]
+    assert_books_balance(sim.result())
