@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 _WHERE = {
     "simulate": "engine", "Scenario": "scenario", "Schedule": "schedule", "Result": "result",
     "SUMMARY_KEYS": "result", "Observation": "control", "memory_slots": "control",
-    "sweep": "sweeps",
+    "sweep": "sweeps", "Simulation": "simulation",
     **dict.fromkeys(["STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",
                      "Unbounded", "Block", "DropNewest", "DropOldest", "Sample", "Shed",
                      "Adaptive"], "strategies"),
@@ -35,7 +35,7 @@ _WHERE = {
 }
 
 __all__ = [
-    "simulate", "sweep", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation",
+    "simulate", "Simulation", "sweep", "Scenario", "Schedule", "Result", "SUMMARY_KEYS", "Observation",
     "memory_slots",
     # strategies, and how to add one
     "STRATEGIES", "Strategy", "Queue", "param", "register", "make_strategy",

@@ -3,13 +3,16 @@
 What happens in a call, in order:
 
 1. The scenario is built and checked (keyword arguments override its fields).
-2. All randomness comes from one generator, ``rng = np.random.default_rng(rng)``: the arrivals
-   of every tick (Poisson counts if ``arrivals="poisson"``, ``rng.poisson(rate * dt)`` tick by
-   tick) and a pool of unit exponential service times (if ``service="exponential"``). A run of
-   at most :data:`EAGER_TICKS` ticks draws the arrivals first, all up front, then the pool; a
-   longer one draws the pool first and then its arrivals a window at a time as the engine reaches
-   them (:class:`ArrivalStream`), so that its memory does not grow with its length. The engines
-   themselves are pure: the same inputs give the same run, bit for bit.
+2. All randomness comes from one generator, ``rng = np.random.default_rng(rng)``, split into two
+   independent streams (:func:`streams`): one for the arrivals of every tick (Poisson counts if
+   ``arrivals="poisson"``, ``rng.poisson(rate * dt)`` tick by tick), one for the unit exponential
+   service times (if ``service="exponential"``), taken in the order messages start service. Both
+   streams are drawn in order and never depend on the run's length, so the first ``k`` ticks of
+   any run are the same whatever comes after them: a run stopped and carried on
+   (:class:`bpsim.Simulation`) is, bit for bit, the run drawn at once. A run of at most
+   :data:`EAGER_TICKS` ticks draws its arrivals up front; a longer one a window at a time as the
+   engine reaches them (:class:`ArrivalStream`), so that its memory does not grow with its
+   length. The engines themselves are pure: the same inputs give the same run, bit for bit.
 3. An engine runs the ticks. The compiled kernel (:mod:`bpsim.kernel`) is used whenever the
    strategy can be expressed by its rule, the pure-Python reference (:mod:`bpsim.reference`)
    otherwise, or when asked for with ``engine="reference"``. The order of events inside a tick is
@@ -63,10 +66,9 @@ MAX_POOL = 1 << 22
 #: is a standing queue, and then the newest messages, whose clients are still there, go first.
 #: The depth is read at each dequeue.
 ADAPTIVE_LIFO_S = 0.1
-#: Runs of at most this many ticks draw their arrivals all at once, before the service times (as
-#: bpsim always did: their draws are unchanged). Longer runs draw the service times first, then
-#: the arrivals as the engine needs them, :data:`WINDOW` ticks at a time, so that their memory
-#: does not grow with their length (see :class:`ArrivalStream`).
+#: Runs of at most this many ticks draw their arrivals all at once. Longer runs draw them as the
+#: engine needs them, :data:`WINDOW` ticks at a time, so that their memory does not grow with
+#: their length (see :class:`ArrivalStream`); the counts are the same either way.
 EAGER_TICKS = 1_000_000
 #: Ticks per window of a long run's arrivals.
 WINDOW = 1 << 16
@@ -103,6 +105,8 @@ class Inputs:
     sample_every: int = 1       # ... with the rule's 1-in-N (DERIVE_SAMPLE)
     stream: object = None       # a long run's ArrivalStream (then arrivals is None)
     offered_max: int = -1       # at most this many messages offered (offered, or a bound)
+    derive_steps: tuple = ()    # ((first_tick, derive, sample_every), ...) if they change
+                                # in the run (a Simulation's new strategy), else empty
 
     def window(self, i: int):
         """``(a0, arrivals, speed, consumers)`` for the kernel: per-tick arrays that cover tick
@@ -146,7 +150,7 @@ class StepSeries:
 class ArrivalStream:
     """A long run's arrivals, drawn a window of :data:`WINDOW` ticks at a time, when needed.
 
-    The windows are drawn in order from the generator as it stood after the service times; the
+    The windows are drawn in order from the run's arrival stream (:func:`streams`); the
     generator's state at the start of each window is kept, so a window can be drawn again (a
     second engine on the same inputs, as the tests do) and comes out the same. Poisson counts are
     :func:`_poisson_counts` of the window (the same as drawing the run at once); evenly spaced
@@ -331,12 +335,13 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
 def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
     """Draw every random number and lay the scenario out tick by tick."""
     sc = scenario
-    rng = np.random.default_rng(rng)
+    rng, service_rng = streams(np.random.default_rng(rng))
     n, dt = sc.n_ticks, sc.dt_s
     rate_steps = _steps(sc, "rate")
     speed_steps, consumer_steps = _steps(sc, "speed"), _steps(sc, "consumers")
     if n > EAGER_TICKS:
-        return _prepare_stream(sc, strategy, rng, rate_steps, speed_steps, consumer_steps)
+        return _prepare_stream(sc, strategy, rng, service_rng, rate_steps, speed_steps,
+                               consumer_steps)
     if sc.arrivals == "poisson":
         arrivals = _poisson_counts(rng, n, dt, rate_steps)
     else:
@@ -362,13 +367,27 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
         active = np.minimum(consumers, workers)
         work = float(np.dot(active, speed)) * dt * sc.consumer_rate
         det_bound = float(np.dot(active, np.floor(dt * speed * sc.consumer_rate) + 1))
-    pool, record_size = _service(sc, rng, offered, work, det_bound)
+    pool, record_size = _service(sc, service_rng, offered, work, det_bound)
     return _inputs(sc, strategy, arrivals=arrivals, speed=speed, consumers=consumers,
                    pool=pool, record_size=record_size, offered=offered, offered_max=offered)
 
 
+def streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.Generator]:
+    """The run's two independent random streams, ``(arrivals, service_times)``, from its one
+    generator (``rng.spawn``, SPEC 7). Two streams, not one, so that neither depends on how much
+    of the other was drawn: the arrivals of tick ``i`` and the service time of the ``k``-th message
+    served are the same whatever the run's length."""
+    try:
+        arrivals, service = rng.spawn(2)
+    except (AttributeError, TypeError, ValueError):  # a bit generator without a seed sequence
+        arrivals, service = (np.random.default_rng(int(s))
+                             for s in rng.integers(0, 2**63, size=2))
+    return arrivals, service
+
+
 def _service(sc, rng, offered, work, det_bound):
-    """The pool of service times (drawn from ``rng``) and the records to keep."""
+    """The pool of service times (drawn from ``rng``, the service stream) and the records to
+    keep."""
     workers = sc.max_consumers
     if sc.service == "exponential":
         bound = work + 10.0 * math.sqrt(work) + 20 + workers
@@ -380,8 +399,10 @@ def _service(sc, rng, offered, work, det_bound):
     return pool, min(int(min(offered, bound)) + 1, MAX_RECORDS)
 
 
-def _prepare_stream(sc, strategy, rng, rate_steps, speed_steps, consumer_steps) -> Inputs:
-    """A long run's inputs: the service times now, the arrivals as the engine goes."""
+def _prepare_stream(sc, strategy, rng, service_rng, rate_steps, speed_steps,
+                    consumer_steps) -> Inputs:
+    """A long run's inputs: the service times now, the arrivals (from ``rng``) as the engine
+    goes."""
     from .state import bin_ticks, n_bins
     n, dt, workers = sc.n_ticks, sc.dt_s, sc.max_consumers
     work = det_bound = 0.0
@@ -396,7 +417,7 @@ def _prepare_stream(sc, strategy, rng, rate_steps, speed_steps, consumer_steps) 
     offered_max = int(math.floor(mean + 1e-9 * max(1.0, mean))) + 1
     if sc.arrivals == "poisson":
         offered_max = int(mean + 12 * math.sqrt(mean)) + 100
-    pool, record_size = _service(sc, rng, offered_max, work, det_bound)
+    pool, record_size = _service(sc, service_rng, offered_max, work, det_bound)
     stream = ArrivalStream(rng, sc, rate_steps, speed_steps, consumer_steps, n_bins(n),
                            bin_ticks(n))
     speed = (np.broadcast_to(np.float64(speed_steps[0][1]), (n,)) if len(speed_steps) == 1

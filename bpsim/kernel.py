@@ -1170,3 +1170,93 @@ class FastEngine:
 
     def crash_tick_list(self):
         return self._crash_ticks[:min(self._v[N_CRASH_TICKS], self._crash_ticks.size)].tolist()
+
+    # -- what bpsim.Simulation needs to carry a run on (a new strategy, larger rings) ----------
+    def take_state(self, other: "FastEngine") -> None:
+        """Carry on from where ``other``, an engine of the same run, stopped.
+
+        Everything the run has so far (counters, messages waiting, held and due for retry,
+        workers and their messages, records, the series log, histograms, crash ticks, the pool of
+        service times) is copied into this engine, re-laid from the start of each ring, whose
+        size is made larger where ``other`` holds more. What this engine was made with (its rule
+        and settings) stays its own. Pending retries of an attempt this engine does not retry
+        join its last retry FIFO, in order of their due tick; an engine without retry FIFOs
+        cannot take them (``ValueError``).
+        """
+        a, b = list(self._args), other._args
+        v, ov = a[0], b[0]
+        v[:RQ] = ov[:RQ]
+        a[1][:] = b[1]
+
+        def relay(old, head, length, size_at_least):
+            size = old.shape[-1]
+            idx = (head + np.arange(length)) % size
+            return old[..., idx], max(size_at_least, length + 2)
+
+        for slot, head, length in ((2, BUF_HEAD, BUF_LEN), (3, HOLD_HEAD, HOLD_LEN)):
+            items, size = relay(b[slot], ov[head], ov[length], a[slot].shape[1])
+            ring = np.zeros((2, size), dtype=np.int64)
+            ring[:, :items.shape[1]] = items
+            a[slot] = ring
+            v[head] = 0
+        # retry FIFOs: level k of other -> level min(k, levels - 1) here, merged by due tick
+        levels = int(a[18][C_RETRIES])
+        old_levels = int(other._args[18][C_RETRIES])
+        per_level = [[] for _ in range(max(1, levels))]
+        for k in range(old_levels):
+            n = ov[RQ + 2 * k + 1]
+            if n:
+                if levels == 0:
+                    raise ValueError("this engine has no retry FIFO for the pending retries")
+                items, _ = relay(b[4][k], ov[RQ + 2 * k], n, 0)
+                per_level[min(k, levels - 1)].append(items)
+        size = a[4].shape[2]
+        for k in range(levels):
+            items = (np.concatenate(per_level[k], axis=1) if per_level[k]
+                     else np.zeros((3, 0), dtype=np.int64))
+            items = items[:, np.argsort(items[0], kind="stable")]
+            size = max(size, items.shape[1] + 2)
+            per_level[k] = items
+        rq = np.zeros((max(1, levels), 3, size), dtype=np.int64)
+        for k in range(levels):
+            rq[k, :, :per_level[k].shape[1]] = per_level[k]
+            v[RQ + 2 * k], v[RQ + 2 * k + 1] = 0, per_level[k].shape[1]
+        a[4] = rq
+        # workers: this engine may have more (idle ones change nothing)
+        w = b[5].shape[1]
+        if a[5].shape[1] < w:
+            raise ValueError(f"this engine has {a[5].shape[1]} workers, fewer than {w}")
+        a[5][:, :w], a[6][:, :w] = b[5], b[6]
+        for slot in (7, 8, 11, 12):  # records and histograms: the same sizes in one run
+            a[slot][...] = b[slot]
+        rows = int(ov[N_ROWS])
+        a[9][:rows] = b[9][:rows]
+        if a[10].shape[0] > 1:
+            a[10][:rows] = b[10][:rows]
+        crashes = min(a[13].size, b[13].size)
+        a[13][:crashes] = b[13][:crashes]
+        a[17] = b[17]
+        self._args = tuple(a)
+        self._v, self._fv, self._buf = a[0], a[1], a[2]
+        self._rec_gen, self._rec_t, self._crash_ticks = a[7], a[8], a[13]
+        self.log, self.env, self.wait_hist, self.lat_hist = a[9], a[10], a[11], a[12]
+
+    def use_pool(self, pool: np.ndarray) -> None:
+        """Service times from now on: ``pool`` (float64), which must begin with the current one."""
+        a = list(self._args)
+        a[17] = np.ascontiguousarray(pool, dtype=np.float64)
+        self._args = tuple(a)
+
+    def ring_use(self) -> dict:
+        """Batches in each ring and the ring's size: ``{name: (length, size)}``."""
+        v, a = self._v, self._args
+        out = {"buffer": (int(v[BUF_LEN]), a[2].shape[1]), "held": (int(v[HOLD_LEN]),
+                                                                    a[3].shape[1])}
+        for k in range(int(a[18][C_RETRIES])):
+            out[f"retry{k + 1}"] = (int(v[RQ + 2 * k + 1]), a[4].shape[2])
+        return out
+
+    def workers(self):
+        """``(busy, gen_ticks, start_s, work_left_s)`` of each worker (numpy arrays)."""
+        wi, wf = self._args[5], self._args[6]
+        return wi[0].astype(bool), wi[1].copy(), wf[1].copy(), wf[0].copy()

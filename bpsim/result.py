@@ -35,6 +35,10 @@ from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUN
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
+#: The summary's terms of the accounting identity: every message offered is in exactly one of
+#: them, ``offered == sum(summary[k] for k in IDENTITY_TERMS)``, at the end and after every tick.
+IDENTITY_TERMS = ("delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
+                  "lost_in_crash", "queue_end", "in_service_end", "producer_backlog_end")
 SUMMARY_KEYS = (
     "offered", "admitted", "delivered", "dropped", "shed", "sampled_out", "lost_in_crash",
     "queue_end", "in_service_end", "producer_backlog_end", "attempts", "max_queue_depth",
@@ -105,7 +109,18 @@ class Result:
         row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
         arrived = x.offered_at(ends) - row["offered"]  # since the row's tick
         row["counter"] = self._log[rows, LOG_COUNTER]
-        return derive(row, arrived, x.derive, x.sample_every)
+        if not x.derive_steps:
+            return derive(row, arrived, x.derive, x.sample_every)
+        # the rule changed in the run (a Simulation's set(strategy=...)): each point is predicted
+        # by the rule in force at its tick, as the engine checked it
+        out = {name: np.array(row[name]) for name in row if name != "counter"}
+        seg = np.searchsorted([d[0] for d in x.derive_steps], ends, side="right") - 1
+        for j, (_, mode, every) in enumerate(x.derive_steps):
+            mask = seg == j
+            got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], mode, every)
+            for name, value in got.items():
+                out[name][mask] = value
+        return out
 
     @cached_property
     def table(self) -> np.ndarray:

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-IDENTITY_TERMS = ("delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
-                  "lost_in_crash", "queue_end", "in_service_end", "producer_backlog_end")
+from bpsim.result import IDENTITY_TERMS
 
 
 def assert_books_balance(result):

@@ -74,7 +74,7 @@ def test_order_does_not_change_how_many_are_inside(strategy):
 def test_fifo_and_lifo_same_mean_sojourn_lifo_larger_variance():
     # M/M/1 at rho = 0.8 with room enough never to drop: E[T] = 1/(mu - lambda) for both orders.
     kw = dict(strategy="drop_newest", producer_rate=80.0, consumer_rate=MU, capacity=10_000,
-              duration_s=400.0, arrivals="poisson", service="exponential", rng=5)
+              duration_s=2000.0, arrivals="poisson", service="exponential", rng=5)
     fifo, lifo = simulate(order="fifo", **kw), simulate(order="lifo", **kw)
     lf, ll = fifo.latency_s, lifo.latency_s
     # the same number in system at every tick, hence the same mean number in system
