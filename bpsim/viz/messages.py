@@ -272,6 +272,7 @@ class MessageView:
         self.last_step_s = math.nan
         self.bursts = []            # (time_s, n) of every burst sent, for the record
         self._build()
+        self._frames()              # every lane has a frame from the start (time 0)
 
     # -- the simulations -------------------------------------------------------------------------
     def _build(self):
@@ -338,7 +339,7 @@ class MessageView:
         the bursts ``[(time_s, n), ...]`` when their time comes; the last frames."""
         todo = sorted((float(t), int(n)) for t, n in bursts)
         end = self.now + seconds
-        frames = self._frames() if not self.lanes[0].history["t"] else [l.last for l in self.lanes]
+        frames = [lane.last for lane in self.lanes]
         frame_s = max(self.speed / FPS, self.lanes[0].sim.dt_s)
         while self.now < end - 1e-9 and not self.ended:
             while todo and todo[0][0] <= self.now + 1e-12:
