@@ -159,3 +159,10 @@ def test_the_widget_ships_its_code_and_is_told_the_frames():
     before = w.status["seq"]
     view.handle({"event": "tick", "real_s": 1 / 30})
     assert w.status["seq"] == before + 1 and w.frames[0]["seq"] == before + 1
+
+
+def test_a_strategy_keyword_goes_to_the_lane_that_takes_it():
+    view = M.MessageView(strategy="unbounded", compare="shed", retries=2, **SMALL)
+    assert view.sims[1].strategy.retries == 2
+    with pytest.raises(ValueError, match="retries=2 is not valid with strategy='unbounded'"):
+        M.MessageView(strategy="unbounded", compare="block", retries=2)

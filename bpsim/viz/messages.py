@@ -278,12 +278,15 @@ class MessageView:
     def _build(self):
         cls = _simulation_class()
         self.lanes = []
+        from ..strategies import keywords
+        known = keywords()
+        # a strategy keyword that some lane takes goes to that lane only; one that no lane takes
+        # goes to the first, whose strategy refuses it in the library's words
+        taken = {k for k in self._overrides
+                 if k in known and any(s in known[k] for s in self._strategies)}
         for i, name in enumerate(self._strategies):
-            kw = dict(self._overrides)
-            if i > 0:   # a strategy keyword the other lane's strategy does not take stays out
-                kw = self._fit(name, kw)
-            else:
-                kw = self._fit(name, kw, strict=True)
+            kw = {k: v for k, v in self._overrides.items()
+                  if k not in known or name in known[k] or (i == 0 and k not in taken)}
             self.lanes.append(Lane(cls(self._scenario, strategy=name, rng=self._seed, **kw), i))
         self._carry = 0.0
         self.ended = ""

@@ -39,6 +39,12 @@ function fmt(v) {
   return Math.round(v).toLocaleString("en-US");
 }
 
+function bytes(v) {
+  const units = [[1e9, "GB"], [1e6, "MB"], [1e3, "kB"]];
+  for (const [d, u] of units) if (v >= d) return `${+(v / d).toPrecision(3)} ${u}`;
+  return `${Math.round(v)} B`;
+}
+
 function el(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -122,7 +128,8 @@ class Lane {
   grid(n) {
     if (this.cells && this.cells.n === n) return this.cells;
     const b = this.buf;
-    let s = Math.floor(Math.sqrt((b.w * b.h) / Math.max(1, n)));
+    // a short buffer is one row (a queue reads as a line); a long one a grid, head at top right
+    let s = n * 8 <= b.w ? Math.floor(b.w / n) : Math.floor(Math.sqrt((b.w * b.h) / Math.max(1, n)));
     s = Math.max(3, Math.min(22, s));
     let cols = Math.max(1, Math.floor(b.w / s)), rows = Math.ceil(n / cols);
     while (rows * s > b.h && s > 3) { s -= 1; cols = Math.max(1, Math.floor(b.w / s)); rows = Math.ceil(n / cols); }
@@ -260,7 +267,7 @@ class Lane {
       c.strokeStyle = "#222"; c.lineWidth = 1; c.strokeRect(B.x, y, w, 10);
       c.fillStyle = frac > 0.8 ? "#D55E00" : "#999999"; c.fillRect(B.x, y, w * frac, 10);
       c.fillStyle = "#222";
-      c.fillText(`memory ${(s.mem / 1e6).toFixed(1)} of ${(s.mem_limit / 1e6).toFixed(0)} MB`, B.x, y + 22);
+      c.fillText(`memory ${bytes(s.mem)} of ${bytes(s.mem_limit)}`, B.x, y + 22);
     }
     // consumers, each with the message it serves and its progress
     const nw = Math.min(24, s.workers);
