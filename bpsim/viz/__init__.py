@@ -10,3 +10,13 @@
 Importing it loads no plotting or widget library; each figure or dashboard imports matplotlib or
 ipywidgets when it is first drawn.
 """
+
+#: The message view (:mod:`.messages`), importable from here; it loads on first use.
+_MESSAGES = ("MessageView", "messages_dashboard", "render_messages", "show_messages")
+
+
+def __getattr__(name):
+    if name in _MESSAGES:
+        from . import messages
+        return getattr(messages, name)
+    raise AttributeError(f"module 'bpsim.viz' has no attribute {name!r}")

@@ -1,0 +1,168 @@
+"""The message view's kernel side: the frames it sends, its controls, its still twin, its errors."""
+from __future__ import annotations
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import bpsim  # noqa: E402
+from bpsim.viz import messages as M  # noqa: E402
+
+SMALL = dict(producer_rate=150, consumer_rate=100, capacity=20)
+
+
+def _adds_up(tot):
+    return tot["offered"] == sum(tot[t] for t in M.TERMS)
+
+
+@pytest.mark.parametrize("strategy", ["drop_newest", "block", "shed", "sample", "unbounded"])
+def test_every_frame_accounts_for_every_message_exactly_once(strategy):
+    extra = {"retries": 2} if strategy == "shed" else {}
+    if strategy == "unbounded":
+        extra = {"memory_limit_bytes": 200_000, "restart_s": 0.5}
+    view = M.MessageView(strategy=strategy, speed=1.0, **SMALL, **extra)
+    seen = {name: 0 for name in M.COUNTS}
+    first = view.lanes[0].last["tot"]
+    for i in range(120):
+        if i == 40:
+            view.burst(300, show=False)
+        (f,) = view.step()
+        json.dumps(f)                      # what is sent is plain JSON
+        assert f["adds_up"] and _adds_up(f["tot"]), f["tot"]
+        for name, a in f["c"].items():
+            assert len(a) == f["ticks"]
+            seen[name] += sum(a)
+    tot = f["tot"]
+    # the per-tick counts of all frames add up to the totals: each message counted once
+    for name in ("delivered", "timed_out", "expired", "dropped", "shed", "sampled_out"):
+        assert seen[name] == tot[name] - first[name], name
+    assert seen["lost"] == tot["lost_in_crash"] - first["lost_in_crash"]
+    assert seen["offered"] == tot["offered"] - first["offered"]
+    if strategy == "unbounded":
+        assert tot["lost_in_crash"] > 0, "the small memory limit should crash the server"
+
+
+def test_frames_follow_the_simulation_and_a_burst_raises_offered():
+    view = M.MessageView(**SMALL, speed=0.1)
+    view.step(0.5)
+    before = view.lanes[0].last["tot"]["offered"]
+    (f,) = view.burst(200)                # while paused: one tick, so the burst is seen at once
+    assert f["tot"]["offered"] >= before + 200
+    assert f["c"]["injected"] == [200]
+    assert view.now == pytest.approx(0.5 + view.lanes[0].sim.dt_s)
+
+
+def test_slow_motion_below_a_tick_per_frame_still_moves():
+    view = M.MessageView(**SMALL, speed=0.01)       # a third of a tick per frame
+    for _ in range(30):
+        view.step()
+    assert view.now == pytest.approx(0.01, abs=view.lanes[0].sim.dt_s)
+
+
+def test_controls_map_to_sim_set_without_a_restart():
+    view = M.MessageView(**SMALL, compare="block")
+    view.step(1.0)
+    view.handle({"event": "set", "changes": {"capacity": 60, "consumers": 3,
+                                             "producer_rate": 400}})
+    for sim in view.sims:
+        assert (sim.scenario.capacity, sim.scenario.consumers, sim.scenario.producer_rate) == \
+            (60, 3, 400)
+        assert sim.now == pytest.approx(1.0), "a setting restarted the simulation"
+    view.handle({"event": "set", "lane": 0, "changes": {"strategy": "shed"}})
+    view.handle({"event": "set", "changes": {"retries": 2}})   # only the shed lane takes it
+    assert [s.strategy.name for s in view.sims] == ["shed", "block"]
+    assert view.sims[0].strategy.retries == 2
+    assert view.status()["strategies"] == ["shed", "block"] and not view.error
+    (f0, f1) = view.step(0.5)
+    assert f0["s"]["capacity"] == 60 and f0["s"]["active"] == 3 and f0["adds_up"]
+
+
+def test_two_lanes_get_the_same_traffic():
+    view = M.MessageView(**SMALL, strategy="drop_newest", compare="block", rng=7)
+    view.play_for(2.0, bursts=[(1.0, 100)])
+    a, b = (lane.last["tot"] for lane in view.lanes)
+    assert a["offered"] == b["offered"] > 100
+    assert a["dropped"] > 0 and b["producer_backlog_end"] > 0 and b["dropped"] == 0
+
+
+def test_the_scale_says_how_many_messages_a_dot_is():
+    assert M.dot_scale(150 + 100, 0.1) == 1
+    assert M.dot_scale(1e6, 1.0) > 1
+    view = M.MessageView(producer_rate=200_000, consumer_rate=50_000, capacity=50_000, speed=1.0)
+    (f,) = view.step()
+    assert f["k"] > 1 and f["k"] in M.SCALES
+
+
+def test_page_errors_are_shown_not_raised():
+    view = M.MessageView(**SMALL)
+    view.handle({"event": "set", "changes": {"capacity": -5}})
+    assert view.error.startswith("capacity=-5 is not valid: use")
+    view.handle({"event": "speed", "speed": 3})
+    assert view.error.startswith("speed=3 is not valid: use one of")
+    view.handle({"event": "tick", "real_s": 1 / 30})
+    assert view.error == ""
+
+
+def test_the_horizon_stops_the_view_and_reset_starts_again():
+    from bpsim.simulation import HORIZON_TICKS
+    view = M.MessageView(**SMALL, dt_s=0.01, speed=1.0)
+    view.step(HORIZON_TICKS * 0.01 - 0.05)
+    for _ in range(10):
+        view.step(0.04)
+    assert view.ended and "reset" in view.ended
+    assert view.status()["ended"] == view.ended
+    view.handle({"event": "reset"})
+    assert view.now == 0 and not view.ended
+
+
+@pytest.mark.parametrize("kwargs, start", [
+    ({"strategy": "fastest"}, "strategy='fastest' is not valid: use"),
+    ({"compare": "nope"}, "compare='nope' is not valid: use"),
+    ({"speed": 0.3}, "speed=0.3 is not valid: use one of"),
+    ({"burst": 0}, "burst=0 is not valid: use a whole number of messages"),
+    ({"capacity": -1}, "capacity=-1 is not valid: use"),
+])
+def test_bad_arguments_are_named(kwargs, start):
+    with pytest.raises(ValueError) as err:
+        M.MessageView(**kwargs)
+    assert str(err.value).startswith(start), str(err.value)
+
+
+def test_the_still_twin_has_title_axes_legend_and_a_sentence(capsys):
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    M.show_messages(strategy="drop_newest", compare="block", **SMALL)
+    text = capsys.readouterr().out
+    assert "drop_newest: of" in text and "block: of" in text and "it adds up" in text
+    fig = plt.gcf()
+    assert fig._suptitle is not None and fig._suptitle.get_text()
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_legend() is not None
+    assert "(s)" in fig.axes[0].get_xlabel()
+    plt.close("all")
+    assert M.show_messages(show=False, **SMALL).startswith("After 10 s with bursts of 200 at 4 s")
+
+
+def test_the_widget_ships_its_code_and_is_told_the_frames():
+    view = M.MessageView(**SMALL)
+    w = view.widget
+    assert "export default" in w._esm and "uPlot" in w._esm
+    own = (M._HERE / "static" / "messages.js").read_text()
+    # nothing is fetched at run time: no address, no import, no fetch in the view's own code
+    assert not any(s in own for s in ("http://", "https://", "import(", "fetch(", "import "))
+    assert ".bpsim-messages" in w._css
+    before = w.status["seq"]
+    view.handle({"event": "tick", "real_s": 1 / 30})
+    assert w.status["seq"] == before + 1 and w.frames[0]["seq"] == before + 1
+
+
+def test_a_strategy_keyword_goes_to_the_lane_that_takes_it():
+    view = M.MessageView(strategy="unbounded", compare="shed", retries=2, **SMALL)
+    assert view.sims[1].strategy.retries == 2
+    with pytest.raises(ValueError, match="retries=2 is not valid with strategy='unbounded'"):
+        M.MessageView(strategy="unbounded", compare="block", retries=2)
