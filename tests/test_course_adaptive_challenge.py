@@ -1,4 +1,6 @@
 """The challenge: a scenario suite, a scorer that can be trusted, and a scoreboard."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,10 +16,26 @@ def backwards(obs):
     return budget_slots(obs) if obs.service_rate_per_s < 50 else 1
 
 
+def _policies():
+    # the built-ins, with the fixed one (50) replaced by a sweep of sizes
+    return builtin_policies()[1:] + [FixedCapacity(c) for c in FIXED] + [backwards]
+
+
+#: Seed sets for the claims about policies: the suite's own seeds, then the same four scenarios
+#: with every seed moved by 100, 200, ... One seed is one draw of the traffic; a claim about a
+#: policy has to hold over draws, not on the one the notebook happens to show.
+SEED_SETS = 8
+
+
 @pytest.fixture(scope="module")
 def board():
-    # the built-ins, with the fixed one (50) replaced by a sweep of sizes
-    return run_suite(builtin_policies()[1:] + [FixedCapacity(c) for c in FIXED] + [backwards])
+    return run_suite(_policies())
+
+
+@pytest.fixture(scope="module")
+def boards(board):
+    return [board] + [run_suite(_policies(), [replace(ch, seed=ch.seed + 100 * k) for ch in suite()])
+                      for k in range(1, SEED_SETS)]
 
 
 BUILT_INS = ("adaptive", "codel", "aimd")
@@ -28,13 +46,20 @@ def best_fixed(board):
 
 
 @pytest.mark.parametrize("name", BUILT_INS)
-def test_adaptive_policies_meet_the_target_more_often_than_the_best_fixed_buffer(board, name):
+def test_adaptive_policies_meet_the_target_more_often_than_the_best_fixed_buffer(boards, name):
     # "Best" is the fixed capacity with the highest total: the one you would have to pick
     # for every condition. On the slowdown it is either too large or was too small elsewhere.
-    best = best_fixed(board)
-    assert board.get(name, "slowdown").on_target > board.get(best, "slowdown").on_target
-    assert board.get(name, "slowdown").score > board.get(best, "slowdown").score
+    # Over seeds, not on one: on single draws CoDel and AIMD now and then fall behind it in the
+    # slowdown (in 40 seed sets, CoDel on 3 and AIMD on 5, by up to 1.3 points); the reference
+    # never did.
+    def gain(b, metric):
+        s = b.get(name, "slowdown")
+        return getattr(s, metric) - getattr(b.get(best_fixed(b), "slowdown"), metric)
 
+    assert np.mean([gain(b, "on_target") for b in boards]) > 0.05
+    assert np.mean([gain(b, "score") for b in boards]) > 1
+    if name == "adaptive":
+        assert all(gain(b, "score") > 0 for b in boards)
 
 @pytest.mark.parametrize("name", BUILT_INS)
 def test_built_in_policies_never_exceed_the_memory_budget(board, name):
@@ -51,18 +76,25 @@ def test_a_large_fixed_buffer_overruns_a_shrinking_budget(board):
     assert board.get("fixed 5", "memory").over_budget_s == 0
 
 
-def test_the_scorer_ranks_a_deliberately_bad_policy_last(board):
-    assert board.ranking()[-1] == "backwards"
+def test_the_scorer_ranks_a_deliberately_bad_policy_at_the_bottom(boards):
+    # backwards scores below every sensible policy on every draw; the other bad one, a fixed
+    # buffer of 99 (a second of work at full speed, twice the target; four at a quarter speed),
+    # shares the bottom with it, and which of the two is last is luck of the draw (in 40 seed
+    # sets backwards was last on 26, fixed 99 on 14)
+    for b in boards:
+        assert set(b.ranking()[-2:]) == {"backwards", "fixed 99"}
 
 
-def test_the_reference_policy_beats_every_fixed_buffer_in_total(board):
-    assert board.total("adaptive") > max(board.total(f"fixed {c}") for c in FIXED)
+def test_the_reference_policy_beats_every_fixed_buffer_in_total(boards):
+    for b in boards:
+        assert b.total("adaptive") > max(b.total(f"fixed {c}") for c in FIXED)
 
 
-def test_fixed_size_is_wrong_both_ways(board):
+def test_fixed_size_is_wrong_both_ways(boards):
     # too small drops good traffic in the surge; too large misses the target in the slowdown
-    assert board.get("fixed 5", "burst").lost > 3 * board.get("fixed 50", "burst").lost
-    assert board.get("fixed 99", "slowdown").on_target < board.get("fixed 5", "slowdown").on_target
+    for b in boards:
+        assert b.get("fixed 5", "burst").lost > 3 * b.get("fixed 50", "burst").lost
+        assert b.get("fixed 99", "slowdown").on_target < b.get("fixed 5", "slowdown").on_target
 
 
 def test_score_is_the_documented_formula(board):
