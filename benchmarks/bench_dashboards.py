@@ -2,8 +2,8 @@
 
     PYTHONPATH=. python benchmarks/bench_dashboards.py
 
-Covers the dashboards of notebooks 01 (crash), 02 (strategies), 04 (the incident explorer) and
-05 (the challenge's explore widget). Each change is applied through ``Dashboard.update`` (what
+Covers the dashboards of notebooks 01 (crash), 02 (strategies), 04 (the incident explorer), 05
+(the challenge's explore widget) and 07 (clients that give up). Each change is applied through ``Dashboard.update`` (what
 the dashboard's worker does for each value a drag reaches): the simulation at the 1 ms tick (04:
 the story's 2 s), the browser chart's frame (screen-resolution series) and its state sent to the
 page. Median of several repeats, in milliseconds. The browser adds its own share on top (sending,
@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from bpsim.course import adaptive_challenge as challenge_plots, openai_outage as incident, the_scenario, strategies as course_strategies
+from bpsim.course import adaptive_challenge as challenge_plots, clients_that_give_up as clients
+from bpsim.course import openai_outage as incident, the_scenario, strategies as course_strategies
 
 REPEAT = 5
 DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
@@ -24,7 +25,8 @@ DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb
             "incident": dict(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
                              retry="immediate"),
             "challenge": dict(name="adaptive", latency_target_s=0.5, memory_budget_mb=10.0,
-                              slowdown=0.25)}
+                              slowdown=0.25),
+            "clients": dict(producer_rate=90, client_timeout_s=1.0, capacity=500, order="fifo")}
 
 
 def uncached(dashboard, change):
@@ -73,6 +75,10 @@ if __name__ == "__main__":
                                           "sample", "shed", "adaptive")]
           + [{"strategy": "drop_newest", "consumers": 5}, {"capacity": 5000},
              {"producer_rate": 5000}, {"sample_every": 3, "strategy": "sample"}])
+    cli = clients.clients_dashboard()
+    bench("clients dashboard", cli, [{"producer_rate": 95}, {"producer_rate": 150},
+                                     {"client_timeout_s": 0.5}, {"capacity": 100},
+                                     {"order": "lifo"}, {"order": "adaptive_lifo"}])
     start = time.perf_counter()
     inc = incident.outage_dashboard()
     print(f"incident explorer built in {1000 * (time.perf_counter() - start):.0f} ms")
@@ -96,7 +102,8 @@ if __name__ == "__main__":
             d.update(**DEFAULTS["incident" if d is inc else "challenge"])
             wall, cpu = timed(d, change)
             print(f"  {str(change):<45} {new_wall:6.0f} {new_cpu:5.0f} {wall:12.0f} {cpu:5.0f}")
-    for name, d in (("crash", crash), ("strategy", strat), ("incident", inc), ("challenge", chal)):
+    for name, d in (("crash", crash), ("strategy", strat), ("incident", inc), ("challenge", chal),
+                    ("clients", cli)):
         d.update(**{k: v for k, v in DEFAULTS[name].items()})
         wall, cpu = timed(d, {}, repeat=15)
         print(f"{name} dashboard at its defaults, median of 15: {wall:.0f} ms wall, {cpu:.0f} ms cpu")

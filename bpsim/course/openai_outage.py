@@ -740,7 +740,9 @@ def outage_dashboard(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=Fals
     import ipywidgets as w
     style = {"description_width": "150px"}
     controls = {
-        "nodes": slider(nodes, 500, 4000, 250, "nodes"),
+        # 50 nodes a step (71 of them): a pointer drag reaches a new value every few pixels, so
+        # the chart follows it; every value of the story (multiples of 250) is still on it
+        "nodes": slider(nodes, 500, 4000, 50, "nodes"),
         "per_node_rate": slider(per_node_rate, 0.1, 1.0, 0.1, "req/s/node", integer=False),
         "api_servers": slider(api_servers, 1, 10, 1, "API servers"),
         "fairness": w.Checkbox(value=fairness, description="priority & fairness", style=style),

@@ -5,13 +5,13 @@
 //   (one float64 buffer, offsets in the spec), `caption` is the sentence under the charts.
 // * Redraws happen at most once per animation frame, with the newest state: frames that arrive
 //   faster than the page can paint are skipped, the last one is always drawn.
-// * `controls` lists the dashboard's controls: while one moves, the newest values of all of them
-//   are sent to the kernel as a custom message (at most one per SEND_MS, the last always sent),
-//   so the kernel hears every drag without waiting for the slider's own throttled sync.
-// * The root element carries what a test needs: data-draws (redraws so far), data-values (the
-//   values drawn, JSON) and data-checksum (the sum of every finite number drawn).
-
-const SEND_MS = 30;
+// * The kernel hears a drag through the sliders' own sync (ipywidgets sends one message per
+//   kernel round trip, the newest value, while the slider moves). No message of our own: every
+//   message to the kernel costs the page two status messages, and JupyterLab lays out its
+//   toolbar for each; sending the values ourselves as well made dragging slower, not faster.
+// * The root element carries what a test needs: data-draws (redraws so far), data-builds (how
+//   many times the uPlot objects were made: once, unless the chart's shape changed),
+//   data-values (the values drawn, JSON) and data-checksum (the sum of every finite number drawn).
 
 function clock(h) {
   const m = Math.round(h * 60);
@@ -79,10 +79,14 @@ function options(spec, p, width) {
           pxAlign: 0};
 }
 
-function shape(spec) {  // what forces new uPlot objects (anything else is updated in place)
+function shape(spec) {
+  // What forces new uPlot objects; anything else (data, ranges, titles, the legend's labels,
+  // which carry numbers such as "memory limit (50 MB)") is updated in place. A new uPlot is a
+  // new canvas, new DOM and a forced layout of the page: it must not happen on every step of a
+  // drag.
   return JSON.stringify([spec.height, spec.font_px, spec.columns, spec.panels.map((p) => [
     p.yscale, p.linthresh, p.xformat, p.xlabel, p.ylabel, !!p.ylim, !!p.xlim,
-    p.series.map((s) => [s.label, s.color, s.width, s.dash, s.kind, s.size])])]);
+    p.series.map((s) => [s.color, s.width, s.dash, s.kind, s.size])])]);
 }
 
 function checksum(all) {
@@ -91,7 +95,7 @@ function checksum(all) {
   return sum;
 }
 
-function render({model, el, host}) {
+function render({model, el}) {
   const root = document.createElement("div");
   root.className = "bpsim-chart";
   const grid = document.createElement("div");
@@ -100,12 +104,15 @@ function render({model, el, host}) {
   caption.className = "bpsim-caption";
   root.append(grid, caption);
   el.appendChild(root);
-  let plots = [], built = null, scheduled = false, draws = 0;
+  let plots = [], built = null, scheduled = false, draws = 0, builds = 0;
+  // The root's width, as the ResizeObserver last reported it: reading clientWidth in a redraw
+  // would force the browser to lay out the whole notebook first.
+  let rootWidth = 0;
 
   const width = () => {
     const cols = model.get("spec").columns || 1;
-    const w = root.clientWidth || el.clientWidth || 900;
-    return Math.max(260, Math.floor(w / cols) - 8);
+    if (!rootWidth) rootWidth = root.clientWidth || el.clientWidth || 900;   // first build only
+    return Math.max(260, Math.floor(rootWidth / cols) - 8);
   };
 
   const draw = () => {
@@ -127,6 +134,7 @@ function render({model, el, host}) {
         return new uPlot(options(spec, p, width()), panelData(spec, all, p), cell);
       });
       built = key;
+      builds += 1;
     } else {
       spec.panels.forEach((p, i) => {
         const u = plots[i];
@@ -141,6 +149,7 @@ function render({model, el, host}) {
         u.root.querySelectorAll(".u-legend .u-series").forEach((row, k) => {
           const label = row.querySelector(".u-label");
           const want = k === 0 ? p.xlabel : p.series[k - 1].label;
+          if (u.series[k]) u.series[k].label = want;
           if (label && label.textContent !== want) label.textContent = want;
         });
       });
@@ -150,6 +159,7 @@ function render({model, el, host}) {
     if (caption.textContent !== text) caption.textContent = text;
     draws += 1;
     root.dataset.draws = String(draws);
+    root.dataset.builds = String(builds);
     root.dataset.values = JSON.stringify(model.get("drawn") || {});
     root.dataset.checksum = String(checksum(all));
   };
@@ -165,43 +175,27 @@ function render({model, el, host}) {
   model.on("change:drawn", schedule);   // new values, the same picture: still a redraw
   draw();
 
-  const resize = new ResizeObserver(() => {
-    const w = width();
-    plots.forEach((u) => { if (Math.abs(u.width - w) > 2) u.setSize({width: w, height: u.height}); });
+  const resize = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      if (e.target === caption) {
+        // The sentence's box only grows: a sentence a line shorter while a slider moves must
+        // not pull up (and lay out again) the whole notebook below the chart.
+        const h = Math.ceil(e.borderBoxSize ? e.borderBoxSize[0].blockSize : e.contentRect.height);
+        if (h > (parseFloat(caption.style.minHeight) || 0)) caption.style.minHeight = `${h}px`;
+        continue;
+      }
+      const cw = Math.round(e.contentRect.width);
+      if (!cw || cw === rootWidth) continue;
+      rootWidth = cw;
+      const w = width();
+      plots.forEach((u) => { if (Math.abs(u.width - w) > 2) u.setSize({width: w, height: u.height}); });
+    }
   });
   resize.observe(root);
+  resize.observe(caption);
 
-  // -- the controls' newest values, straight to the kernel while they move --------------------
-  const names = model.get("control_names") || [];
-  const refs = model.get("controls") || [];
-  const controls = [];
-  let last = 0, timer = null;
-  const send = () => {
-    timer = null;
-    last = performance.now();
-    const values = {};
-    controls.forEach((c, k) => { if (c) values[names[k]] = c.get("value"); });
-    model.send({event: "values", values});
-  };
-  const changed = () => {
-    if (timer !== null) return;  // a send is already due: it will carry the newest values
-    const wait = Math.max(0, SEND_MS - (performance.now() - last));
-    timer = setTimeout(send, wait);
-  };
-  // anywidget >= 0.10 hands a `host` that finds other widgets; older ones expose the manager.
-  const find = host && host.getModel ? (ref) => host.getModel(ref)
-    : (ref) => model.widget_manager.get_model(String(ref).replace(/^IPY_MODEL_/, ""));
-  if (refs.length) {
-    refs.forEach((ref, k) => {
-      Promise.resolve().then(() => find(ref)).then((c) => {
-        controls[k] = c;
-        c.on("change:value", changed);
-      }).catch(() => {});
-    });
-  }
   return () => {
     resize.disconnect();
-    controls.forEach((c) => c && c.off("change:value", changed));
     plots.forEach((u) => u.destroy());
   };
 }

@@ -249,7 +249,6 @@ def _chart_class():
         return _Chart
     import anywidget
     import traitlets
-    from ipywidgets import widget_serialization
 
     js, css = _assets()
 
@@ -263,8 +262,6 @@ def _chart_class():
         preformatted = traitlets.Bool(False).tag(sync=True)
         #: The values the frame was made from (the page shows them as ``data-values``).
         drawn = traitlets.Dict().tag(sync=True)
-        controls = traitlets.List().tag(sync=True, **widget_serialization)
-        control_names = traitlets.List().tag(sync=True)
 
         def show(self, frame: Frame, values: dict | None = None) -> None:
             spec, data = frame.payload()

@@ -9,14 +9,14 @@ functions of the same values:
 * ``render(fig, **values) -> str``: draws the same run into a matplotlib figure and returns the
   same sentence: the *still* picture (:func:`still`, and :attr:`Dashboard.figure`).
 
-The way of a slider value, while it is dragged: the slider's model in the page changes; the
-chart's view in the page sends the newest values of every control to the kernel (a custom widget
-message, at most one each 30 ms, the last one always); :meth:`Dashboard.request` files them as
-*the* pending values and wakes the dashboard's worker thread; the worker takes the newest pending
-values (older ones are dropped, never queued), calls ``chart(**values)`` and sends the frame; the
-page draws the newest frame it has at its next animation frame. The slider's own (throttled)
-sync reaches :meth:`Dashboard.request` too; values already drawn are not drawn twice. So the chart
-follows the drag at the pace the simulation allows, and the last value always wins.
+The way of a slider value, while it is dragged: the slider's model in the page changes and syncs
+to the kernel (ipywidgets sends one message per kernel round trip, always the newest value; the
+kernel's side only files it, so the round trip is short); :meth:`Dashboard.request` files the
+values as *the* pending ones and wakes the dashboard's worker thread; the worker takes the newest
+pending values (older ones are dropped, never queued), calls ``chart(**values)`` and sends the
+frame as one widget message; the page draws the newest frame it has at its next animation frame.
+Values already drawn are not drawn twice. So the chart follows the drag at the pace the
+simulation allows, and the last value always wins.
 
 Every run is the same simulation as the still figure (the 1 ms tick unless a notebook says
 otherwise): what a learner explores is what the static figures show.
@@ -139,9 +139,7 @@ class Dashboard:
         self.figsize = figsize
         self.margins = {**PREVIEW_MARGINS, **(margins or {})}
         self._preformatted = preformatted
-        self.chart = charts.Chart(controls=list(self.controls.values()),
-                                  control_names=list(self.controls))
-        self.chart.on_msg(self._from_page)
+        self.chart = charts.Chart()
         # two columns of controls where there is room for usable sliders, one on a projector
         boxes = w.GridBox(list(self.controls.values()), layout=w.Layout(
             grid_template_columns="repeat(auto-fill, minmax(440px, 1fr))"))
@@ -255,21 +253,6 @@ class Dashboard:
                     self.chart.caption = ("This setting could not be drawn: "
                                           f"{type(err).__name__}: {err}\n"
                                           + traceback.format_exc(limit=3))
-
-    def _from_page(self, _widget, content, _buffers):
-        if isinstance(content, dict) and content.get("event") == "values":
-            got = content.get("values") or {}
-            values = {}
-            for name, v in got.items():
-                c = self.controls.get(name)
-                if c is None:
-                    continue
-                cur = c.value
-                try:   # the page's numbers are JSON: give each control its own type back
-                    values[name] = type(cur)(v) if isinstance(cur, (bool, int, float)) else v
-                except (TypeError, ValueError):
-                    values[name] = v
-            self.request(values)
 
     def _changed(self, change):
         if not self._quiet:

@@ -1,8 +1,9 @@
 """Dragging a slider: the browser chart follows it while it moves, and ends on the right picture.
 
-For each notebook with a dashboard (01, 02, 04, 05): run it in JupyterLab, drag the dashboard's
-first slider with the pointer (mouse moves at 60 a second from the page's own timer), and check
-that the chart was redrawn during the drag (not only at the end), that the final chart shows the
+For each notebook with a dashboard (01, 02, 04, 05, 07): run it in JupyterLab, drag the
+dashboard's first slider with the pointer (mouse moves at 60 a second from the page's own timer),
+and check that the chart was redrawn during the drag (not only at the end), mostly in place (new
+uPlot objects only when the chart's shape changes, not on every step), that the final chart shows the
 slider's final value, and that the final chart and sentence are those of a fresh run with the
 same values in this process: the still twin's sentence (``show_X``) and the checksum of the
 numbers of ``chart_X`` (what the page reports it drew). No times are asserted.
@@ -25,7 +26,12 @@ DASHBOARDS = {
     "notebooks/02-strategies.ipynb": ("strategies", "show_strategy", "chart_strategy"),
     "notebooks/04-openai-outage.ipynb": ("openai_outage", "show_outage", "chart_outage"),
     "notebooks/05-adaptive-challenge.ipynb": ("adaptive_challenge", "show_policy", None),
+    "notebooks/07-clients-that-give-up.ipynb": ("clients_that_give_up", "show_clients",
+                                                "chart_clients"),
 }
+
+_BUILDS_JS = """([sel, i]) => +document.querySelector(sel).querySelectorAll('.jp-Cell')[i]
+    .querySelector('.bpsim-chart').dataset.builds"""
 
 
 def _fresh(module: str, show: str, chart: str | None, values: dict):
@@ -66,6 +72,7 @@ def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page,
     lo, hi = float(control["min"]), float(control["max"])
     frac = (float(control["now"]) - lo) / max(hi - lo, 1e-12)
     x1 = track["x"] + track["width"] * (0.15 if frac > 0.5 else 0.85)
+    builds = page.evaluate(_BUILDS_JS, [H.NOTEBOOK, cell])
     page.evaluate(H.WATCH_JS, [cell, control["index"]])
     page.evaluate(H.DRAG_JS, [cell, control["index"], x1, 90, 16])
     page.wait_for_function("window.__bpsimHeld === true", timeout=60_000)
@@ -86,6 +93,10 @@ def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page,
     watch = page.evaluate("window.__bpsimDrag")
     during = [f for f in watch["frames"] if watch["t0"] <= f[0] <= watch["last"]]
     assert len(during) >= 2, f"{notebook}: the chart was not redrawn during the drag ({during})"
+    rebuilt = page.evaluate(_BUILDS_JS, [H.NOTEBOOK, cell]) - builds
+    assert rebuilt <= len(during) // 2, (
+        f"{notebook}: the charts were made anew {rebuilt} times in {len(during)} redraws "
+        "(a redraw should update them in place)")
     shown = page.evaluate(
         """([sel, i]) => {
             const c = document.querySelector(sel).querySelectorAll('.jp-Cell')[i]
