@@ -304,7 +304,8 @@ class Lane {
     c.fillStyle = "#222"; c.textAlign = "right";
     const capText = s.capacity >= 0 ? `buffer ${fmt(s.depth)} / ${fmt(s.capacity)} slots`
       : `buffer ${fmt(s.depth)} (unbounded)`;
-    c.fillText(capText, B.x + B.w + 3, Math.min(g.y0 - 14, mid - 26));
+    // above the arc the admitted messages fly along
+    c.fillText(capText, B.x + B.w + 3, Math.max(10, Math.min(g.y0 - 14, mid - 40)));
     const frac = Math.min(1, s.mem / Math.max(1, s.mem_limit));
     if (s.capacity < 0 || (s.mem_limit > 0 && frac >= 0.05)) {
       const y = g.y0 + g.rows * g.s + 10, w = B.w;
@@ -328,7 +329,7 @@ class Lane {
     const w0 = this.worker(0);
     c.fillStyle = "#222"; c.textAlign = "center";
     c.fillText(`${s.active} consumer${s.active === 1 ? "" : "s"}${s.workers > nw ? ` (${nw} drawn)` : ""}`,
-               this.cons.x + this.cons.w / 2, Math.max(10, Math.min(w0.y - 12, mid - 26)));
+               this.cons.x + this.cons.w / 2, Math.max(10, Math.min(w0.y - 12, mid - 40)));
     // down: everything greyed, crossed out, and the restart counting down
     if (down) {
       const top = Math.min(g.y0, w0.y) - 6, wl = this.worker(nw - 1);
