@@ -330,24 +330,32 @@ class Lane {
     c.fillStyle = "#222"; c.textAlign = "center";
     c.fillText(`${s.active} consumer${s.active === 1 ? "" : "s"}${s.workers > nw ? ` (${nw} drawn)` : ""}`,
                this.cons.x + this.cons.w / 2, Math.max(10, Math.min(w0.y - 12, mid - 40)));
-    // down: everything greyed, crossed out, and the restart counting down
+    // down: everything greyed, crossed out, and the restart counting down (the words over the
+    // dots, which would hide them)
+    let say = null;
     if (down) {
-      const top = Math.min(g.y0, w0.y) - 6, wl = this.worker(nw - 1);
-      const bottom = Math.max(g.y0 + g.rows * g.s, wl.y + wl.h) + 6;
+      const wl = this.worker(nw - 1);
+      const top = Math.min(g.y0, w0.y, mid - 40) - 6;
+      const bottom = Math.max(g.y0 + g.rows * g.s, wl.y + wl.h, mid + 40) + 6;
       const x0 = B.x - 6, x1 = this.cons.x + this.cons.w + 6;
       c.fillStyle = "rgba(120,120,120,0.55)";
       c.fillRect(x0, top, x1 - x0, bottom - top);
       c.strokeStyle = "#D55E00"; c.lineWidth = 4; c.setLineDash([10, 6]);
       c.strokeRect(x0, top, x1 - x0, bottom - top);
       c.setLineDash([]);
-      const left = Math.max(0, (this.restart || 0) - (f.t1 - (this.downSince ?? f.t1)));
-      c.fillStyle = "#fff"; c.fillRect((x0 + x1) / 2 - 170, mid - 22, 340, 44);
-      c.fillStyle = "#000"; c.font = "bold 18px sans-serif"; c.textAlign = "center";
-      c.fillText("SERVER DOWN: out of memory", (x0 + x1) / 2, mid - 10);
-      c.font = FONT;
-      c.fillText(`restarting in ${left.toFixed(1)} s`, (x0 + x1) / 2, mid + 11);
+      say = (x0 + x1) / 2;
     }
-    return this.dots(now);
+    const live = this.dots(now);
+    if (say !== null) {
+      const left = Math.max(0, (this.restart || 0) - (f.t1 - (this.downSince ?? f.t1)));
+      c.fillStyle = "#fff"; c.strokeStyle = "#D55E00"; c.lineWidth = 2;
+      c.fillRect(say - 150, mid - 24, 300, 48); c.strokeRect(say - 150, mid - 24, 300, 48);
+      c.fillStyle = "#000"; c.font = "bold 18px sans-serif"; c.textAlign = "center";
+      c.fillText("SERVER DOWN: out of memory", say, mid - 10);
+      c.font = FONT;
+      c.fillText(`restarting in ${left.toFixed(1)} s`, say, mid + 11);
+    }
+    return live;
   }
 
   dots(now) {
