@@ -144,6 +144,17 @@ def test_the_still_twin_has_title_axes_legend_and_a_sentence(capsys):
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
         assert ax.get_legend() is not None
     assert "(s)" in fig.axes[0].get_xlabel()
+    # clean: no legend covers data, no label or title runs off the figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    page = fig.bbox
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(r)
+        assert not legend.overlaps(ax.bbox), f"the legend of {ax.get_title()!r} covers its data"
+        for part in (legend, ax.yaxis.label.get_window_extent(r), ax.title.get_window_extent(r),
+                     ax.xaxis.label.get_window_extent(r)):
+            assert page.x0 <= part.x0 and part.x1 <= page.x1 and page.y0 <= part.y0 \
+                and part.y1 <= page.y1, f"{ax.get_title()!r}: {part} runs off the figure {page}"
     plt.close("all")
     assert M.show_messages(show=False, **SMALL).startswith("After 10 s with bursts of 200 at 4 s")
 

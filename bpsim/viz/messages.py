@@ -555,20 +555,34 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
     from .figures import new_figure
     view = _still_view(scenario, strategy, compare, rng, seconds, bursts, overrides)
     fig, (ax1, ax2) = new_figure(2, fig=fig, gridspec_kw={"width_ratios": [3, 2]})
-    for lane in view.lanes:
+    # Each axes keeps its legend below it (under its x label), so no legend covers the data.
+    many = len(view.lanes) > 1
+    caps = {lane.history["capacity"][-1] for lane in view.lanes}
+    top = 0
+    for i, lane in enumerate(view.lanes):
         h, color = lane.history, strategy_color(lane.strategy)
-        ax1.plot(h["t"], h["depth"], color=color, lw=1.8, label=f"{lane.strategy}: queue depth")
+        # lanes drawn wide to thin: where two lanes sit on the same depth both stay visible
+        ax1.plot(h["t"], h["depth"], color=color, lw=3.4 - 1.6 * i if many else 2,
+                 label=f"{lane.strategy}: queue depth", zorder=3 + i)
+        top = max(top, max(h["depth"], default=0))
         cap = h["capacity"][-1]
-        if cap >= 0:
+        if cap >= 0 and len(caps) > 1:
             ax1.plot(h["t"], h["capacity"], color=color, lw=1, ls="--",
                      label=f"{lane.strategy}: capacity")
+    if len(caps) == 1 and (cap := caps.pop()) >= 0:
+        ax1.axhline(cap, color="#555555", lw=1.2, ls="--", zorder=2,
+                    label=f"capacity ({cap:,} slots)")
+        top = max(top, cap)
     for s, n in view.bursts:
         ax1.axvline(s, color="#555555", lw=1, ls=":")
     if view.bursts:
         ax1.plot([], [], color="#555555", lw=1, ls=":", label="burst sent by hand")
+    ax1.set_ylim(0, max(1, top) * 1.08)
+    ax1.set_xlim(0, view.now)
     ax1.set(title="Queue depth while the view ran", xlabel="simulated time (s)",
             ylabel="messages in the buffer")
-    ax1.legend(loc="upper left", fontsize=8)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
+               frameon=False)
     styles = {key: (fill, hatch) for key, _label, fill, hatch in OUTCOMES}
     styles.update(queue_end=("#FFFFFF", ""), in_service_end=("#FFFFFF", "--"),
                   producer_backlog_end=("#FFFFFF", "||"))
@@ -580,11 +594,13 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
         if not any(width):
             continue
         fill, hatch = styles.get(k, ("#FFFFFF", ""))
-        ax2.barh(names, width, left=left, color=fill, hatch=hatch, edgecolor="#222222",
-                 label=TERM_LABELS[k])
-    ax2.set(title="Where every offered message is", xlabel="messages",
+        ax2.barh(names, width, left=left, height=0.55, color=fill, hatch=hatch,
+                 edgecolor="#222222", label=TERM_LABELS[k])
+    ax2.set_ylim(-0.6, len(names) - 0.4)
+    ax2.set(title="Where every offered message is", xlabel=f"messages (at {view.now:g} s)",
             ylabel="strategy")
-    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8)
+    ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
+               frameon=False)
     fig.suptitle("The message view after a seeded run" + (" (two lanes, same traffic)"
                                                           if compare else ""))
     return sentence(view)
@@ -599,4 +615,4 @@ def show_messages(scenario=None, *, strategy="drop_newest", compare=None, rng=SE
     def render(fig, **_):
         return render_messages(fig, scenario, strategy=strategy, compare=compare, rng=rng,
                                seconds=seconds, bursts=bursts, **overrides)
-    return still(render, {}, figsize=(10, 4.2), show=show)
+    return still(render, {}, figsize=(10, 4.6), show=show)

@@ -16,6 +16,9 @@ const FPS = 30;
 const SPEEDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
 const MAX_DOTS = 6000;          // per lane; the kernel's k keeps the real number near 1,000
 const HISTORY = 900;            // chart points kept (30 s of frames)
+const HEIGHT = 200;             // a lane's canvas (px): as tall as its counters beside it
+const FONT = "15px sans-serif"; // the canvas's labels, legible from the back of a room
+const CHART_H = 150;            // each small chart (px, axes included)
 const TERMS = ["delivered", "timed_out", "expired", "dropped", "shed", "sampled_out",
                "lost_in_crash", "queue_end", "in_service_end", "producer_backlog_end"];
 const LABELS = {delivered: "delivered", timed_out: "served too late", expired: "expired unserved",
@@ -65,12 +68,14 @@ function labelled(text, input, hint) {
 }
 
 // -- one lane: its canvas, its dots, its counters ----------------------------------------------
+// A lane is one row: its canvas (the flow, left to right) and beside it a side column with the
+// lane's title, its strategy and the counters of the accounting identity (the table is the legend).
 class Lane {
   constructor(index, box) {
     this.index = index;
     this.title = el("div", {class: "bpm-lane-title"});
     this.canvas = el("canvas", {class: "bpm-canvas", role: "img"});
-    this.note = el("div", {class: "bpm-note"});
+    this.stage = el("div", {class: "bpm-stage"}, this.canvas);
     this.table = el("table", {class: "bpm-counters"});
     this.rows = {};
     const add = (key, label, glyph) => {
@@ -79,10 +84,11 @@ class Lane {
       this.table.append(tr);
       this.rows[key] = tr.lastChild;
     };
-    add("offered", "offered (sent by the producer)", "");
+    add("offered", "offered by the producer", "");
     TERMS.forEach((t) => add(t, LABELS[t], GLYPH[t]));
-    add("sum", "sum of the terms above", "=");
-    this.root = el("div", {class: "bpm-lane"}, this.title, this.canvas, this.note, this.table);
+    add("sum", "sum of the terms", "=");
+    this.side = el("div", {class: "bpm-side"}, this.title, this.table);
+    this.root = el("div", {class: "bpm-lane"}, this.stage, this.side);
     box.append(this.root);
     this.ctx = this.canvas.getContext("2d");
     // dots: a ring of structure-of-arrays
@@ -100,11 +106,14 @@ class Lane {
     this.heldSince = null;
     this.nextWorker = 0;
     this.size();
+    // the canvas follows its own column (the side column's width settles only once it is filled)
+    this.resize = new ResizeObserver(() => this.size());
+    this.resize.observe(this.stage);
   }
 
   size() {
-    const w = Math.max(320, this.root.clientWidth || 560);
-    const h = 300;
+    const w = Math.max(360, this.stage.clientWidth || 560);
+    const h = HEIGHT;
     const r = window.devicePixelRatio || 1;
     if (this.W === w && this.H === h) return;
     this.W = w; this.H = h;
@@ -114,12 +123,20 @@ class Lane {
     this.layout();
   }
 
+  // Everything sits on one horizontal line at y = mid: the producer at the left, the buffer (its
+  // head on the right), the consumers, and the way out to the right edge. Shed messages bounce
+  // back above that line, dropped and expired ones fall below it, the blocked backlog piles up
+  // under the producer, the memory bar sits under the buffer.
   layout() {
-    const W = this.W, H = this.H, mid = H / 2 - 10;
-    this.prod = {x: 8, y: mid - 32, w: 74, h: 64};
-    this.pile = {x: 8, y: mid + 44, w: 74, h: H - mid - 70};
-    this.buf = {x: 118, y: 40, w: Math.max(120, W * 0.58 - 118), h: H - 110};
-    this.cons = {x: this.buf.x + this.buf.w + 40, y: 28, w: 64, h: H - 86};
+    const W = this.W, H = this.H, mid = Math.round(H * 0.46);
+    this.mid = mid;
+    this.prod = {x: 6, y: mid - 26, w: 80, h: 52};
+    this.pile = {x: 6, y: mid + 34, w: 80, h: H - mid - 58};
+    const consW = 64, out = Math.max(60, Math.min(140, W * 0.12));
+    const consX = W - out - consW;
+    this.buf = {x: 118, w: Math.max(120, consX - 36 - 118), h: 2 * (mid - 34)};
+    this.buf.y = mid - this.buf.h / 2;
+    this.cons = {x: consX, y: 24, w: consW, h: H - 32};
     this.exitX = W - 6;
     this.cells = null;
   }
@@ -133,7 +150,10 @@ class Lane {
     s = Math.max(3, Math.min(22, s));
     let cols = Math.max(1, Math.floor(b.w / s)), rows = Math.ceil(n / cols);
     while (rows * s > b.h && s > 3) { s -= 1; cols = Math.max(1, Math.floor(b.w / s)); rows = Math.ceil(n / cols); }
-    this.cells = {n, s, cols, rows};
+    cols = Math.min(cols, n);
+    // the cells centred on the line, the head end flush with the buffer's right end
+    const y0 = Math.round(this.mid - (rows * s) / 2);
+    this.cells = {n, s, cols, rows, y0};
     return this.cells;
   }
 
@@ -141,13 +161,15 @@ class Lane {
   cell(i) {
     const g = this.cells || this.grid(1);
     const col = i % g.cols, row = Math.floor(i / g.cols);
-    return [this.buf.x + this.buf.w - (col + 0.5) * g.s, this.buf.y + (row + 0.5) * g.s];
+    return [this.buf.x + this.buf.w - (col + 0.5) * g.s, g.y0 + (row + 0.5) * g.s];
   }
 
+  // consumer i's box: the column of consumers is centred on the line
   worker(i) {
     const n = Math.max(1, Math.min(24, (this.frame && this.frame.s.workers) || 1));
     const h = Math.min(44, this.cons.h / n);
-    return {x: this.cons.x, y: this.cons.y + i * h, w: this.cons.w, h: h - 3};
+    const top = Math.max(this.cons.y, this.mid - (n * h) / 2);
+    return {x: this.cons.x, y: top + i * h, w: this.cons.w, h: h - 3};
   }
 
   spawn(kind, at, x0, y0, x1, y1) {
@@ -199,17 +221,29 @@ class Lane {
     emit("shed", SHED, () => [px, jitter(), ex, py]);
     emit("retried", RETRY, () => [P.x + P.w / 2, P.y - 10, ex, py]);
     emit("sampled_out", SAMPLED, () => [px + 4, jitter(), px + 40, py]);
+    // The frame does not say which consumer served which message; a consumer that finished one
+    // during the frame (busy before, and now idle or on a message of another age) is the best
+    // guess, round robin over all of them only when none is seen to finish.
+    const done = [];
+    if (prev && prev.s.w) {
+      s.w.forEach((ws, i) => {
+        const was = prev.s.w[i];
+        if (was && was[0] && (!ws[0] || ws[1] < was[1] || Math.abs(ws[2] - was[2] - (f.t1 - prev.t1)) > 1e-3)) done.push(i);
+      });
+    }
     const fromWorker = () => {
-      const w = this.worker(this.nextWorker++ % nw);
+      const i = this.nextWorker++;
+      const w = this.worker(done.length ? done[i % done.length] : i % nw);
       return [w.x + w.w, w.y + w.h / 2, this.exitX, w.y + w.h / 2];
     };
     emit("delivered", DELIVER, fromWorker);
     emit("timed_out", LATE, fromWorker);
-    emit("expired", EXPIRE, () => { const [cx, cy] = this.cell(0); return [cx, cy, cx, B.y + B.h + 30]; });
+    emit("expired", EXPIRE, () => { const [cx, cy] = this.cell(0); return [cx, cy, cx, this.H - 4]; });
     emit("lost", LOST, () => {
       const inBuf = Math.random() < 0.85;
       const x = inBuf ? B.x + Math.random() * B.w : this.cons.x + Math.random() * this.cons.w;
-      const y = inBuf ? B.y + Math.random() * B.h : this.cons.y + Math.random() * this.cons.h;
+      const g = this.cells;
+      const y = inBuf ? g.y0 + Math.random() * g.rows * g.s : this.mid + (Math.random() - 0.5) * 60;
       const a = Math.random() * 2 * Math.PI;
       return [x, y, x + Math.cos(a) * 80, y + Math.sin(a) * 60];
     });
@@ -220,15 +254,21 @@ class Lane {
     const c = this.ctx, f = this.frame, W = this.W, H = this.H;
     c.clearRect(0, 0, W, H);
     if (!f) return 0;
-    const s = f.s, k = Math.max(1, f.k), P = this.prod, B = this.buf;
+    const s = f.s, k = Math.max(1, f.k), P = this.prod, B = this.buf, mid = this.mid;
     const down = s.down;
-    c.font = "13px sans-serif";
+    c.font = FONT;
     c.textBaseline = "middle";
+    // the line the messages travel: producer -> buffer -> consumers -> out
+    c.strokeStyle = "#c8c8c8"; c.lineWidth = 2;
+    c.beginPath(); c.moveTo(P.x + P.w, mid); c.lineTo(this.exitX, mid); c.stroke();
+    c.beginPath(); c.moveTo(this.exitX - 8, mid - 5); c.lineTo(this.exitX, mid); c.lineTo(this.exitX - 8, mid + 5); c.stroke();
+    c.fillStyle = "#444"; c.textAlign = "right";
+    c.fillText("out", this.exitX, mid - 14);
     // producer
     c.fillStyle = "#f4f4f4"; c.strokeStyle = "#222"; c.lineWidth = 1.5;
     c.fillRect(P.x, P.y, P.w, P.h); c.strokeRect(P.x, P.y, P.w, P.h);
     c.fillStyle = "#222"; c.textAlign = "center";
-    c.fillText("producer", P.x + P.w / 2, P.y + P.h / 2);
+    c.fillText("producer", P.x + P.w / 2, mid);
     // the producer's blocked backlog, piled up under it, and how long it has been blocked
     if (s.held > 0) {
       const cells = Math.ceil(s.held / k), g = 6, cols = Math.floor(P.w / g);
@@ -240,34 +280,39 @@ class Lane {
       }
       const wait = this.heldSince === null ? 0 : f.t1 - this.heldSince;
       c.fillStyle = "#222"; c.textAlign = "left";
-      c.fillText(`held ${fmt(s.held)}${cells > fit ? " (pile full)" : ""}`, P.x, this.pile.y - 8);
-      c.fillText(`blocked ${wait.toFixed(1)} s`, P.x, H - 8);
+      c.fillText(`held ${fmt(s.held)}${cells > fit ? " (pile full)" : ""} · blocked ${wait.toFixed(1)} s`,
+                 P.x, H - 9);
     }
     // buffer: capacity visible as slots (or, unbounded, memory filling toward its limit)
     const g = this.cells || this.grid(1);
     const depthCells = Math.ceil(s.depth / k);
     c.lineWidth = 1;
+    const d = g.s - (g.s > 5 ? 2 : 1);
     for (let i = 0; i < g.n; i++) {
       const [x, y] = this.cell(i);
-      const full = i < depthCells;
-      c.fillStyle = full ? this.color : "#fff";
-      c.strokeStyle = "#9a9a9a";
-      const d = g.s - (g.s > 5 ? 2 : 1);
+      c.fillStyle = i < depthCells ? this.color : "#fff";
       c.fillRect(x - d / 2, y - d / 2, d, d);
-      if (g.s > 5) c.strokeRect(x - d / 2, y - d / 2, d, d);
     }
+    if (g.s > 5) {
+      c.strokeStyle = "#9a9a9a"; c.beginPath();
+      for (let i = 0; i < g.n; i++) { const [x, y] = this.cell(i); c.rect(x - d / 2, y - d / 2, d, d); }
+      c.stroke();
+    }
+    const bx = B.x + B.w - g.cols * g.s, bw = g.cols * g.s;
     c.strokeStyle = "#222"; c.lineWidth = 2;
-    c.strokeRect(B.x - 3, B.y - 3, B.w + 6, g.rows * g.s + 6);
-    c.fillStyle = "#222"; c.textAlign = "left";
+    c.strokeRect(bx - 3, g.y0 - 3, bw + 6, g.rows * g.s + 6);
+    c.fillStyle = "#222"; c.textAlign = "right";
     const capText = s.capacity >= 0 ? `buffer ${fmt(s.depth)} / ${fmt(s.capacity)} slots`
       : `buffer ${fmt(s.depth)} (unbounded)`;
-    c.fillText(capText, B.x, B.y - 16);
-    if (s.capacity < 0 || s.mem_limit > 0) {
-      const y = B.y + B.h + 14, w = B.w, frac = Math.min(1, s.mem / Math.max(1, s.mem_limit));
+    // above the arc the admitted messages fly along
+    c.fillText(capText, B.x + B.w + 3, Math.max(10, Math.min(g.y0 - 14, mid - 40)));
+    const frac = Math.min(1, s.mem / Math.max(1, s.mem_limit));
+    if (s.capacity < 0 || (s.mem_limit > 0 && frac >= 0.05)) {
+      const y = g.y0 + g.rows * g.s + 10, w = B.w;
       c.strokeStyle = "#222"; c.lineWidth = 1; c.strokeRect(B.x, y, w, 10);
       c.fillStyle = frac > 0.8 ? "#D55E00" : "#999999"; c.fillRect(B.x, y, w * frac, 10);
-      c.fillStyle = "#222";
-      c.fillText(`memory ${bytes(s.mem)} of ${bytes(s.mem_limit)}`, B.x, y + 22);
+      c.fillStyle = "#222"; c.textAlign = "right";
+      c.fillText(`memory ${bytes(s.mem)} of ${bytes(s.mem_limit)}`, B.x + w, y + 22);
     }
     // consumers, each with the message it serves and its progress
     const nw = Math.min(24, s.workers);
@@ -281,22 +326,36 @@ class Lane {
         c.arc(w.x + 12, w.y + (w.h - 4) / 2, Math.min(6, w.h / 3), 0, 2 * Math.PI); c.fill();
       }
     }
-    c.fillStyle = "#222"; c.textAlign = "left";
-    c.fillText(`consumers ${s.active}${s.workers > nw ? ` (${nw} drawn)` : ""}`, this.cons.x - 10, 12);
-    // down: everything greyed, crossed out, and the restart counting down
+    const w0 = this.worker(0);
+    c.fillStyle = "#222"; c.textAlign = "center";
+    c.fillText(`${s.active} consumer${s.active === 1 ? "" : "s"}${s.workers > nw ? ` (${nw} drawn)` : ""}`,
+               this.cons.x + this.cons.w / 2, Math.max(10, Math.min(w0.y - 12, mid - 40)));
+    // down: everything greyed, crossed out, and the restart counting down (the words over the
+    // dots, which would hide them)
+    let say = null;
     if (down) {
+      const wl = this.worker(nw - 1);
+      const top = Math.min(g.y0, w0.y, mid - 40) - 6;
+      const bottom = Math.max(g.y0 + g.rows * g.s, wl.y + wl.h, mid + 40) + 6;
+      const x0 = B.x - 6, x1 = this.cons.x + this.cons.w + 6;
       c.fillStyle = "rgba(120,120,120,0.55)";
-      c.fillRect(B.x - 6, B.y - 6, this.cons.x + this.cons.w - B.x + 12, B.h + 12);
+      c.fillRect(x0, top, x1 - x0, bottom - top);
       c.strokeStyle = "#D55E00"; c.lineWidth = 4; c.setLineDash([10, 6]);
-      c.strokeRect(B.x - 6, B.y - 6, this.cons.x + this.cons.w - B.x + 12, B.h + 12);
+      c.strokeRect(x0, top, x1 - x0, bottom - top);
       c.setLineDash([]);
-      c.fillStyle = "#000"; c.font = "bold 18px sans-serif"; c.textAlign = "center";
-      const left = Math.max(0, (this.restart || 0) - (f.t1 - (this.downSince ?? f.t1)));
-      c.fillText(`SERVER DOWN: out of memory, restarting (${left.toFixed(1)} s)`,
-                 (B.x + this.cons.x + this.cons.w) / 2, B.y + B.h / 2);
-      c.font = "13px sans-serif";
+      say = (x0 + x1) / 2;
     }
-    return this.dots(now);
+    const live = this.dots(now);
+    if (say !== null) {
+      const left = Math.max(0, (this.restart || 0) - (f.t1 - (this.downSince ?? f.t1)));
+      c.fillStyle = "#fff"; c.strokeStyle = "#D55E00"; c.lineWidth = 2;
+      c.fillRect(say - 150, mid - 24, 300, 48); c.strokeRect(say - 150, mid - 24, 300, 48);
+      c.fillStyle = "#000"; c.font = "bold 18px sans-serif"; c.textAlign = "center";
+      c.fillText("SERVER DOWN: out of memory", say, mid - 10);
+      c.font = FONT;
+      c.fillText(`restarting in ${left.toFixed(1)} s`, say, mid + 11);
+    }
+    return live;
   }
 
   dots(now) {
@@ -351,7 +410,6 @@ class Lane {
     TERMS.forEach((k) => { sum += t[k] || 0; this.rows[k].textContent = fmt(t[k] || 0); });
     this.rows.sum.textContent = fmt(sum) + (sum === t.offered ? " = offered ✓" : " ≠ offered ✗");
     this.rows.sum.parentElement.classList.toggle("bpm-bad", sum !== t.offered);
-    this.title.textContent = `${strategy}`;
     this.title.style.borderColor = color;
     this.canvas.setAttribute("aria-label", `messages of the ${strategy} lane: ${fmt(t.offered)} offered, ${fmt(t.delivered)} delivered`);
   }
@@ -376,10 +434,13 @@ function render({model, el: host}) {
   [0, 1, 2, 3].forEach((v) => retries.append(el("option", {value: String(v), text: String(v)})));
   const reset = el("button", {type: "button", class: "bpm-reset", text: "↺ reset"});
   const strategies = [];
-  const stratBox = el("span", {class: "bpm-strats"});
-  bar.append(play, step, labelled("speed", speed), labelled("burst of", burstN), burst,
-             labelled("producer rate (msg/s)", rate), rateOut, labelled("capacity (slots)", cap),
-             labelled("consumers", cons), stratBox, labelled("retries (shed)", retries), reset);
+  // two rows on a projector: the clock and the hand-made load, then the settings
+  bar.append(el("span", {class: "bpm-group"}, play, step, labelled("speed", speed)),
+             el("span", {class: "bpm-group"}, labelled("burst of", burstN), burst),
+             reset, el("span", {class: "bpm-break"}),
+             el("span", {class: "bpm-group"}, labelled("producer rate", rate), rateOut),
+             labelled("capacity (slots)", cap), labelled("consumers", cons),
+             labelled("retries (shed)", retries));
   const status = el("div", {class: "bpm-status", "aria-live": "polite"});
   const banner = el("div", {class: "bpm-banner", role: "alert", hidden: ""});
   const bannerText = el("span");
@@ -405,24 +466,32 @@ function render({model, el: host}) {
   };
 
   // -- the small live charts (uPlot) ----------------------------------------------------------
+  const chartWidth = () => Math.max(260, Math.floor((root.clientWidth || 900) / 2) - 10);
   const makeCharts = (st) => {
     plots.forEach((u) => u.destroy());
     charts.innerHTML = "";
     const n = st.strategies.length;
     hist = {t: [], depth: Array.from({length: n}, () => []), lat: Array.from({length: n}, () => [])};
-    const w = Math.max(260, Math.floor((root.clientWidth || 900) / 2) - 16);
+    const w = chartWidth();
+    // each chart's title line carries its legend (one line, not a legend row under the chart)
     const mk = (title, ylabel) => {
-      const cell = el("div", {class: "bpm-chart"});
+      const head = el("div", {class: "bpm-chart-title"}, el("span", {text: title}));
+      if (n > 1) st.strategies.forEach((s, i) => head.append(el("span", {class: "bpm-key"},
+        el("span", {class: "bpm-swatch", style: `background:${st.colors[i]}`}),
+        s)));
+      const cell = el("div", {class: "bpm-chart", style: `width:${w}px`}, head);
       charts.append(cell);
       const series = [{label: "time (s)"}].concat(st.strategies.map((s, i) => ({
         label: n > 1 ? `${s} (lane ${i + 1})` : s, stroke: st.colors[i], width: 2, spanGaps: true,
         points: {show: false}})));
-      return new uPlot({title, width: w, height: 170, series, legend: {live: false},
+      const axis = {font: "13px sans-serif", labelFont: "14px sans-serif", labelSize: 20};
+      return new uPlot({width: w, height: CHART_H, series, legend: {show: false},
         cursor: {show: false}, scales: {x: {time: false}},
-        axes: [{label: "simulated time (s)", size: 36}, {label: ylabel, size: 56}]},
+        axes: [{...axis, label: "simulated time (s)", size: 30},
+               {...axis, label: ylabel, size: 52}]},
         [[]].concat(st.strategies.map(() => [])), cell);
     };
-    plots = [mk("Queue depth", "messages"), mk("Latency of messages served", "seconds")];
+    plots = [mk("Queue depth", "messages"), mk("Latency when served", "seconds")];
     plotLanes = n;
   };
 
@@ -450,7 +519,8 @@ function render({model, el: host}) {
     const st = model.get("status") || {};
     if (!st.strategies) return;
     if (lanes.length !== st.strategies.length) {
-      lanesBox.innerHTML = ""; stratBox.innerHTML = ""; strategies.length = 0;
+      lanes.forEach((l) => l.resize.disconnect());
+      lanesBox.innerHTML = ""; strategies.length = 0;
       lanes = st.strategies.map((_, i) => new Lane(i, lanesBox));
       st.strategies.forEach((_, i) => {
         const sel = el("select", {class: "bpm-strategy", "data-lane": String(i)});
@@ -458,7 +528,7 @@ function render({model, el: host}) {
           .forEach((s) => sel.append(el("option", {value: s, text: s})));
         sel.addEventListener("change", () => send({event: "set", lane: i, changes: {strategy: sel.value}}));
         strategies.push(sel);
-        stratBox.append(labelled(st.strategies.length > 1 ? `strategy, lane ${i + 1}` : "strategy", sel));
+        lanes[i].title.append(labelled(st.strategies.length > 1 ? `lane ${i + 1}` : "strategy", sel));
       });
       lanes.forEach((l) => l.size());
     }
@@ -593,7 +663,13 @@ function render({model, el: host}) {
   // a space on a focused button would click it too (a second toggle): the key handler decides
   root.addEventListener("keyup", (e) => { if (e.key === " " && !typing(e.target)) e.preventDefault(); });
 
-  const resize = new ResizeObserver(() => lanes.forEach((l) => l.size()));
+  const resize = new ResizeObserver(() => {
+    lanes.forEach((l) => l.size());
+    const w = chartWidth();
+    plots.forEach((u) => {
+      if (u.width !== w) { u.setSize({width: w, height: CHART_H}); u.root.parentElement.style.width = w + "px"; }
+    });
+  });
   resize.observe(root);
   model.on("change:status", fromStatus);
   model.on("change:frames", fromFrames);
@@ -604,6 +680,7 @@ function render({model, el: host}) {
   return () => {
     alive = false;
     resize.disconnect();
+    lanes.forEach((l) => l.resize.disconnect());
     plots.forEach((u) => u.destroy());
     model.off("change:status", fromStatus);
     model.off("change:frames", fromFrames);
