@@ -270,3 +270,34 @@ def clients_dashboard(producer_rate=90, client_timeout_s=TIMEOUT_S, capacity=500
         "order": dropdown(order, ("fifo", "lifo", "adaptive_lifo"), "order"),
     }
     return Dashboard(controls, render_clients, chart_clients, figsize=(13, 3.8))
+
+
+# -- the dead being served, message by message (the message view, bpsim.viz.messages) -------------
+#: A tenth of the set-up, regular instead of random so that it can be worked out by hand: a
+#: consumer of 10 msg/s, a producer at 8 msg/s, 100 slots (ten times what the consumer serves in
+#: one timeout), clients that wait :data:`TIMEOUT_S`.
+WATCH = dict(producer_rate=8.0, consumer_rate=10.0, capacity=100, client_timeout_s=TIMEOUT_S)
+#: The burst of the still twin, ``(time_s, messages)``, and its simulated seconds.
+WATCH_BURSTS = ((5.0, 50),)
+WATCH_SECONDS = 30.0
+
+
+def watch_dashboard():
+    """The live message view of :data:`WATCH` in real time, FIFO; its burst button sends 50."""
+    from ..viz.messages import messages_dashboard
+    return messages_dashboard(strategy="drop_newest", speed=1.0, burst=50, **WATCH)
+
+
+def show_watch():
+    """The still twin of :func:`watch_dashboard`, with the burst of :data:`WATCH_BURSTS`."""
+    from ..viz.messages import show_messages
+    show_messages(strategy="drop_newest", seconds=WATCH_SECONDS, bursts=WATCH_BURSTS, **WATCH)
+
+
+def watch_totals() -> dict:
+    """The still twin's totals (offered, delivered, timed_out: served too late, ...), played as
+    it plays them."""
+    from ..viz.messages import MessageView
+    view = MessageView(strategy="drop_newest", speed=1.0, **WATCH)
+    view.play_for(WATCH_SECONDS, bursts=WATCH_BURSTS)
+    return dict(view.lanes[0].last["tot"])

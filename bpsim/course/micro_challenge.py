@@ -22,3 +22,45 @@ SEED = 1
 def micro_run(strategy: str = "drop_newest", **changes):
     """The micro-challenge with one strategy (``changes`` override :data:`MICRO`)."""
     return simulate(strategy=strategy, rng=SEED, **{**MICRO, **changes})
+
+
+# -- drive the load yourself (the message view, bpsim.viz.messages) --------------------------------
+#: The micro-challenge's consumer and buffer with a producer at half the consumer's pace: nothing
+#: is lost until you send a burst by hand.
+DRIVE = dict(producer_rate=5.0, consumer_rate=MICRO["consumer_rate"], capacity=MICRO["capacity"])
+#: The bursts of the still twin, ``(time_s, messages)``, and its simulated seconds.
+DRIVE_BURSTS = ((4.0, 100), (8.0, 100))
+DRIVE_SECONDS = 12.0
+#: The strategies of the two lanes: without backpressure, and with it.
+DRIVE_STRATEGIES = ("drop_newest", "block")
+
+
+def drive_dashboard():
+    """The live message view of :data:`DRIVE` in two lanes (drop newest, block), at half real
+    time, whose burst button sends 100 messages."""
+    from ..viz.messages import messages_dashboard
+    first, second = DRIVE_STRATEGIES
+    return messages_dashboard(strategy=first, compare=second, speed=0.5, burst=100, **DRIVE)
+
+
+def show_drive():
+    """The still twin of :func:`drive_dashboard`, with the bursts of :data:`DRIVE_BURSTS`."""
+    from ..viz.messages import show_messages
+    first, second = DRIVE_STRATEGIES
+    show_messages(strategy=first, compare=second, seconds=DRIVE_SECONDS, bursts=DRIVE_BURSTS,
+                  **DRIVE)
+
+
+def burst_drops() -> list:
+    """Messages drop newest drops after each burst of :data:`DRIVE_BURSTS` (until the next burst,
+    or the end), played as the still twin plays them."""
+    from ..viz.messages import MessageView
+    view = MessageView(strategy=DRIVE_STRATEGIES[0], speed=1.0, **DRIVE)
+    ends = [t for t, _ in DRIVE_BURSTS[1:]] + [DRIVE_SECONDS]
+    out, before = [], 0
+    for burst, end in zip(DRIVE_BURSTS, ends):
+        view.play_for(end - view.now, bursts=[burst])
+        dropped = view.lanes[0].last["tot"]["dropped"]
+        out.append(dropped - before)
+        before = dropped
+    return out

@@ -151,3 +151,36 @@ def strategy_dashboard(strategy="drop_newest", producer_rate=1000, consumer_rate
         "sample_every": slider(sample_every, 1, 50, 1, "sample: keep 1 in N"),
     }
     return Dashboard(controls, render_strategy, chart_strategy)
+
+
+# -- two lanes of the message view (bpsim.viz.messages): the same traffic, two strategies ---------
+#: A load small enough to watch message by message: 150 msg/s into 100 msg/s and 20 slots.
+LANES = dict(producer_rate=150, consumer_rate=100, capacity=20)
+#: The two strategies side by side, and the simulated seconds of the still twin.
+LANE_STRATEGIES = ("drop_newest", "block")
+LANES_SECONDS = 10.0
+
+
+def lanes_dashboard():
+    """The live message view with two lanes: :data:`LANES` into drop newest and block."""
+    from ..viz.messages import messages_dashboard
+    first, second = LANE_STRATEGIES
+    return messages_dashboard(strategy=first, compare=second, **LANES)
+
+
+def show_lanes():
+    """The still twin of :func:`lanes_dashboard`: both lanes after :data:`LANES_SECONDS`."""
+    from ..viz.messages import show_messages
+    first, second = LANE_STRATEGIES
+    show_messages(strategy=first, compare=second, seconds=LANES_SECONDS, bursts=(), **LANES)
+
+
+def lanes_counts() -> dict:
+    """What the two lanes did with the surplus after :data:`LANES_SECONDS`: ``dropped`` (drop
+    newest) and ``held`` (the messages block's producer still holds). The view's runs have no
+    bursts, so these are :func:`bpsim.simulate` runs on the view's seed."""
+    from ..viz.messages import SEED as VIEW_SEED
+    runs = {name: simulate(strategy=name, duration_s=LANES_SECONDS, rng=VIEW_SEED, **LANES)
+            .summary() for name in LANE_STRATEGIES}
+    return {"dropped": runs["drop_newest"]["dropped"],
+            "held": runs["block"]["producer_backlog_end"]}

@@ -166,3 +166,33 @@ def crash_dashboard(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
         "message_bytes": slider(message_bytes, 100, 10_000, 100, "message size (bytes)"),
     }
     return Dashboard(controls, render_crash, chart_crash)
+
+
+# -- the crash, message by message (the message view, bpsim.viz.messages) -----------------------
+#: The scenario shrunk so that every message is a dot and the crash comes within half a minute of
+#: real time: the course's ten-to-one ratio of rates at a fiftieth of its speed (20 msg/s into
+#: 2 msg/s) and memory for 400 messages of 1,000 bytes. The closed form: 400 / 18 = 22.2 s.
+WATCH = dict(producer_rate=20, consumer_rate=2, memory_limit_bytes=400_000)
+#: Simulated seconds of the still twin: the crash, the 5 s restart, and the queue climbing again.
+WATCH_SECONDS = 30.0
+
+
+def watch_crash():
+    """The live message view of :data:`WATCH`, in real time: the memory bar fills, then the crash."""
+    from ..viz.messages import messages_dashboard
+    return messages_dashboard(strategy="unbounded", speed=1.0, **WATCH)
+
+
+def watch_crash_run():
+    """:data:`WATCH` as one :func:`bpsim.simulate` run of :data:`WATCH_SECONDS`, on the view's
+    seed: the same run the view plays (it has no bursts), to read the crash from."""
+    from ..viz.messages import SEED as VIEW_SEED
+    return simulate(strategy="unbounded", duration_s=WATCH_SECONDS, rng=VIEW_SEED, **WATCH)
+
+
+def show_watch_crash():
+    """The still twin of :func:`watch_crash`: the view after :data:`WATCH_SECONDS`, its counts,
+    and when the crash came beside the closed form."""
+    from ..viz.messages import show_messages
+    show_messages(strategy="unbounded", seconds=WATCH_SECONDS, bursts=(), **WATCH)
+    print(crash_sentence(watch_crash_run()))
