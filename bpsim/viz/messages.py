@@ -491,6 +491,10 @@ def _widget_class():
             status = traitlets.Dict().tag(sync=True)
             glyphs = traitlets.Dict(GLYPHS).tag(sync=True)
 
+            def __repr__(self):  # what a notebook read without widgets (GitHub, nbval) shows
+                return ("<bpsim message view: it plays in Jupyter; where widgets do not run, "
+                        "its still twin shows a seeded run>")
+
         _Widget = MessageWidget
     return _Widget
 

@@ -339,7 +339,7 @@ _PROBLEMS_JS = """(sel) => {
             out.views += 1;
             if (/Error displaying widget/i.test(v.innerText))
                 out.widget_errors.push([i, text(v)]);
-            else if (!v.querySelector('.jupyter-widgets'))
+            else if (!v.querySelector('.jupyter-widgets, .bpsim-messages'))  // ipywidgets; the message view
                 out.unrendered.push([i, text(v) || '(empty widget view)']);
         });
     });
