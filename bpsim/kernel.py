@@ -893,7 +893,10 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
             if j > i:
                 v[TICK] = j - 1
                 i = j
-                continue
+                if i == stop:
+                    break
+                # _quiet stopped at a tick that is not quiet: asked again, it would return at
+                # once (same state, same tick), so that tick takes the full step straight away
         first = False
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
