@@ -231,8 +231,15 @@ def _record(v, log, env, cfg, i):
             sampled += arrived - passed
         same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
                 and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted)
-    if same:
-        return
+    if not same:
+        _write_row(v, log, env, cfg, i)
+
+
+@_inline
+def _write_row(v, log, env, cfg, i):
+    """The row of tick ``i`` in the series log: :func:`_record` once it found the state differs
+    from what the last row predicts (called directly where that is known)."""
+    r = v[N_ROWS] - 1
     k = cfg[C_BIN]
     if k == 1:  # per tick: a new row for each tick that writes
         b = i
@@ -735,18 +742,52 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     i = start
     steady = speed.shape[0] == 1 and speed[0] > 0.0
     while i < last:
-        if one and busy0 and full and queuing and steady:
-            # drop_newest at capacity, its one worker busy at a steady speed (most of the
-            # headline's ticks): each tick the worker works on and what arrives is dropped,
-            # until it would finish; the same operations as the loop below, without its tests
+        if one and busy0 and steady and (queuing and full or holding or evicting
+                                         or sampling and (countable and full or sq)):
+            # the commonest stretches of the headline: the one worker busy at a steady speed, a
+            # buffer at capacity (or sampling above its threshold) whose rule only counts what
+            # arrives, holds it (block) or evicts for it (drop_oldest). Each tick the worker
+            # works on, until it would finish: the same operations as the loop below, in the
+            # same order, without the tests that cannot fail here
             budget = dt * speed[0]
-            while i < last and not rem <= budget:
+            while i < last:
+                if rem <= budget:
+                    break
                 new = arrivals[i - a0]
+                if evicting:
+                    if new > depth:
+                        break
+                elif sampling:
+                    total = counter + new
+                    if total >= every and not (countable and full):
+                        break  # a message passes the 1-in-N: not quiet
                 rem -= budget
                 busy_s += dt
                 offered += new
                 attempts += new
-                dropped += new
+                if holding:
+                    if new > 0:
+                        _hold_push(v, hold, i, new, False)
+                        held += new
+                elif evicting:
+                    if new > 0:
+                        _buf_pop(v, buf, new)
+                        _buf_push(v, buf, i, new)
+                        v[DEPTH] += new
+                        dropped += new
+                        admitted += new
+                        wait_hist[0] += new
+                elif sampling:
+                    if total < every:
+                        counter = total
+                        sampled_out += new
+                    else:
+                        passed = total // every
+                        counter = total % every
+                        sampled_out += new - passed
+                        dropped += passed
+                else:
+                    dropped += new
                 i += 1
             if i == last:
                 break
@@ -838,7 +879,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 else:
                     break
                 _reject(v, cfg, rq, gen, n, attempt)
-            row = True
+                row = True  # (a tick that rejects nothing changes nothing: the log predicts it)
         elif queuing:
             q = min(new, qroom)
             dropped += new - q
@@ -866,10 +907,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
             dropped += passed
         else:
             dropped += new
-        if row:
+        if row:  # the depth or the rejected count changed: the row differs, no need to compare
             v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
             v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
-            _record(v, log, env, cfg, i)
+            _write_row(v, log, env, cfg, i)
         i += 1
     if one:
         wf[0, 0] = rem
