@@ -73,7 +73,9 @@ in each process.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
@@ -1057,6 +1059,89 @@ def _poisson_chase(counts, start, stop, enlam, u, cnt):
         j = k
         i += 1
     return i, j
+
+
+# -- numpy's PCG64, four steps at a time ----------------------------------------------------------
+# rng.random() takes one serial 128-bit multiply-add per uniform, through a call per number. The
+# same uniforms, bit for bit, come faster from four interleaved copies of the generator, each
+# stepping four states at once (x -> A x + C with A = M**4, C = inc (M**3 + M**2 + M + 1)): the
+# four multiplications are independent, so the processor overlaps them. The Poisson draws take
+# their uniforms from here (engine._poisson_counts puts the generator where numpy would).
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128, as in numpy
+_M64, _M128 = (1 << 64) - 1, (1 << 128) - 1
+
+
+@intrinsic
+def _mul_add_128(typingctx, hi, lo, mhi, mlo, chi, clo):
+    """``(hi:lo) * (mhi:mlo) + (chi:clo)`` modulo 2**128, as ``(hi, lo)`` (LLVM's i128)."""
+    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64, types.uint64,
+                                           types.uint64, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        sh = ir.Constant(i128, 64)
+
+        def wide(a, b):
+            return builder.or_(builder.shl(builder.zext(a, i128), sh), builder.zext(b, i128))
+
+        r = builder.add(builder.mul(wide(args[0], args[1]), wide(args[2], args[3])),
+                        wide(args[4], args[5]))
+        return context.make_tuple(builder, signature.return_type,
+                                  (builder.trunc(builder.lshr(r, sh), ir.IntType(64)),
+                                   builder.trunc(r, ir.IntType(64))))
+    return sig, codegen
+
+
+@_inline
+def _pcg_double(hi, lo):
+    """numpy's pcg64_next_double of a state: XSL-RR output, its top 53 bits over 2**53."""
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@_jit
+def _pcg_fill(out, lanes, jump):
+    """``out`` from four lanes (``lanes``: hi, lo of states 1..4 ahead), each stepped by
+    ``jump`` (hi, lo of A, then of C)."""
+    n = out.size
+    h0, l0, h1, l1, h2, l2, h3, l3 = (lanes[0], lanes[1], lanes[2], lanes[3], lanes[4], lanes[5],
+                                      lanes[6], lanes[7])
+    mh, ml, ch, cl = jump[0], jump[1], jump[2], jump[3]
+    j = 0
+    while j + 4 <= n:
+        out[j] = _pcg_double(h0, l0)
+        out[j + 1] = _pcg_double(h1, l1)
+        out[j + 2] = _pcg_double(h2, l2)
+        out[j + 3] = _pcg_double(h3, l3)
+        h0, l0 = _mul_add_128(h0, l0, mh, ml, ch, cl)
+        h1, l1 = _mul_add_128(h1, l1, mh, ml, ch, cl)
+        h2, l2 = _mul_add_128(h2, l2, mh, ml, ch, cl)
+        h3, l3 = _mul_add_128(h3, l3, mh, ml, ch, cl)
+        j += 4
+    if j < n:
+        out[j] = _pcg_double(h0, l0)
+    if j + 1 < n:
+        out[j + 1] = _pcg_double(h1, l1)
+    if j + 2 < n:
+        out[j + 2] = _pcg_double(h2, l2)
+
+
+def pcg64_uniforms(bitgen, out):
+    """``out`` filled with what ``Generator(bitgen).random(out.size)`` would draw, bit for bit,
+    for a ``numpy.random.PCG64`` ``bitgen``, which is left where it was (not advanced)."""
+    s = bitgen.state["state"]
+    x, inc = s["state"], s["inc"]
+    lanes = []
+    for _ in range(4):  # numpy steps the state, then outputs it
+        x = (x * _PCG_MULT + inc) & _M128
+        lanes += [x >> 64, x & _M64]
+    a = pow(_PCG_MULT, 4, 1 << 128)
+    c = (inc * (_PCG_MULT ** 3 + _PCG_MULT ** 2 + _PCG_MULT + 1)) & _M128
+    _pcg_fill(out, np.array(lanes, dtype=np.uint64),
+              np.array([a >> 64, a & _M64, c >> 64, c & _M64], dtype=np.uint64))
+    return out
 
 
 # -- a stale cache ---------------------------------------------------------------------------------
