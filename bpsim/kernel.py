@@ -743,6 +743,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     rem = wf[0, 0]
     i = start
     steady = speed.shape[0] == 1 and speed[0] > 0.0
+    per_tick = cfg[C_BIN] == 1  # a row per tick that writes (not bins)
     while i < last:
         if one and busy0 and steady and (queuing and full or holding or evicting
                                          or sampling and (countable and full or sq)):
@@ -791,6 +792,78 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 else:
                     dropped += new
                 i += 1
+            if i == last:
+                break
+        if one and busy0 and steady and queuing and not full and per_tick:
+            # unbounded (or drop_newest below capacity), its one worker busy at a steady speed:
+            # each tick what arrives is queued, a new batch and a new row, until the worker would
+            # finish, the buffer fills or memory would overflow. The loop below's operations in
+            # its order, with the buffer's and the row's counters in registers
+            budget = dt * speed[0]
+            in_service = v[IN_SERVICE]
+            head, blen, size = v[BUF_HEAD], v[BUF_LEN], buf.shape[1]
+            r = v[N_ROWS] - 1
+            max_depth, peak = v[MAX_DEPTH], v[PEAK]
+            while i < last:
+                if rem <= budget:
+                    break
+                new = arrivals[i - a0]
+                q = min(new, qroom)
+                if new > 0 and depth + in_service + q > max_memory:
+                    break
+                rem -= budget
+                busy_s += dt
+                offered += new
+                attempts += new
+                dropped += new - q
+                if q > 0:  # _enqueue with a wait of 0, then _write_row
+                    tail = head + blen - 1
+                    if tail >= size:
+                        tail -= size
+                    if blen > 0 and buf[0, tail] == i:
+                        buf[1, tail] += q
+                    elif blen == size:
+                        v[RING_FULL] = 1
+                    else:
+                        j = head + blen
+                        if j >= size:
+                            j -= size
+                        buf[0, j] = i
+                        buf[1, j] = q
+                        blen += 1
+                    depth += q
+                    admitted += q
+                    wait_hist[0] += q
+                    max_depth = max(max_depth, depth)
+                    peak = max(peak, depth + in_service)
+                    qroom -= q
+                    r += 1
+                    log[r, LOG_BIN] = i
+                    log[r, LOG_TICK] = i
+                    log[r, LOG_COUNTER] = counter
+                    for c in range(N_COLUMNS):
+                        x = v[c]
+                        if c == DEPTH:
+                            x = depth
+                        elif c == OFFERED:
+                            x = offered
+                        elif c == ATTEMPTS:
+                            x = attempts
+                        elif c == ADMITTED:
+                            x = admitted
+                        elif c == DROPPED:
+                            x = dropped
+                        elif c == HELD:
+                            x = held
+                        elif c == SAMPLED_OUT:
+                            x = sampled_out
+                        log[r, LOG_COLS + c] = x
+                i += 1
+                if qroom == 0:
+                    full = True
+                    break
+            v[DEPTH], v[BUF_LEN], v[N_ROWS] = depth, blen, r + 1
+            v[MAX_DEPTH], v[PEAK] = max_depth, peak
             if i == last:
                 break
         new = arrivals[i - a0]
