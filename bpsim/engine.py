@@ -286,8 +286,10 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
 
     numpy draws a Poisson count with a mean below 10 by multiplying uniforms until the product
     falls to ``exp(-mean)``, one uniform per message plus one per tick, each uniform one output of
-    the bit generator. For numpy's default bit generator (PCG64) the same uniforms are drawn here
-    in bulk (``rng.random``) and multiplied in compiled code (:func:`bpsim.kernel.poisson_mult`),
+    the bit generator. For numpy's default bit generator (PCG64) the same uniforms are computed
+    here in bulk (what ``rng.random`` would draw, from :func:`bpsim.kernel.pcg64_uniforms`, which
+    steps four copies of the generator at once) and multiplied in compiled code
+    (:func:`bpsim.kernel.poisson_mult`),
     then the generator is put exactly where ``rng.poisson`` would have left it (``advance``). The
     counts, and every later draw, are the same bit for bit; only the time differs (about 1/6).
     Stretches with a mean of 10 or more, and other bit generators, use ``rng.poisson`` itself.
@@ -304,7 +306,7 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             means.append((k, stop, rate * dt))
     if type(bitgen) is not np.random.PCG64:
         return rng.poisson(_per_tick(hi - lo, [(k, m) for k, _, m in means])).astype(np.int64)
-    from .kernel import poisson_mult  # compiled; numba is a dependency
+    from .kernel import pcg64_uniforms, poisson_mult  # compiled; numba is a dependency
     counts = np.zeros(hi - lo, dtype=np.int64)
     for k, stop, mean in means:
         if stop <= k or mean == 0:
@@ -318,7 +320,7 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
         while i < stop:
             expect = (stop - i) * (mean + 1.0)
             size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
-            u = rng.random(size, out=_scratch(np.float64, size))
+            u = pcg64_uniforms(bitgen, _scratch(np.float64, size))  # = rng.random(size)
             i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int64, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i

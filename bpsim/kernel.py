@@ -62,18 +62,20 @@ Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row o
 differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
 engine writes the same log by the same rule, and the tests compare the logs.
 
-Compiling takes about 17 s of CPU the first time (it was 7 s before the quiet path learnt block,
-drop_oldest, shed and queuing, and before timeouts and service orders: every inlined call site is a
-copy); numba caches the machine code in
-``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about half a second. Where the
-package directory is read-only, numba uses the user's cache directory (``~/.cache/numba``) or
-``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still works, compiled afresh
-in each process.
+Compiling takes about 20 s of CPU the first time (it was 7 s before the quiet path learnt block,
+drop_oldest, shed and queuing, and before timeouts and service orders; the quiet path's tight loops
+for the headline's stretches added about 3 s: every inlined call site is a copy); numba caches
+the machine code in ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about
+half a second. Where the package directory is read-only, numba uses the user's cache directory
+(``~/.cache/numba``) or ``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still
+works, compiled afresh in each process.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
@@ -231,8 +233,15 @@ def _record(v, log, env, cfg, i):
             sampled += arrived - passed
         same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
                 and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted)
-    if same:
-        return
+    if not same:
+        _write_row(v, log, env, cfg, i)
+
+
+@_inline
+def _write_row(v, log, env, cfg, i):
+    """The row of tick ``i`` in the series log: :func:`_record` once it found the state differs
+    from what the last row predicts (called directly where that is known)."""
+    r = v[N_ROWS] - 1
     k = cfg[C_BIN]
     if k == 1:  # per tick: a new row for each tick that writes
         b = i
@@ -733,15 +742,140 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     busy0 = wi[0, 0] != 0
     rem = wf[0, 0]
     i = start
+    steady = speed.shape[0] == 1 and speed[0] > 0.0
+    per_tick = cfg[C_BIN] == 1  # a row per tick that writes (not bins)
     while i < last:
+        if one and busy0 and steady and (queuing and full or holding or evicting
+                                         or sampling and (countable and full or sq)):
+            # the commonest stretches of the headline: the one worker busy at a steady speed, a
+            # buffer at capacity (or sampling above its threshold) whose rule only counts what
+            # arrives, holds it (block) or evicts for it (drop_oldest). Each tick the worker
+            # works on, until it would finish: the same operations as the loop below, in the
+            # same order, without the tests that cannot fail here
+            budget = dt * speed[0]
+            while i < last:
+                if rem <= budget:
+                    break
+                new = arrivals[i - a0]
+                if evicting:
+                    if new > depth:
+                        break
+                elif sampling:
+                    total = counter + new
+                    if total >= every and not (countable and full):
+                        break  # a message passes the 1-in-N: not quiet
+                rem -= budget
+                busy_s += dt
+                offered += new
+                attempts += new
+                if holding:
+                    if new > 0:
+                        _hold_push(v, hold, i, new, False)
+                        held += new
+                elif evicting:
+                    if new > 0:
+                        _buf_pop(v, buf, new)
+                        _buf_push(v, buf, i, new)
+                        v[DEPTH] += new
+                        dropped += new
+                        admitted += new
+                        wait_hist[0] += new
+                elif sampling:
+                    if total < every:
+                        counter = total
+                        sampled_out += new
+                    else:
+                        passed = total // every
+                        counter = total % every
+                        sampled_out += new - passed
+                        dropped += passed
+                else:
+                    dropped += new
+                i += 1
+            if i == last:
+                break
+        if one and busy0 and steady and queuing and not full and per_tick:
+            # unbounded (or drop_newest below capacity), its one worker busy at a steady speed:
+            # each tick what arrives is queued, a new batch and a new row, until the worker would
+            # finish, the buffer fills or memory would overflow. The loop below's operations in
+            # its order, with the buffer's and the row's counters in registers
+            budget = dt * speed[0]
+            in_service = v[IN_SERVICE]
+            head, blen, size = v[BUF_HEAD], v[BUF_LEN], buf.shape[1]
+            r = v[N_ROWS] - 1
+            max_depth, peak = v[MAX_DEPTH], v[PEAK]
+            while i < last:
+                if rem <= budget:
+                    break
+                new = arrivals[i - a0]
+                q = min(new, qroom)
+                if new > 0 and depth + in_service + q > max_memory:
+                    break
+                rem -= budget
+                busy_s += dt
+                offered += new
+                attempts += new
+                dropped += new - q
+                if q > 0:  # _enqueue with a wait of 0, then _write_row
+                    tail = head + blen - 1
+                    if tail >= size:
+                        tail -= size
+                    if blen > 0 and buf[0, tail] == i:
+                        buf[1, tail] += q
+                    elif blen == size:
+                        v[RING_FULL] = 1
+                    else:
+                        j = head + blen
+                        if j >= size:
+                            j -= size
+                        buf[0, j] = i
+                        buf[1, j] = q
+                        blen += 1
+                    depth += q
+                    admitted += q
+                    wait_hist[0] += q
+                    max_depth = max(max_depth, depth)
+                    peak = max(peak, depth + in_service)
+                    qroom -= q
+                    r += 1
+                    log[r, LOG_BIN] = i
+                    log[r, LOG_TICK] = i
+                    log[r, LOG_COUNTER] = counter
+                    for c in range(N_COLUMNS):
+                        x = v[c]
+                        if c == DEPTH:
+                            x = depth
+                        elif c == OFFERED:
+                            x = offered
+                        elif c == ATTEMPTS:
+                            x = attempts
+                        elif c == ADMITTED:
+                            x = admitted
+                        elif c == DROPPED:
+                            x = dropped
+                        elif c == HELD:
+                            x = held
+                        elif c == SAMPLED_OUT:
+                            x = sampled_out
+                        log[r, LOG_COLS + c] = x
+                i += 1
+                if qroom == 0:
+                    full = True
+                    break
+            v[DEPTH], v[BUF_LEN], v[N_ROWS] = depth, blen, r + 1
+            v[MAX_DEPTH], v[PEAK] = max_depth, peak
+            if i == last:
+                break
         new = arrivals[i - a0]
-        if new == 0 and idle and not rejecting:  # nothing to serve: on to the next arrival
+        # (the tests that do not read the count come first: a branch on a Poisson count is
+        # mispredicted often, and its cost was most of a quiet tick's)
+        if idle and not rejecting and new == 0:  # nothing to serve: on to the next arrival
             i += 1
             while i < last and arrivals[i - a0] == 0:
                 i += 1
             continue
-        if new > 0 and not (
-                countable and full or holding or evicting and new <= depth or rejecting
+        if not (countable and full or holding or rejecting) and new > 0 and not (
+                evicting and new <= depth
                 or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
                 or sq and counter + new < every):
             break
@@ -820,7 +954,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 else:
                     break
                 _reject(v, cfg, rq, gen, n, attempt)
-            row = True
+                row = True  # (a tick that rejects nothing changes nothing: the log predicts it)
         elif queuing:
             q = min(new, qroom)
             dropped += new - q
@@ -838,16 +972,20 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 row = True
         elif sampling:
             total = counter + new
-            passed = total // every
-            counter = total % every
+            if total < every:  # (most ticks: no division, whose latency the counter waits on)
+                passed = 0
+                counter = total
+            else:
+                passed = total // every
+                counter = total % every
             sampled_out += new - passed
             dropped += passed
         else:
             dropped += new
-        if row:
+        if row:  # the depth or the rejected count changed: the row differs, no need to compare
             v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
             v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
-            _record(v, log, env, cfg, i)
+            _write_row(v, log, env, cfg, i)
         i += 1
     if one:
         wf[0, 0] = rem
@@ -893,7 +1031,10 @@ def _run(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_
             if j > i:
                 v[TICK] = j - 1
                 i = j
-                continue
+                if i == stop:
+                    break
+                # _quiet stopped at a tick that is not quiet: asked again, it would return at
+                # once (same state, same tick), so that tick takes the full step straight away
         first = False
         v[TICK] = i
         _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat_hist,
@@ -991,6 +1132,89 @@ def _poisson_chase(counts, start, stop, enlam, u, cnt):
         j = k
         i += 1
     return i, j
+
+
+# -- numpy's PCG64, four steps at a time ----------------------------------------------------------
+# rng.random() takes one serial 128-bit multiply-add per uniform, through a call per number. The
+# same uniforms, bit for bit, come faster from four interleaved copies of the generator, each
+# stepping four states at once (x -> A x + C with A = M**4, C = inc (M**3 + M**2 + M + 1)): the
+# four multiplications are independent, so the processor overlaps them. The Poisson draws take
+# their uniforms from here (engine._poisson_counts puts the generator where numpy would).
+_PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128, as in numpy
+_M64, _M128 = (1 << 64) - 1, (1 << 128) - 1
+
+
+@intrinsic
+def _mul_add_128(typingctx, hi, lo, mhi, mlo, chi, clo):
+    """``(hi:lo) * (mhi:mlo) + (chi:clo)`` modulo 2**128, as ``(hi, lo)`` (LLVM's i128)."""
+    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64, types.uint64,
+                                           types.uint64, types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        sh = ir.Constant(i128, 64)
+
+        def wide(a, b):
+            return builder.or_(builder.shl(builder.zext(a, i128), sh), builder.zext(b, i128))
+
+        r = builder.add(builder.mul(wide(args[0], args[1]), wide(args[2], args[3])),
+                        wide(args[4], args[5]))
+        return context.make_tuple(builder, signature.return_type,
+                                  (builder.trunc(builder.lshr(r, sh), ir.IntType(64)),
+                                   builder.trunc(r, ir.IntType(64))))
+    return sig, codegen
+
+
+@_inline
+def _pcg_double(hi, lo):
+    """numpy's pcg64_next_double of a state: XSL-RR output, its top 53 bits over 2**53."""
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    x = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@_jit
+def _pcg_fill(out, lanes, jump):
+    """``out`` from four lanes (``lanes``: hi, lo of states 1..4 ahead), each stepped by
+    ``jump`` (hi, lo of A, then of C)."""
+    n = out.size
+    h0, l0, h1, l1, h2, l2, h3, l3 = (lanes[0], lanes[1], lanes[2], lanes[3], lanes[4], lanes[5],
+                                      lanes[6], lanes[7])
+    mh, ml, ch, cl = jump[0], jump[1], jump[2], jump[3]
+    j = 0
+    while j + 4 <= n:
+        out[j] = _pcg_double(h0, l0)
+        out[j + 1] = _pcg_double(h1, l1)
+        out[j + 2] = _pcg_double(h2, l2)
+        out[j + 3] = _pcg_double(h3, l3)
+        h0, l0 = _mul_add_128(h0, l0, mh, ml, ch, cl)
+        h1, l1 = _mul_add_128(h1, l1, mh, ml, ch, cl)
+        h2, l2 = _mul_add_128(h2, l2, mh, ml, ch, cl)
+        h3, l3 = _mul_add_128(h3, l3, mh, ml, ch, cl)
+        j += 4
+    if j < n:
+        out[j] = _pcg_double(h0, l0)
+    if j + 1 < n:
+        out[j + 1] = _pcg_double(h1, l1)
+    if j + 2 < n:
+        out[j + 2] = _pcg_double(h2, l2)
+
+
+def pcg64_uniforms(bitgen, out):
+    """``out`` filled with what ``Generator(bitgen).random(out.size)`` would draw, bit for bit,
+    for a ``numpy.random.PCG64`` ``bitgen``, which is left where it was (not advanced)."""
+    s = bitgen.state["state"]
+    x, inc = s["state"], s["inc"]
+    lanes = []
+    for _ in range(4):  # numpy steps the state, then outputs it
+        x = (x * _PCG_MULT + inc) & _M128
+        lanes += [x >> 64, x & _M64]
+    a = pow(_PCG_MULT, 4, 1 << 128)
+    c = (inc * (_PCG_MULT ** 3 + _PCG_MULT ** 2 + _PCG_MULT + 1)) & _M128
+    _pcg_fill(out, np.array(lanes, dtype=np.uint64),
+              np.array([a >> 64, a & _M64, c >> 64, c & _M64], dtype=np.uint64))
+    return out
 
 
 # -- a stale cache ---------------------------------------------------------------------------------

@@ -70,3 +70,14 @@ def test_summary_has_the_documented_keys_and_nulls():
     s = simulate(strategy="drop_newest", producer_rate=0, duration_s=1).summary()
     assert set(SUMMARY_KEYS) <= set(s)
     assert s["latency_p50_s"] is None and s["crash_time_s"] is None and s["crashed"] is False
+
+
+def test_summary_percentiles_are_numpys():
+    # summary() computes its latency percentiles itself (numpy's "linear" method, one partition)
+    from bpsim.result import _percentiles
+    rng = np.random.default_rng(0)
+    for n in list(range(1, 30)) + [101, 5942]:
+        for a in (rng.exponential(size=n), rng.integers(0, 4, n) * 0.001):
+            for q in ([50, 95, 99], [0, 100, 0.1, 33.3, 99.9]):
+                want = [float(v) for v in np.percentile(a, q)]
+                assert np.array(_percentiles(a, q)).tobytes() == np.array(want).tobytes()

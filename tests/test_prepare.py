@@ -72,6 +72,19 @@ def test_a_long_stretch_that_needs_more_uniforms_than_expected():
         assert np.array_equal(counts[:stop], np.random.default_rng(3).poisson(mean, stop))
 
 
+def test_the_compiled_uniforms_are_numpys():
+    # the Poisson draws take their uniforms from kernel.pcg64_uniforms, not rng.random
+    from bpsim import kernel
+    for seed in range(5):
+        for n in (0, 1, 2, 3, 4, 5, 7, 8, 1001):
+            a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+            a.random(seed), b.random(seed)  # a state of any phase
+            before = a.bit_generator.state
+            got = kernel.pcg64_uniforms(a.bit_generator, np.empty(n))
+            assert a.bit_generator.state == before  # left where it was
+            assert got.tobytes() == b.random(n).tobytes()
+
+
 def test_prepare_counts_what_it_drew():
     sc = build_scenario(producer_rate=700, duration_s=2, arrivals="poisson",
                         service="exponential", rate_schedule=((1.0, 50),))
