@@ -26,13 +26,13 @@ Counts are messages, times seconds, memory bytes.
 """
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 import numpy as np
 
 from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
-                    WAIT_EXACT, derive, hist_percentiles, lat_value, wait_value)
+                    WAIT_EXACT, derive, hist_percentiles, lat_value, percentiles,
+                    wait_value)
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
@@ -312,7 +312,7 @@ class Result:
         if self.records_complete:
             if in_time and timeout is not None:
                 lat = lat[lat <= timeout]
-            return _percentiles(lat, q) if lat.size else [None] * len(q)
+            return percentiles(lat, q) if lat.size else [None] * len(q)
         # beyond the records: the histogram (in time: the smallest `delivered` of them)
         n = s["delivered"] if in_time else None
         return hist_percentiles(self._lat_hist, q, lat_value, n_lowest=n)
@@ -374,31 +374,3 @@ class Result:
 def _wait_index(w: int) -> int:
     from .state import wait_bin
     return wait_bin(int(w))
-
-
-def _percentiles(a, q) -> list:
-    """``[float(v) for v in np.percentile(a, q)]`` for a non-empty 1-D float array: the same
-    floats (numpy's "linear" method, operation for operation), without its overhead (which was
-    most of ``summary()``): one partition at the order statistics the percentiles need."""
-    n = a.size
-    picks = []
-    for x in q:
-        t = x / 100
-        vi = (n - 1) * t  # numpy's virtual index for "linear"
-        if vi >= n - 1:
-            lo = hi = -1
-        elif vi < 0:
-            lo = hi = 0
-        else:
-            lo = math.floor(vi)
-            hi = lo + 1
-        picks.append((lo, hi, vi - lo))
-    part = np.partition(a, sorted({0, n - 1} | {k % n for lo, hi, _ in picks for k in (lo, hi)}))
-    if np.isnan(part[-1]):  # numpy's answer for NaNs
-        return [float(v) for v in np.percentile(a, q)]
-    out = []
-    for lo, hi, gamma in picks:
-        lo_v, hi_v = part[lo], part[hi]
-        diff = hi_v - lo_v  # numpy's _lerp
-        out.append(float(hi_v - diff * (1 - gamma) if gamma >= 0.5 else lo_v + diff * gamma))
-    return out

@@ -46,3 +46,36 @@ def test_strategies_dashboard_in_voila(chromium, artifacts):
         finally:
             page.screenshot(path=str(artifacts / f"voila-{notebook.stem}.png"), full_page=True)
             context.close()
+
+
+def test_the_message_view_plays_in_voila(chromium, artifacts):
+    # notebook 02's two lanes, as an instructor projects them: they draw, play and take a burst
+    notebook = strategies_notebook()
+    assert notebook != FIXTURE, "notebooks/02-*.ipynb is missing"
+    with H.VoilaServer(notebook) as voila:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(voila.url, timeout=120_000)
+            view = page.locator(".bpsim-messages").first
+            view.wait_for(timeout=H.RUN_ALL_TIMEOUT_MS)
+            assert view.locator("canvas.bpm-canvas").count() == 2, "two lanes, two canvases"
+            page.wait_for_function("v => +(v.dataset.frames || 0) >= 1", arg=view.element_handle(),
+                                   timeout=60_000)
+            view.locator("button.bpm-play").click()
+            page.wait_for_function("v => +v.dataset.frames >= 10", arg=view.element_handle(),
+                                   timeout=30_000)
+            before = int(view.evaluate("v => +v.dataset.offered"))
+            view.locator("button.bpm-burst").click()
+            page.wait_for_function(f"v => +v.dataset.offered >= {before} + 50",
+                                   arg=view.element_handle(), timeout=10_000)
+            assert view.evaluate("v => v.dataset.addsUp") == "true"
+            assert "Traceback" not in page.inner_text("body")
+            assert not errors, errors
+        finally:
+            page.screenshot(path=str(artifacts / f"voila-messages-{notebook.stem}.png"),
+                            full_page=True)
+            context.close()
