@@ -253,6 +253,8 @@ class Simulation:
                              "a strategy that runs on the same engine as the current one (a "
                              "strategy without a compiled rule cannot replace one with it, or "
                              "the other way round); start a new Simulation for it")
+            if strategy is not self._strategy:
+                self._refuse_orphaned_retries(strategy)
         i = self._now
         if "producer_rate" in scenario_kw:
             self._step_at("rate", i, checked.producer_rate)
@@ -273,7 +275,7 @@ class Simulation:
             old, self._old_strategy = self._engine, self._strategy
             self._engine = self._build(strategy, old)
             self._strategy = strategy
-            if strategy.bounded and (not old_bounded(old) or "capacity" in scenario_kw
+            if strategy.bounded and (not _bounded_now(old) or "capacity" in scenario_kw
                                      or getattr(strategy, "control", None) is None):
                 self._engine.set_capacity(self._sc.capacity)
             if not strategy.bounded:
@@ -413,15 +415,18 @@ class Simulation:
                 return old
             return ReferenceEngine(x, strategy)
         from .kernel import FastEngine
-        if pending_levels and strategy_for_inputs is strategy and retries == 0:
-            raise ValueError(f"strategy={strategy.name!r} is not valid now: "
-                             f"{old.scalars()['retry_pending']} messages wait to be retried and "
-                             "it rejects without retries; wait until they are back, or choose "
-                             "a strategy with retries=1 or more")
         e = FastEngine(x, strategy_for_inputs, rule)
         if old is not None:
             e.take_state(old)
         return e
+
+    def _refuse_orphaned_retries(self, strategy):
+        """A strategy that rejects but never retries cannot take over retries already due."""
+        rule, pending = strategy.rule(), self._engine.scalars()["retry_pending"]
+        if pending and strategy.retries == 0 and rule is not None and rule.overflow == REJECT:
+            raise ValueError(f"strategy={strategy.name!r} is not valid now: {pending} messages "
+                             "wait to be retried and it rejects without retries; wait until "
+                             "they are back, or choose one with retries=1 or more")
 
     def _start_control(self, tick):
         control = getattr(self._strategy, "control", None)
@@ -540,7 +545,7 @@ def _seconds(ticks: int, dt: float) -> float:
     return float(f"{ticks * dt:.12g}")
 
 
-def old_bounded(engine) -> bool:
+def _bounded_now(engine) -> bool:
     return engine.scalars()["capacity"] != UNBOUNDED_CAPACITY
 
 

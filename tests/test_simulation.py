@@ -287,3 +287,15 @@ def test_a_setting_changed_under_a_policy_keeps_its_controller():
     assert decided > 5 and len(policy.trace["time_s"]) > decided  # not started afresh
     assert policy.trace["time_s"][decided - 1] < policy.trace["time_s"][decided]
     assert_books_balance(sim.result())
+
+
+def test_a_rejecting_strategy_without_retries_cannot_orphan_pending_retries():
+    sim = Simulation(strategy="shed", rng=3, retries=3, retry_backoff_s=0.5, **BUSY)
+    sim.advance(2.0)
+    before = sim.events().state
+    assert before["retry_pending"] > 0
+    with pytest.raises(ValueError, match="wait to be retried"):
+        sim.set(strategy="shed", retries=0, producer_rate=10.0)
+    assert sim.strategy.retries == 3 and sim.scenario.producer_rate == 300.0  # nothing changed
+    sim.advance(1.0)
+    assert_books_balance(sim.result())
