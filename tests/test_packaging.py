@@ -61,3 +61,21 @@ def test_no_api_name_is_also_a_module_name():
     import bpsim
     modules = {p.stem for p in Path(bpsim.__file__).parent.iterdir()}
     assert not set(bpsim.__all__) & modules
+
+
+def test_the_wheel_ships_the_views_javascript(tmp_path):
+    # A non-editable install (pip install bpsim) must carry every file the browser views load:
+    # the chart and message views and the vendored uPlot with its licence.
+    import subprocess
+    import sys
+    import zipfile
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(root)], check=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("bpsim-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    viz = root / "bpsim" / "viz"
+    wanted = [p.relative_to(root).as_posix() for p in
+              [viz / "chart.js", *viz.glob("static/*"), *viz.glob("vendor/*")]]
+    assert len(wanted) >= 7
+    assert not [w for w in wanted if w not in names], names
