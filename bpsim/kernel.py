@@ -970,7 +970,11 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
         if not (countable and full or holding or rejecting) and new > 0 and not (
                 evicting and new <= depth
                 or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
-                or sq and counter + new < every):
+                or sq and counter + new < every
+                # (or some pass the 1-in-N and are queued, if memory allows; with a message
+                # already waiting, so that an idle worker would take one and end the stretch)
+                or sq and depth > 0 and depth + v[IN_SERVICE] + min(
+                    (counter + new) // every, max(0, cap - depth)) <= max_memory):
             break
         # 4. service, decided first: a worker that finishes or starts a message ends the stretch
         takes = depth > 0 or queuing and new > 0 and qroom > 0  # something to take this tick
@@ -1072,12 +1076,27 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 passed = total // every
                 counter = total % every
             sampled_out += new - passed
-            dropped += passed
+            # what passes is queued as far as there is room (Sample.admit's second hand-over:
+            # _enqueue with a wait of 0, the memory checked above), the rest dropped
+            q = min(passed, max(0, cap - depth)) if sq else 0
+            dropped += passed - q
+            if q > 0:
+                _buf_push(v, buf, i, q)
+                v[DEPTH] += q
+                admitted += q
+                wait_hist[0] += q
+                v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+                v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+                depth = v[DEPTH]
+                full = depth >= cap
+                idle = False
+                row = True
         else:
             dropped += new
         if row:  # the depth or the rejected count changed: the row differs, no need to compare
             v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
             v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
+            v[SAMPLE_COUNTER] = counter  # (the row keeps the 1-in-N counter too)
             _write_row(v, log, env, cfg, i)
         i += 1
     if one:
