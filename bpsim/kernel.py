@@ -62,9 +62,10 @@ Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row o
 differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
 engine writes the same log by the same rule, and the tests compare the logs.
 
-Compiling takes about 20 s of CPU the first time (it was 7 s before the quiet path learnt block,
+Compiling takes about 25 s of CPU the first time (it was 7 s before the quiet path learnt block,
 drop_oldest, shed and queuing, and before timeouts and service orders; the quiet path's tight loops
-for the headline's stretches added about 3 s: every inlined call site is a copy); numba caches
+for the headline's stretches added about 3 s, the one-worker service loop about 3 more: every
+inlined call site is a copy); numba caches
 the machine code in ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about
 half a second. Where the package directory is read-only, numba uses the user's cache directory
 (``~/.cache/numba``) or ``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still
