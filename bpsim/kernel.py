@@ -62,9 +62,10 @@ Not a row of a per-tick table: the series log of :mod:`bpsim.state` gets a row o
 differs from what its last row predicts, so a run of quiet ticks writes nothing. The reference
 engine writes the same log by the same rule, and the tests compare the logs.
 
-Compiling takes about 20 s of CPU the first time (it was 7 s before the quiet path learnt block,
+Compiling takes about 25 s of CPU the first time (it was 7 s before the quiet path learnt block,
 drop_oldest, shed and queuing, and before timeouts and service orders; the quiet path's tight loops
-for the headline's stretches added about 3 s: every inlined call site is a copy); numba caches
+for the headline's stretches added about 3 s, the one-worker service loop about 3 more: every
+inlined call site is a copy); numba caches
 the machine code in ``bpsim/__pycache__`` (``cache=True``), so later sessions load it in about
 half a second. Where the package directory is read-only, numba uses the user's cache directory
 (``~/.cache/numba``) or ``NUMBA_CACHE_DIR`` if set; with nowhere to write at all, the kernel still
@@ -553,9 +554,11 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
                 return
         elif active <= 0 or v[DEPTH] == 0:
             return
-    else:
-        for w in range(n_workers):
-            wf[2, w] = 0.0
+        _serve_one(v, fv, cfg, buf, wi, wf, rec_gen, rec_t, lat_hist, pool, t, sp, budget, dt,
+                   mean_work, timeout, active > 0, record_size, drop_expired)
+        return
+    for w in range(n_workers):
+        wf[2, w] = 0.0
     while True:
         # the next event: the worker that frees first, ties to the lowest number
         w = -1
@@ -623,6 +626,97 @@ def _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consu
             fv[0] += dt
         else:
             fv[0] += wf[2, w] / sp
+
+
+@_inline
+def _serve_one(v, fv, cfg, buf, wi, wf, rec_gen, rec_t, lat_hist, pool, t, sp, budget, dt,
+               mean_work, timeout, takes, record_size, drop_expired):
+    """:func:`_serve`'s loop for one worker (``takes``: it is among the active ones), when
+    something happens in the tick: the same operations in the same order, on local copies.
+
+    The general loop reads and writes every counter, the buffer's head and the worker through
+    the state arrays at each step; numba cannot keep them in registers there (the arrays might
+    overlap, as far as it knows), and in a busy tick that cost more than the work. Here they are
+    loaded once, kept in locals through the tick's completions and starts, and stored back at the
+    end (and around :func:`_discard_expired`, which works on ``v``)."""
+    size = buf.shape[1]
+    order, lifo_depth = cfg[C_ORDER], cfg[C_LIFO_DEPTH]
+    busy, gen, rem, begun = wi[0, 0] != 0, wi[1, 0], wf[0, 0], wf[1, 0]
+    clock = 0.0  # the worker's clock: work done this tick (s)
+    depth, in_service, head, blen = v[DEPTH], v[IN_SERVICE], v[BUF_HEAD], v[BUF_LEN]
+    delivered, timed_out = v[DELIVERED], v[TIMED_OUT]
+    rec_pos, n_records, pool_index = v[REC_POS], v[N_RECORDS], v[POOL_INDEX]
+    while True:
+        # the next event: the worker finishes its message, or takes one
+        if busy:
+            if rem > budget - clock:
+                break  # still busy at the end of the tick
+            at = clock + rem
+        elif takes and depth > 0:
+            at = clock
+        else:
+            break
+        if busy:  # finish its message
+            clock = at
+            rem = 0.0
+            busy = False
+            in_service -= 1
+            done = t + at / sp
+            latency = done - gen * dt
+            if latency > timeout:  # its client has left: the work was wasted
+                timed_out += 1
+                fv[1] += done - begun
+            else:
+                delivered += 1
+            lat_hist[_lat_bin(latency)] += 1
+            rec_gen[rec_pos] = gen  # the records are a ring of record_size
+            rec_t[0, rec_pos] = begun
+            rec_t[1, rec_pos] = done
+            rec_pos = 0 if rec_pos + 1 == record_size else rec_pos + 1
+            n_records += 1
+        if takes and drop_expired:  # discard what its client has left
+            v[DEPTH], v[BUF_HEAD], v[BUF_LEN] = depth, head, blen
+            _discard_expired(v, cfg, buf, t + clock / sp, dt, timeout)
+            depth, head, blen = v[DEPTH], v[BUF_HEAD], v[BUF_LEN]
+        if takes and depth > 0:  # and take the next one at once
+            if order == ORDER_LIFO or (order == ORDER_ADAPTIVE and depth > lifo_depth):
+                j = head + blen - 1
+                if j >= size:
+                    j -= size
+                gen = buf[0, j]
+                buf[1, j] -= 1
+                depth -= 1
+                if buf[1, j] == 0:
+                    blen -= 1
+            else:  # _buf_pop of one message
+                gen = buf[0, head]
+                depth -= 1
+                n = 1
+                while n > 0:
+                    take = min(n, buf[1, head])
+                    buf[1, head] -= take
+                    n -= take
+                    if buf[1, head] == 0:
+                        head = 0 if head + 1 == size else head + 1
+                        blen -= 1
+            in_service += 1
+            busy = True
+            begun = t + clock / sp
+            if pool.size == 0:  # the reference's _work()
+                rem = mean_work
+            else:
+                p = pool_index  # pool[p % size]; the pool is rarely shorter than the run
+                rem = pool[p if p < pool.size else p % pool.size] * mean_work
+                pool_index += 1
+    if busy:
+        rem -= budget - clock
+        fv[0] += dt
+    else:
+        fv[0] += clock / sp
+    wi[0, 0], wi[1, 0], wf[0, 0], wf[1, 0], wf[2, 0] = busy, gen, rem, begun, clock
+    v[DEPTH], v[IN_SERVICE], v[BUF_HEAD], v[BUF_LEN] = depth, in_service, head, blen
+    v[DELIVERED], v[TIMED_OUT] = delivered, timed_out
+    v[REC_POS], v[N_RECORDS], v[POOL_INDEX] = rec_pos, n_records, pool_index
 
 
 # -- a tick, and a run of ticks --------------------------------------------------------------------
@@ -877,7 +971,11 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
         if not (countable and full or holding or rejecting) and new > 0 and not (
                 evicting and new <= depth
                 or queuing and depth + v[IN_SERVICE] + min(new, qroom) <= max_memory
-                or sq and counter + new < every):
+                or sq and counter + new < every
+                # (or some pass the 1-in-N and are queued, if memory allows; with a message
+                # already waiting, so that an idle worker would take one and end the stretch)
+                or sq and depth > 0 and depth + v[IN_SERVICE] + min(
+                    (counter + new) // every, max(0, cap - depth)) <= max_memory):
             break
         # 4. service, decided first: a worker that finishes or starts a message ends the stretch
         takes = depth > 0 or queuing and new > 0 and qroom > 0  # something to take this tick
@@ -979,12 +1077,27 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 passed = total // every
                 counter = total % every
             sampled_out += new - passed
-            dropped += passed
+            # what passes is queued as far as there is room (Sample.admit's second hand-over:
+            # _enqueue with a wait of 0, the memory checked above), the rest dropped
+            q = min(passed, max(0, cap - depth)) if sq else 0
+            dropped += passed - q
+            if q > 0:
+                _buf_push(v, buf, i, q)
+                v[DEPTH] += q
+                admitted += q
+                wait_hist[0] += q
+                v[MAX_DEPTH] = max(v[MAX_DEPTH], v[DEPTH])
+                v[PEAK] = max(v[PEAK], v[DEPTH] + v[IN_SERVICE])
+                depth = v[DEPTH]
+                full = depth >= cap
+                idle = False
+                row = True
         else:
             dropped += new
         if row:  # the depth or the rejected count changed: the row differs, no need to compare
             v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
             v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
+            v[SAMPLE_COUNTER] = counter  # (the row keeps the 1-in-N counter too)
             _write_row(v, log, env, cfg, i)
         i += 1
     if one:
