@@ -294,10 +294,10 @@ def show_watch():
     show_messages(strategy="drop_newest", seconds=WATCH_SECONDS, bursts=WATCH_BURSTS, **WATCH)
 
 
-def watch_totals() -> dict:
+def watch_totals(**changes) -> dict:
     """The still twin's totals (offered, delivered, timed_out: served too late, ...), played as
-    it plays them."""
+    it plays them; ``changes`` override :data:`WATCH` (``capacity=10``)."""
     from ..viz.messages import MessageView
-    view = MessageView(strategy="drop_newest", speed=1.0, **WATCH)
+    view = MessageView(strategy="drop_newest", speed=1.0, **{**WATCH, **changes})
     view.play_for(WATCH_SECONDS, bursts=WATCH_BURSTS)
     return dict(view.lanes[0].last["tot"])

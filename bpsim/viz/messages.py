@@ -580,7 +580,7 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
     for s, n in view.bursts:
         ax1.axvline(s, color="#555555", lw=1, ls=":")
     if view.bursts:
-        ax1.plot([], [], color="#555555", lw=1, ls=":", label="burst sent by hand")
+        ax1.plot([], [], color="#555555", lw=1, ls=":", label="burst (messages sent at once)")
     ax1.set_ylim(0, max(1, top) * 1.08)
     ax1.set_xlim(0, view.now)
     ax1.set(title="Queue depth while the view ran", xlabel="simulated time (s)",
@@ -588,7 +588,7 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
     ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
                frameon=False)
     styles = {key: (fill, hatch) for key, _label, fill, hatch in OUTCOMES}
-    styles.update(queue_end=("#FFFFFF", ""), in_service_end=("#FFFFFF", "--"),
+    styles.update(queue_end=("#FFFFFF", ""), in_service_end=("#FFFFFF", "-----"),
                   producer_backlog_end=("#FFFFFF", "||"))
     names = [lane.strategy for lane in view.lanes]
     for k in TERMS:
