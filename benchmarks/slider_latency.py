@@ -201,7 +201,30 @@ def drag_dashboard(page, cell: int, sliders: int, drag_s: float) -> dict:
     return out
 
 
-def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float) -> list[dict]:
+def trace_summary(path: Path, redraws: int) -> str:
+    """Where the page's main thread spent a traced drag: busy time, and the time of the kinds of
+    work inside it (they nest, so they do not add up), per redraw."""
+    events = json.loads(path.read_text())
+    events = events.get("traceEvents", events)
+    names = {(e["pid"], e["tid"]) for e in events
+             if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"}
+    totals: dict[str, float] = {}
+    for e in events:
+        if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in names:
+            totals[e["name"]] = totals.get(e["name"], 0.0) + e.get("dur", 0) / 1000
+    busy = totals.get("RunTask", 0.0)
+    kinds = ["FunctionCall", "TimerFire", "FireAnimationFrame", "EventDispatch",
+             "UpdateLayoutTree", "Layout", "PrePaint", "Paint", "Layerize", "MinorGC", "MajorGC",
+             "V8.GC_SCAVENGER", "ParseHTML", "HitTest"]
+    per = max(redraws, 1)
+    out = [f"main thread busy {busy:.0f} ms over {redraws} redraws ({busy / per:.1f} ms each)"]
+    out += [f"  {k:<20} {totals[k]:7.0f} ms  {totals[k] / per:6.1f} ms/redraw"
+            for k in kinds if k in totals]
+    return "\n".join(out)
+
+
+def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
+         trace: Path | None = None) -> list[dict]:
     from playwright.sync_api import sync_playwright
     rows = []
     with H.LabServer(copy) as lab, sync_playwright() as p:
@@ -217,7 +240,16 @@ def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float) -> list[
                     for board in H.dashboards(page):
                         if not board["sliders"]:
                             continue
+                        if trace is not None:
+                            browser.start_tracing(page=page, path=str(trace), categories=[
+                                "devtools.timeline", "disabled-by-default-devtools.timeline",
+                                "toplevel", "v8"])
                         got = drag_dashboard(page, board["cell"], sliders, drag_s)
+                        if trace is not None:
+                            browser.stop_tracing()
+                            n = sum(r["redraws"] for rs in got.values() for r in rs)
+                            print(trace_summary(trace, n), flush=True)
+                            trace = None     # the first dashboard only
                         row = {"notebook": nb, "cell": board["cell"]}
                         for how, res in got.items():
                             res = [r for r in res if not math.isnan(r["per_s"])] or res
@@ -308,10 +340,18 @@ def main(argv=None) -> int:
                     help="sliders dragged per dashboard (default 2)")
     ap.add_argument("--drag-s", type=float, default=1.5,
                     help="how long each drag lasts (s, default 1.5)")
+    ap.add_argument("--trace", type=Path, default=None,
+                    help="write a Chromium performance trace of the first dashboard's drags here "
+                         "and print where the page's main thread spent its time")
+    ap.add_argument("--code", type=Path, default=None,
+                    help="the kernel imports bpsim from this checkout instead (an A/B run: the "
+                         "same notebooks, other code, measured in turns)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the baseline (the harness's fixture: a one-line plot, no simulation)")
     args = ap.parse_args(argv)
     os.environ.pop("MPLBACKEND", None)
+    if args.code is not None:
+        H.REPO = args.code.resolve()   # the servers' kernels put this checkout first on their path
 
     paths = [Path(p).resolve() for p in args.notebooks] or sorted(
         (REPO / "notebooks").glob("*.ipynb"))
@@ -333,7 +373,7 @@ def main(argv=None) -> int:
               f"(redraws per second while the input moves; last move -> final chart); load "
               f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
         rows = drag([n for n in served if not n.startswith("fixtures/")] or served, copy,
-                    args.drag_sliders, args.drag_s)
+                    args.drag_sliders, args.drag_s, args.trace)
         print()
         print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
               f"{'last move -> final':>20}")

@@ -301,3 +301,12 @@ def test_the_palette_figure_shows_every_strategy():
     texts = {t.get_text() for ax in fig.axes for t in ax.texts}
     assert set(palette.STRATEGY_COLORS) <= texts
     assert all(ax.get_title() for ax in fig.axes)
+
+
+def test_dashboard_sliders_are_not_echoed_back_other_sliders_are():
+    import ipywidgets as w
+    from bpsim.viz.dashboard import slider
+    s = slider(5, 0, 10, 1, "x")
+    assert s.trait_metadata("value", "echo_update", True) is False
+    assert s.trait_metadata("value", "sync") is True
+    assert w.IntSlider().trait_metadata("value", "echo_update", True) is True

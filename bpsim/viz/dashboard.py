@@ -285,9 +285,23 @@ def slider(value, lo, hi, step, description, integer=True):
     """A slider for a dashboard: labelled, full width, reporting while it is dragged."""
     import ipywidgets as w
     cls = w.IntSlider if integer else w.FloatSlider
-    return cls(value=value, min=lo, max=hi, step=step, description=description,
-               continuous_update=True, style={"description_width": "170px"},
-               layout=w.Layout(width="98%"))
+    control = cls(value=value, min=lo, max=hi, step=step, description=description,
+                  continuous_update=True, style={"description_width": "170px"},
+                  layout=w.Layout(width="98%"))
+    _no_echo(control)
+    return control
+
+
+def _no_echo(control) -> None:
+    """The kernel does not echo a dragged value back to the page (this control only).
+
+    ipywidgets answers every value the page sends with an ``echo_update`` message carrying the
+    same value: one more message per step of a drag for the page to take in (JupyterLab's cost
+    is per message, not per byte), and the page already has the value. Only the page moves a
+    dashboard's slider, so nobody needs the echo; values the kernel sets still go to the page.
+    (Per instance, through traitlets' ``_<trait>_metadata``: other sliders keep their echo.)
+    """
+    control._value_metadata = {"echo_update": False}
 
 
 def dropdown(value, options, description):
