@@ -79,3 +79,11 @@ def test_the_wheel_ships_the_views_javascript(tmp_path):
               [viz / "chart.js", *viz.glob("static/*"), *viz.glob("vendor/*")]]
     assert len(wanted) >= 7
     assert not [w for w in wanted if w not in names], names
+
+
+def test_no_two_test_modules_share_a_name():
+    # pytest imports test files by their base name (no packages under tests/): two of one name,
+    # one in tests/ and one in tests/browser/, stop the whole run at collection
+    root = Path(__file__).resolve().parents[1]
+    names = [p.name for p in (root / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
