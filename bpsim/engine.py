@@ -127,8 +127,13 @@ class StepSeries:
     """A piecewise-constant per-tick value that is never laid out tick by tick: ``s[i]``."""
 
     def __init__(self, n: int, steps: list, dtype):
-        self.n, self.steps, self.dtype = n, steps, dtype
-        self._starts = [k for k, _ in steps]
+        self.n, self.dtype = n, dtype
+        self.reset(steps)
+
+    def reset(self, steps: list) -> None:
+        """New steps ``[(first_tick, value), ...]`` (a Simulation's ``set`` adds them)."""
+        self.steps = list(steps)
+        self._starts = [k for k, _ in self.steps]
 
     def __len__(self):
         return self.n

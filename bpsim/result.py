@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
-                    WAIT_EXACT, derive, hist_percentiles, lat_value, percentiles,
+                    WAIT_EXACT, derive_stretches, hist_percentiles, lat_value, percentiles,
                     wait_value)
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
@@ -110,18 +110,9 @@ class Result:
         row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
         arrived = x.offered_at(ends) - row["offered"]  # since the row's tick
         row["counter"] = self._log[rows, LOG_COUNTER]
-        if not x.derive_steps:
-            return derive(row, arrived, x.derive, x.sample_every)
-        # the rule changed in the run (a Simulation's set(strategy=...)): each point is predicted
-        # by the rule in force at its tick, as the engine checked it
-        out = {name: np.array(row[name]) for name in row if name != "counter"}
-        seg = np.searchsorted([d[0] for d in x.derive_steps], ends, side="right") - 1
-        for j, (_, mode, every) in enumerate(x.derive_steps):
-            mask = seg == j
-            got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], mode, every)
-            for name, value in got.items():
-                out[name][mask] = value
-        return out
+        # the rule may have changed in the run (a Simulation's set(strategy=...))
+        stretches = x.derive_steps or ((0, x.derive, x.sample_every),)
+        return derive_stretches(row, arrived, ends, stretches)
 
     @cached_property
     def table(self) -> np.ndarray:

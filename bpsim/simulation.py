@@ -44,7 +44,7 @@ from .engine import (MAX_POOL, MAX_RECORDS, StepSeries, _apply, _inputs, _poisso
 from .reference import ReferenceEngine
 from .result import IDENTITY_TERMS, Result
 from .state import (COL, COLUMNS, LOG_COLS, LOG_COUNTER, LOG_TICK, PER_TICK_MAX,
-                    UNBOUNDED_CAPACITY, derive)
+                    UNBOUNDED_CAPACITY, derive_stretches)
 from .strategies import REJECT, Strategy, make_strategy, params_of
 
 #: Ticks a Simulation can run: as many as a run keeps tick by tick (bpsim.state.PER_TICK_MAX).
@@ -464,13 +464,10 @@ class Simulation:
         self._cum[lo:hi] = np.cumsum(counts) + before
         f = self._feed
         f.a0, f.arrivals = lo, counts
-        f.speed = StepSeries(self._horizon, self._steps["speed"], np.float64).window(lo, hi)
-        f.consumers = StepSeries(self._horizon, self._steps["consumers"],
-                                 np.int64).window(lo, hi)
-        # the steps as they stand, for the Meter and the reference engine
-        for series, name in ((self._speed, "speed"), (self._consumers, "consumers")):
-            series.steps[:] = self._steps[name]
-            series._starts[:] = [k for k, _ in series.steps]
+        # the steps as they stand, for the engines and the Meter
+        self._speed.reset(self._steps["speed"])
+        self._consumers.reset(self._steps["consumers"])
+        f.speed, f.consumers = self._speed.window(lo, hi), self._consumers.window(lo, hi)
         x = self._engine_inputs
         # service times: at most one per message that could start in these ticks
         if sc.service == "exponential":
@@ -528,14 +525,7 @@ class Simulation:
         row = {name: out[name] for name in ("offered", "attempts", "dropped", "sampled_out",
                                               "held", "admitted")}
         row["counter"] = log[r, LOG_COUNTER]
-        starts = [d[0] for d in self._derive]
-        seg = np.searchsorted(starts, np.maximum(ticks, 0), side="right") - 1
-        for j, (_, mode, every) in enumerate(self._derive):
-            mask = seg == j
-            if mask.any():
-                got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], mode, every)
-                for k, v in got.items():
-                    out[k][mask] = v
+        out.update(derive_stretches(row, arrived, np.maximum(ticks, 0), self._derive))
         return out
 
 

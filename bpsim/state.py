@@ -102,6 +102,25 @@ def derive(row, arrived, mode: int, every: int) -> dict:
     return out
 
 
+def derive_stretches(row, arrived, ticks, stretches) -> dict:
+    """:func:`derive` for rows whose points lie in stretches of a run with different rules (a
+    Simulation's new strategy): ``stretches`` is ``((first_tick, mode, every), ...)`` in order,
+    and the point at ``ticks[j]`` is predicted by the rule in force at that tick, as the engine
+    checked it then. One stretch is plain :func:`derive`."""
+    if len(stretches) == 1:
+        _, mode, every = stretches[0]
+        return derive(row, arrived, mode, every)
+    out = {name: np.array(row[name]) for name in row if name != "counter"}
+    seg = np.searchsorted([first for first, _, _ in stretches], ticks, side="right") - 1
+    for j, (_, mode, every) in enumerate(stretches):
+        mask = seg == j
+        if mask.any():
+            got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], mode, every)
+            for name, value in got.items():
+                out[name][mask] = value
+    return out
+
+
 def bin_ticks(n_ticks: int) -> int:
     """Ticks per point of the series (1 up to :data:`PER_TICK_MAX` ticks).
 
