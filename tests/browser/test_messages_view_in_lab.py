@@ -79,6 +79,41 @@ def test_the_view_renders_plays_and_pauses(page, lab, artifacts):
     assert not console, [str(m.text if hasattr(m, "text") else m) for m in console]
 
 
+def test_a_view_at_rest_or_out_of_sight_costs_the_page_nothing(page, lab):
+    # Paused, once its last dots have landed (the longest flight is under 1.5 s), a view paints
+    # nothing: the dashboards around it have the page's main thread to themselves.
+    console = []
+    views = _open(page, lab, console)
+    v = views.nth(0)
+    v.locator("button.bpm-play").click()
+    _wait_data(page, 0, "frames", "+x > 10")
+    v.locator("button.bpm-play").click()
+    time.sleep(2.0)
+    rest = _data(v, "paints")
+    assert rest is not None and int(rest) > 10, f"the view says it painted {rest} times"
+    time.sleep(1.0)
+    assert _data(v, "paints") == rest, "a paused view kept repainting its canvas"
+    # Playing, then scrolled out of sight: no frames asked for until it is back.
+    v.locator("button.bpm-play").click()
+    _wait_data(page, 0, "frames", f"+x > {int(_data(v, 'frames')) + 5}")
+    page.evaluate("""(sel) => {
+        const spacer = document.createElement('div');
+        spacer.id = 'bpsim-spacer';
+        spacer.style.height = '4000px';
+        const views = document.querySelectorAll(sel);
+        views[views.length - 1].after(spacer);
+        spacer.scrollIntoView({block: 'end'});
+    }""", ROOT)
+    time.sleep(0.5)
+    away = _data(v, "frames")
+    time.sleep(1.0)
+    assert _data(v, "frames") == away, "a view out of sight kept asking the kernel for frames"
+    assert _data(v, "playing") == "true", "out of sight is not paused: it resumes when seen"
+    v.scroll_into_view_if_needed()
+    _wait_data(page, 0, "frames", f"+x > {int(away) + 5}")
+    assert not console, [str(m.text if hasattr(m, "text") else m) for m in console]
+
+
 def test_a_burst_press_raises_offered_within_200_ms(page, lab):
     console = []
     views = _open(page, lab, console)
