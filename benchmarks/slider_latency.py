@@ -25,7 +25,11 @@ canvas: to its pixels changing), so it is what a learner feels, without the test
 round trips. Between moves the kernel is left to go idle.
 
 A baseline row (the harness's fixture dashboard: a one-line sine plot, no simulation) shows what
-the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser.
+the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser. The drag
+figures have a baseline of their own, ``fixtures/chart_dashboard.ipynb``: a series dashboard
+(``bpsim.viz.dashboard.Dashboard``, the browser chart) over a sine line that takes microseconds,
+so its row is the most redraws a second the page, the widget messages and the kernel's round
+trip allow right now; a dashboard near it is limited by them, not by its simulation.
 
 Then every notebook is run top to bottom in fresh kernels with ``tools/run_notebooks.py`` on a
 copy (the committed notebooks are not touched), and the whole series' wall time is printed.
@@ -240,16 +244,17 @@ def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
                     for board in H.dashboards(page):
                         if not board["sliders"]:
                             continue
-                        if trace is not None:
+                        tracing = trace is not None and not nb.startswith("fixtures/")
+                        if tracing:
                             browser.start_tracing(page=page, path=str(trace), categories=[
                                 "devtools.timeline", "disabled-by-default-devtools.timeline",
                                 "toplevel", "v8"])
                         got = drag_dashboard(page, board["cell"], sliders, drag_s)
-                        if trace is not None:
+                        if tracing:
                             browser.stop_tracing()
                             n = sum(r["redraws"] for rs in got.values() for r in rs)
                             print(trace_summary(trace, n), flush=True)
-                            trace = None     # the first dashboard only
+                            trace = None     # the first dashboard of a notebook only
                         row = {"notebook": nb, "cell": board["cell"]}
                         for how, res in got.items():
                             res = [r for r in res if not math.isnan(r["per_s"])] or res
@@ -372,13 +377,18 @@ def main(argv=None) -> int:
         print(f"Dragging, {args.drag_sliders} sliders per dashboard, {args.drag_s:g} s each "
               f"(redraws per second while the input moves; last move -> final chart); load "
               f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-        rows = drag([n for n in served if not n.startswith("fixtures/")] or served, copy,
-                    args.drag_sliders, args.drag_s, args.trace)
+        dragged = [n for n in served if not n.startswith("fixtures/")] or served
+        if not args.no_baseline and "fixtures/chart_dashboard.ipynb" not in dragged:
+            dragged.insert(0, "fixtures/chart_dashboard.ipynb")
+        rows = drag(dragged, copy, args.drag_sliders, args.drag_s, args.trace)
         print()
         print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
               f"{'last move -> final':>20}")
         for r in rows:
-            print(f"{Path(r['notebook']).name + ' cell ' + str(r['cell']):<36} "
+            name = f"{Path(r['notebook']).name} cell {r['cell']}"
+            if r["notebook"] == "fixtures/chart_dashboard.ipynb":
+                name = "baseline: chart, nothing behind"
+            print(f"{name:<36} "
                   f"{r['keys']:>6.1f}/s ({r['keys_in']:>4.1f}/s) {r['pointer']:>6.1f}/s "
                   f"({r['pointer_in']:>4.1f}/s) {r['keys_final_ms']:>8.0f} / "
                   f"{r['pointer_final_ms']:.0f} ms")
