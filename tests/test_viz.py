@@ -228,6 +228,14 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
     assert "Spot on" in out[2] and "Close" in out[3] and "Not quite" in out[4]
 
 
+def test_check_prediction_says_where_the_answer_comes_from(capsys):
+    prediction.check_prediction(90, 88, "points")
+    prediction.check_prediction(90, 88, "points", source="the ceiling works out at")
+    counted, bound = capsys.readouterr().out.splitlines()
+    assert "the simulation counted 88 points" in counted
+    assert "the ceiling works out at 88 points" in bound and "counted" not in bound
+
+
 def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(capsys):
     # ``my_prediction = 2,650`` is the tuple (2, 650); True, -3 and nan are not counts.
     for guess in ((2, 650), (1, 0), (2, 65), True, -3, float("nan")):
