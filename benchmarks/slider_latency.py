@@ -227,58 +227,11 @@ def trace_summary(path: Path, redraws: int) -> str:
     return "\n".join(out)
 
 
-def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
-         trace: Path | None = None) -> list[dict]:
+def dashboards_in_lab(notebooks: list[str], copy: dict, on_open=None):
+    """``(browser, page, notebook, board)`` for every dashboard with sliders of ``notebooks``,
+    each notebook opened and run in JupyterLab in headless Chromium (one page at a time; its
+    kernel shut down after it). ``on_open(notebook, seconds)`` hears how long a run took."""
     from playwright.sync_api import sync_playwright
-    rows = []
-    with H.LabServer(copy) as lab, sync_playwright() as p:
-        browser = H.launch_chromium(p)
-        try:
-            for nb in notebooks:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
-                try:
-                    H.open_notebook(page, lab, nb)
-                    H.run_all(page)
-                    page.wait_for_timeout(1000)
-                    for board in H.dashboards(page):
-                        if not board["sliders"]:
-                            continue
-                        tracing = trace is not None and not nb.startswith("fixtures/")
-                        if tracing:
-                            browser.start_tracing(page=page, path=str(trace), categories=[
-                                "devtools.timeline", "disabled-by-default-devtools.timeline",
-                                "toplevel", "v8"])
-                        got = drag_dashboard(page, board["cell"], sliders, drag_s)
-                        if tracing:
-                            browser.stop_tracing()
-                            n = sum(r["redraws"] for rs in got.values() for r in rs)
-                            print(trace_summary(trace, n), flush=True)
-                            trace = None     # the first dashboard of a notebook only
-                        row = {"notebook": nb, "cell": board["cell"]}
-                        for how, res in got.items():
-                            res = [r for r in res if not math.isnan(r["per_s"])] or res
-                            row[how] = statistics.median(r["per_s"] for r in res)
-                            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
-                            row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
-                            row[how + "_ok"] = all(r["final_ok"] for r in res)
-                        rows.append(row)
-                        print(f"    {nb} cell {board['cell']}: held key {row['keys']:.1f}/s, "
-                              f"pointer {row['pointer']:.1f}/s; last move -> final "
-                              f"{row['keys_final_ms']:.0f} / {row['pointer_final_ms']:.0f} ms"
-                              + ("" if row["keys_ok"] and row["pointer_ok"] else
-                                 "  (final chart did NOT show the final value)"), flush=True)
-                finally:
-                    page.close()
-                    lab.shutdown_kernels()
-        finally:
-            browser.close()
-    return rows
-
-
-def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-    rows = []
     with H.LabServer(copy) as lab, sync_playwright() as p:
         browser = H.launch_chromium(p)
         try:
@@ -288,26 +241,64 @@ def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
                 try:
                     H.open_notebook(page, lab, nb)
                     took = H.run_all(page)
-                    print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
+                    if on_open is not None:
+                        on_open(nb, took)
+                    page.wait_for_timeout(1000)
                     for board in H.dashboards(page):
-                        if not board["sliders"]:
-                            continue
-                        per_slider = measure_dashboard(page, board["cell"], moves)
-                        all_ms = [x for v in per_slider.values() for x in v]
-                        rows.append({"notebook": nb, "cell": board["cell"],
-                                     "sliders": len(per_slider), "moves": len(all_ms),
-                                     "median": statistics.median(all_ms),
-                                     "p95": percentile(all_ms, 95), "max": max(all_ms),
-                                     "per_slider": {k: statistics.median(v)
-                                                    for k, v in per_slider.items()}})
-                        print(f"    cell {board['cell']}: " + ", ".join(
-                            f"{k} {v:.0f} ms" for k, v in rows[-1]["per_slider"].items()),
-                            flush=True)
+                        if board["sliders"]:
+                            yield browser, page, nb, board
                 finally:
                     page.close()
                     lab.shutdown_kernels()
         finally:
             browser.close()
+
+
+def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
+         trace: Path | None = None) -> list[dict]:
+    rows = []
+    for browser, page, nb, board in dashboards_in_lab(notebooks, copy):
+        tracing = trace is not None and not nb.startswith("fixtures/")
+        if tracing:
+            browser.start_tracing(page=page, path=str(trace), categories=[
+                "devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "v8"])
+        got = drag_dashboard(page, board["cell"], sliders, drag_s)
+        if tracing:
+            browser.stop_tracing()
+            n = sum(r["redraws"] for rs in got.values() for r in rs)
+            print(trace_summary(trace, n), flush=True)
+            trace = None     # the first dashboard of a notebook only
+        row = {"notebook": nb, "cell": board["cell"]}
+        for how, res in got.items():
+            res = [r for r in res if not math.isnan(r["per_s"])] or res
+            row[how] = statistics.median(r["per_s"] for r in res)
+            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
+            row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
+            row[how + "_ok"] = all(r["final_ok"] for r in res)
+        rows.append(row)
+        print(f"    {nb} cell {board['cell']}: held key {row['keys']:.1f}/s, "
+              f"pointer {row['pointer']:.1f}/s; last move -> final "
+              f"{row['keys_final_ms']:.0f} / {row['pointer_final_ms']:.0f} ms"
+              + ("" if row["keys_ok"] and row["pointer_ok"] else
+                 "  (final chart did NOT show the final value)"), flush=True)
+    return rows
+
+
+def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
+    rows = []
+
+    def opened(nb, took):
+        print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
+
+    for _, page, nb, board in dashboards_in_lab(notebooks, copy, opened):
+        per_slider = measure_dashboard(page, board["cell"], moves)
+        all_ms = [x for v in per_slider.values() for x in v]
+        rows.append({"notebook": nb, "cell": board["cell"], "sliders": len(per_slider),
+                     "moves": len(all_ms), "median": statistics.median(all_ms),
+                     "p95": percentile(all_ms, 95), "max": max(all_ms),
+                     "per_slider": {k: statistics.median(v) for k, v in per_slider.items()}})
+        print(f"    cell {board['cell']}: " + ", ".join(
+            f"{k} {v:.0f} ms" for k, v in rows[-1]["per_slider"].items()), flush=True)
     return rows
 
 
