@@ -43,6 +43,15 @@ def _open(page, lab, console):
     return views
 
 
+def _playing(page, lab, console, until="frames", above=5):
+    """The fixture open, its first view playing and past ``above`` (frames, or ``now``: s)."""
+    views = _open(page, lab, console)
+    v = views.nth(0)
+    v.locator("button.bpm-play").click()
+    _wait_data(page, 0, until, f"+x > {above}")
+    return views, v
+
+
 def _wait_data(page, view_index, key, predicate_js, timeout=10_000):
     page.wait_for_function(
         f"""([sel, i]) => {{ const v = document.querySelectorAll(sel)[i];
@@ -83,10 +92,7 @@ def test_a_view_at_rest_or_out_of_sight_costs_the_page_nothing(page, lab):
     # Paused, once its last dots have landed (the longest flight is under 1.5 s), a view paints
     # nothing: the dashboards around it have the page's main thread to themselves.
     console = []
-    views = _open(page, lab, console)
-    v = views.nth(0)
-    v.locator("button.bpm-play").click()
-    _wait_data(page, 0, "frames", "+x > 10")
+    _, v = _playing(page, lab, console, above=10)
     v.locator("button.bpm-play").click()
     time.sleep(2.0)
     rest = _data(v, "paints")
@@ -116,10 +122,7 @@ def test_a_view_at_rest_or_out_of_sight_costs_the_page_nothing(page, lab):
 
 def test_a_burst_press_raises_offered_within_200_ms(page, lab):
     console = []
-    views = _open(page, lab, console)
-    v = views.nth(0)
-    v.locator("button.bpm-play").click()
-    _wait_data(page, 0, "frames", "+x > 5")
+    views, v = _playing(page, lab, console)
     took = page.evaluate(
         """(sel) => new Promise((done) => {
             const v = document.querySelector(sel);
@@ -146,10 +149,7 @@ def test_a_burst_press_raises_offered_within_200_ms(page, lab):
 
 def test_a_control_change_takes_effect_without_a_restart(page, lab):
     console = []
-    views = _open(page, lab, console)
-    v = views.nth(0)
-    v.locator("button.bpm-play").click()
-    _wait_data(page, 0, "now", "+x > 0.5")
+    _, v = _playing(page, lab, console, until="now", above=0.5)
     cap = v.locator("input.bpm-capacity")
     cap.fill("60")
     cap.press("Enter")          # a number field commits on change
