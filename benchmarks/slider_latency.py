@@ -25,7 +25,11 @@ canvas: to its pixels changing), so it is what a learner feels, without the test
 round trips. Between moves the kernel is left to go idle.
 
 A baseline row (the harness's fixture dashboard: a one-line sine plot, no simulation) shows what
-the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser.
+the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser. The drag
+figures have a baseline of their own, ``fixtures/chart_dashboard.ipynb``: a series dashboard
+(``bpsim.viz.dashboard.Dashboard``, the browser chart) over a sine line that takes microseconds,
+so its row is the most redraws a second the page, the widget messages and the kernel's round
+trip allow right now; a dashboard near it is limited by them, not by its simulation.
 
 Then every notebook is run top to bottom in fresh kernels with ``tools/run_notebooks.py`` on a
 copy (the committed notebooks are not touched), and the whole series' wall time is printed.
@@ -223,57 +227,11 @@ def trace_summary(path: Path, redraws: int) -> str:
     return "\n".join(out)
 
 
-def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
-         trace: Path | None = None) -> list[dict]:
+def dashboards_in_lab(notebooks: list[str], copy: dict, on_open=None):
+    """``(browser, page, notebook, board)`` for every dashboard with sliders of ``notebooks``,
+    each notebook opened and run in JupyterLab in headless Chromium (one page at a time; its
+    kernel shut down after it). ``on_open(notebook, seconds)`` hears how long a run took."""
     from playwright.sync_api import sync_playwright
-    rows = []
-    with H.LabServer(copy) as lab, sync_playwright() as p:
-        browser = H.launch_chromium(p)
-        try:
-            for nb in notebooks:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.set_default_timeout(60_000)
-                try:
-                    H.open_notebook(page, lab, nb)
-                    H.run_all(page)
-                    page.wait_for_timeout(1000)
-                    for board in H.dashboards(page):
-                        if not board["sliders"]:
-                            continue
-                        if trace is not None:
-                            browser.start_tracing(page=page, path=str(trace), categories=[
-                                "devtools.timeline", "disabled-by-default-devtools.timeline",
-                                "toplevel", "v8"])
-                        got = drag_dashboard(page, board["cell"], sliders, drag_s)
-                        if trace is not None:
-                            browser.stop_tracing()
-                            n = sum(r["redraws"] for rs in got.values() for r in rs)
-                            print(trace_summary(trace, n), flush=True)
-                            trace = None     # the first dashboard only
-                        row = {"notebook": nb, "cell": board["cell"]}
-                        for how, res in got.items():
-                            res = [r for r in res if not math.isnan(r["per_s"])] or res
-                            row[how] = statistics.median(r["per_s"] for r in res)
-                            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
-                            row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
-                            row[how + "_ok"] = all(r["final_ok"] for r in res)
-                        rows.append(row)
-                        print(f"    {nb} cell {board['cell']}: held key {row['keys']:.1f}/s, "
-                              f"pointer {row['pointer']:.1f}/s; last move -> final "
-                              f"{row['keys_final_ms']:.0f} / {row['pointer_final_ms']:.0f} ms"
-                              + ("" if row["keys_ok"] and row["pointer_ok"] else
-                                 "  (final chart did NOT show the final value)"), flush=True)
-                finally:
-                    page.close()
-                    lab.shutdown_kernels()
-        finally:
-            browser.close()
-    return rows
-
-
-def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-    rows = []
     with H.LabServer(copy) as lab, sync_playwright() as p:
         browser = H.launch_chromium(p)
         try:
@@ -283,26 +241,64 @@ def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
                 try:
                     H.open_notebook(page, lab, nb)
                     took = H.run_all(page)
-                    print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
+                    if on_open is not None:
+                        on_open(nb, took)
+                    page.wait_for_timeout(1000)
                     for board in H.dashboards(page):
-                        if not board["sliders"]:
-                            continue
-                        per_slider = measure_dashboard(page, board["cell"], moves)
-                        all_ms = [x for v in per_slider.values() for x in v]
-                        rows.append({"notebook": nb, "cell": board["cell"],
-                                     "sliders": len(per_slider), "moves": len(all_ms),
-                                     "median": statistics.median(all_ms),
-                                     "p95": percentile(all_ms, 95), "max": max(all_ms),
-                                     "per_slider": {k: statistics.median(v)
-                                                    for k, v in per_slider.items()}})
-                        print(f"    cell {board['cell']}: " + ", ".join(
-                            f"{k} {v:.0f} ms" for k, v in rows[-1]["per_slider"].items()),
-                            flush=True)
+                        if board["sliders"]:
+                            yield browser, page, nb, board
                 finally:
                     page.close()
                     lab.shutdown_kernels()
         finally:
             browser.close()
+
+
+def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
+         trace: Path | None = None) -> list[dict]:
+    rows = []
+    for browser, page, nb, board in dashboards_in_lab(notebooks, copy):
+        tracing = trace is not None and not nb.startswith("fixtures/")
+        if tracing:
+            browser.start_tracing(page=page, path=str(trace), categories=[
+                "devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "v8"])
+        got = drag_dashboard(page, board["cell"], sliders, drag_s)
+        if tracing:
+            browser.stop_tracing()
+            n = sum(r["redraws"] for rs in got.values() for r in rs)
+            print(trace_summary(trace, n), flush=True)
+            trace = None     # the first dashboard of a notebook only
+        row = {"notebook": nb, "cell": board["cell"]}
+        for how, res in got.items():
+            res = [r for r in res if not math.isnan(r["per_s"])] or res
+            row[how] = statistics.median(r["per_s"] for r in res)
+            row[how + "_in"] = statistics.median(r["values_per_s"] for r in res)
+            row[how + "_final_ms"] = statistics.median(r["final_ms"] for r in res)
+            row[how + "_ok"] = all(r["final_ok"] for r in res)
+        rows.append(row)
+        print(f"    {nb} cell {board['cell']}: held key {row['keys']:.1f}/s, "
+              f"pointer {row['pointer']:.1f}/s; last move -> final "
+              f"{row['keys_final_ms']:.0f} / {row['pointer_final_ms']:.0f} ms"
+              + ("" if row["keys_ok"] and row["pointer_ok"] else
+                 "  (final chart did NOT show the final value)"), flush=True)
+    return rows
+
+
+def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
+    rows = []
+
+    def opened(nb, took):
+        print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
+
+    for _, page, nb, board in dashboards_in_lab(notebooks, copy, opened):
+        per_slider = measure_dashboard(page, board["cell"], moves)
+        all_ms = [x for v in per_slider.values() for x in v]
+        rows.append({"notebook": nb, "cell": board["cell"], "sliders": len(per_slider),
+                     "moves": len(all_ms), "median": statistics.median(all_ms),
+                     "p95": percentile(all_ms, 95), "max": max(all_ms),
+                     "per_slider": {k: statistics.median(v) for k, v in per_slider.items()}})
+        print(f"    cell {board['cell']}: " + ", ".join(
+            f"{k} {v:.0f} ms" for k, v in rows[-1]["per_slider"].items()), flush=True)
     return rows
 
 
@@ -372,13 +368,18 @@ def main(argv=None) -> int:
         print(f"Dragging, {args.drag_sliders} sliders per dashboard, {args.drag_s:g} s each "
               f"(redraws per second while the input moves; last move -> final chart); load "
               f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-        rows = drag([n for n in served if not n.startswith("fixtures/")] or served, copy,
-                    args.drag_sliders, args.drag_s, args.trace)
+        dragged = [n for n in served if not n.startswith("fixtures/")] or served
+        if not args.no_baseline and "fixtures/chart_dashboard.ipynb" not in dragged:
+            dragged.insert(0, "fixtures/chart_dashboard.ipynb")
+        rows = drag(dragged, copy, args.drag_sliders, args.drag_s, args.trace)
         print()
         print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
               f"{'last move -> final':>20}")
         for r in rows:
-            print(f"{Path(r['notebook']).name + ' cell ' + str(r['cell']):<36} "
+            name = f"{Path(r['notebook']).name} cell {r['cell']}"
+            if r["notebook"] == "fixtures/chart_dashboard.ipynb":
+                name = "baseline: chart, nothing behind"
+            print(f"{name:<36} "
                   f"{r['keys']:>6.1f}/s ({r['keys_in']:>4.1f}/s) {r['pointer']:>6.1f}/s "
                   f"({r['pointer_in']:>4.1f}/s) {r['keys_final_ms']:>8.0f} / "
                   f"{r['pointer_final_ms']:.0f} ms")

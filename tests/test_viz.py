@@ -125,11 +125,13 @@ def test_dashboard_keeps_its_own_margins_and_can_show_a_small_table():
 
 
 def _every_dashboard():
-    from bpsim.course import adaptive_challenge, openai_outage
+    from bpsim.course import adaptive_challenge, clients_that_give_up, openai_outage
     return {"crash": (the_scenario.crash_dashboard(), the_scenario.show_crash),
             "strategy": (course_strategies.strategy_dashboard(), course_strategies.show_strategy),
             "outage": (openai_outage.outage_dashboard(), openai_outage.show_outage),
-            "policy": (adaptive_challenge.policy_dashboard(), adaptive_challenge.show_policy)}
+            "policy": (adaptive_challenge.policy_dashboard(), adaptive_challenge.show_policy),
+            "clients": (clients_that_give_up.clients_dashboard(),
+                        clients_that_give_up.show_clients)}
 
 
 def test_every_slider_of_every_dashboard_reports_while_it_is_dragged():
@@ -151,9 +153,29 @@ def test_every_dashboard_chart_keeps_the_series_standards():
             assert p["series"] and all(s["label"] for s in p["series"]), (name, p)   # a legend
             assert {s["color"] for s in p["series"]} <= colours, (name, p)
         assert d.text == d.last_text and charts.checksum(d.chart.data) != 0
+        # at the screen's resolution: a line has about two points a column, dots one a cell
+        # (notebook 07 once sent 58,001 points a line, 1.9 MB a redraw)
+        data = np.frombuffer(d.chart.data)
+        for p in spec["panels"]:
+            for s in p["series"]:
+                n = int(np.isfinite(data[s["y"][0]:s["y"][0] + s["y"][1]]).sum())
+                limit = 4 * charts.BUCKETS if s["kind"] == "line" else charts.CELLS[0] * 2
+                assert n <= limit, (name, p["title"], s["label"], n)
 
 
-@pytest.mark.parametrize("name", ["crash", "strategy", "outage", "policy"])
+def test_a_line_longer_than_the_screen_is_sent_as_its_envelope():
+    from bpsim.viz import charts
+    x = np.arange(60_000) * 0.001
+    y = np.sin(x * 7) + (x == 31.0) * 5
+    p = charts.Panel("t", "x (s)", "y (1)").line("a", x, y, "#000000")
+    s = p.series[0]
+    assert len(s.x) <= 2 * charts.BUCKETS + 60_000 // charts.BUCKETS
+    assert s.y.max() == y.max() and s.y.min() == y.min()
+    dots = charts.Panel("t", "x (s)", "y (1)").line("b", x, y, "#000000", kind="points")
+    assert len(dots.series[0].x) == 60_000   # dots are thinned by scatter_cells, by the caller
+
+
+@pytest.mark.parametrize("name", ["crash", "strategy", "outage", "policy", "clients"])
 def test_a_value_from_the_page_is_drawn_as_its_still_twin_says(name, capsys):
     import matplotlib
     matplotlib.use("Agg")
@@ -204,6 +226,14 @@ def test_check_prediction_is_kind_whatever_is_typed(capsys):
     assert len(out) == 5
     assert "No prediction yet" in out[0] and "could not read" in out[1]
     assert "Spot on" in out[2] and "Close" in out[3] and "Not quite" in out[4]
+
+
+def test_check_prediction_says_where_the_answer_comes_from(capsys):
+    prediction.check_prediction(90, 88, "points")
+    prediction.check_prediction(90, 88, "points", source="the ceiling works out at")
+    counted, bound = capsys.readouterr().out.splitlines()
+    assert "the simulation counted 88 points" in counted
+    assert "the ceiling works out at 88 points" in bound and "counted" not in bound
 
 
 def test_check_prediction_reads_a_thousands_comma_and_refuses_what_is_no_count(capsys):

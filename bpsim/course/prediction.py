@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 
-def check_prediction(prediction, actual: int, what: str = "messages dropped") -> None:
+def check_prediction(prediction, actual: int, what: str = "messages dropped",
+                     source: str = "the simulation counted") -> None:
     """Compare a learner's estimate with the simulated number, kindly, and print the verdict.
 
     Parameters
@@ -19,6 +20,9 @@ def check_prediction(prediction, actual: int, what: str = "messages dropped") ->
         What the simulation counted.
     what : str
         What is being counted, for the sentence.
+    source : str
+        Where ``actual`` comes from, for the sentence ("the simulation counted"; a bound worked
+        out rather than counted says so: "the ceiling works out at").
     """
     if prediction is None:
         # Nothing is revealed before there is a guess ("Run all" must not give the answer away).
@@ -52,7 +56,7 @@ def check_prediction(prediction, actual: int, what: str = "messages dropped") ->
     else:
         verdict = ("Not quite, and that is what predictions are for: the explanation below "
                    "shows where the difference comes from.")
-    print(f"You predicted {guess:,.0f}; the simulation counted {actual:,} {what}. "
+    print(f"You predicted {guess:,.0f}; {source} {actual:,} {what}. "
           f"{verdict}{note}")
 
 

@@ -2,7 +2,9 @@
 // chart per panel from the data the kernel sends; this module only wires the widget to uPlot.
 //
 // * `spec` says what to draw (panels, series, labels, scales), `data` holds every series' numbers
-//   (one float64 buffer, offsets in the spec), `caption` is the sentence under the charts.
+//   (one float64 buffer, offsets in the spec; its first number is the frame's serial, so that
+//   the widget model's byte-by-byte comparison of old and new buffers ends at once), `caption`
+//   is the sentence under the charts.
 // * Redraws happen at most once per animation frame, with the newest state: frames that arrive
 //   faster than the page can paint are skipped, the last one is always drawn.
 // * The kernel hears a drag through the sliders' own sync (ipywidgets sends one message per
@@ -90,8 +92,9 @@ function shape(spec) {
 }
 
 function checksum(all) {
+  // all[0] is the frame's serial number, not a point (see charts.HEADER)
   let sum = 0;
-  for (let i = 0; i < all.length; i++) if (Number.isFinite(all[i])) sum += all[i];
+  for (let i = 1; i < all.length; i++) if (Number.isFinite(all[i])) sum += all[i];
   return sum;
 }
 

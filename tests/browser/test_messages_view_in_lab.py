@@ -43,6 +43,15 @@ def _open(page, lab, console):
     return views
 
 
+def _playing(page, lab, console, until="frames", above=5):
+    """The fixture open, its first view playing and past ``above`` (frames, or ``now``: s)."""
+    views = _open(page, lab, console)
+    v = views.nth(0)
+    v.locator("button.bpm-play").click()
+    _wait_data(page, 0, until, f"+x > {above}")
+    return views, v
+
+
 def _wait_data(page, view_index, key, predicate_js, timeout=10_000):
     page.wait_for_function(
         f"""([sel, i]) => {{ const v = document.querySelectorAll(sel)[i];
@@ -79,12 +88,41 @@ def test_the_view_renders_plays_and_pauses(page, lab, artifacts):
     assert not console, [str(m.text if hasattr(m, "text") else m) for m in console]
 
 
+def test_a_view_at_rest_or_out_of_sight_costs_the_page_nothing(page, lab):
+    # Paused, once its last dots have landed (the longest flight is under 1.5 s), a view paints
+    # nothing: the dashboards around it have the page's main thread to themselves.
+    console = []
+    _, v = _playing(page, lab, console, above=10)
+    v.locator("button.bpm-play").click()
+    time.sleep(2.0)
+    rest = _data(v, "paints")
+    assert rest is not None and int(rest) > 10, f"the view says it painted {rest} times"
+    time.sleep(1.0)
+    assert _data(v, "paints") == rest, "a paused view kept repainting its canvas"
+    # Playing, then scrolled out of sight: no frames asked for until it is back.
+    v.locator("button.bpm-play").click()
+    _wait_data(page, 0, "frames", f"+x > {int(_data(v, 'frames')) + 5}")
+    page.evaluate("""(sel) => {
+        const spacer = document.createElement('div');
+        spacer.id = 'bpsim-spacer';
+        spacer.style.height = '4000px';
+        const views = document.querySelectorAll(sel);
+        views[views.length - 1].after(spacer);
+        spacer.scrollIntoView({block: 'end'});
+    }""", ROOT)
+    time.sleep(0.5)
+    away = _data(v, "frames")
+    time.sleep(1.0)
+    assert _data(v, "frames") == away, "a view out of sight kept asking the kernel for frames"
+    assert _data(v, "playing") == "true", "out of sight is not paused: it resumes when seen"
+    v.scroll_into_view_if_needed()
+    _wait_data(page, 0, "frames", f"+x > {int(away) + 5}")
+    assert not console, [str(m.text if hasattr(m, "text") else m) for m in console]
+
+
 def test_a_burst_press_raises_offered_within_200_ms(page, lab):
     console = []
-    views = _open(page, lab, console)
-    v = views.nth(0)
-    v.locator("button.bpm-play").click()
-    _wait_data(page, 0, "frames", "+x > 5")
+    views, v = _playing(page, lab, console)
     took = page.evaluate(
         """(sel) => new Promise((done) => {
             const v = document.querySelector(sel);
@@ -111,10 +149,7 @@ def test_a_burst_press_raises_offered_within_200_ms(page, lab):
 
 def test_a_control_change_takes_effect_without_a_restart(page, lab):
     console = []
-    views = _open(page, lab, console)
-    v = views.nth(0)
-    v.locator("button.bpm-play").click()
-    _wait_data(page, 0, "now", "+x > 0.5")
+    _, v = _playing(page, lab, console, until="now", above=0.5)
     cap = v.locator("input.bpm-capacity")
     cap.fill("60")
     cap.press("Enter")          # a number field commits on change

@@ -8,8 +8,12 @@
 //   become dots, one per `k` messages, spread over the real time the frame stands for.
 // * One canvas per lane draws the producer, the buffer's slots, the consumers and the dots; uPlot
 //   (vendored, see vendor/README.md) draws the small charts of queue depth and latency.
+// * Nothing is drawn, and no frame asked for, while the view is scrolled out of sight; a lane's
+//   canvas is repainted only while it can change (a new frame, dots on their way, a new size),
+//   so a paused view costs the page nothing and leaves the main thread to the charts around it.
 // * The root element carries what a test reads: data-frames, data-now, data-playing,
-//   data-offered (lane 0) / data-offered1, data-adds-up, data-dots, data-fps, data-k,
+//   data-offered (lane 0) / data-offered1, data-adds-up, data-dots, data-fps, data-paints
+//   (lane canvases repainted so far), data-k,
 //   data-capacity, data-consumers, data-strategies, data-ended, data-error.
 
 const FPS = 30;
@@ -105,6 +109,10 @@ class Lane {
     this.downSince = null;
     this.heldSince = null;
     this.nextWorker = 0;
+    // the canvas is repainted only while something on it can change: a new frame, a new size,
+    // dots still on their way (until `busyUntil`, page time in ms)
+    this.dirty = true;
+    this.busyUntil = 0;
     this.size();
     // the canvas follows its own column (the side column's width settles only once it is filled)
     this.resize = new ResizeObserver(() => this.size());
@@ -121,6 +129,7 @@ class Lane {
     this.canvas.style.width = w + "px"; this.canvas.style.height = h + "px";
     this.ctx.setTransform(r, 0, 0, r, 0, 0);
     this.layout();
+    this.dirty = true;
   }
 
   // Everything sits on one horizontal line at y = mid: the producer at the left, the buffer (its
@@ -179,12 +188,14 @@ class Lane {
     this.kind[i] = kind; this.t0[i] = at;
     this.x0[i] = x0; this.y0[i] = y0; this.x1[i] = x1; this.y1[i] = y1;
     this.seed[i] = Math.random();
+    this.busyUntil = Math.max(this.busyUntil, at + DUR[kind]);
   }
 
   // the dots of one frame, spread over the real time it stands for
   take(f, now, realMs) {
     const prev = this.frame;
     this.frame = f;
+    this.dirty = true;
     const k = Math.max(1, f.k);
     const s = f.s;
     if (s.down && this.downSince === null) this.downSince = f.t1;
@@ -455,6 +466,7 @@ function render({model, el: host}) {
   let lanes = [], playing = false, inflight = false, lastReq = 0, framesIn = 0, speedNow = 0.1;
   let lastArrive = performance.now(), plots = [], plotLanes = -1, hist = null, chartDue = 0;
   let fpsCount = 0, fpsT = performance.now(), alive = true, drawMs = 0;
+  let visible = true, histDirty = false, paints = 0;
   const send = (msg) => model.send(msg);
 
   const setPlaying = (on) => {
@@ -492,6 +504,7 @@ function render({model, el: host}) {
         [[]].concat(st.strategies.map(() => [])), cell);
     };
     plots = [mk("Queue depth", "messages"), mk("Latency when served", "seconds")];
+    histDirty = true;
     plotLanes = n;
   };
 
@@ -503,6 +516,7 @@ function render({model, el: host}) {
       const l = f.lat.slice().sort((a, b) => a - b);
       hist.lat[i].push(l.length ? l[Math.floor(l.length / 2)] : null);
     });
+    histDirty = true;
     if (hist.t.length > HISTORY) {
       hist.t.shift(); hist.depth.forEach((a) => a.shift()); hist.lat.forEach((a) => a.shift());
     }
@@ -598,6 +612,7 @@ function render({model, el: host}) {
   // -- the loop: ask for frames while playing, animate always -------------------------------------
   const loop = (now) => {
     if (!alive) return;
+    if (!visible) { requestAnimationFrame(loop); return; }
     if (playing && (!inflight || now - lastReq > 2000) && now - lastReq >= 1000 / FPS - 3) {
       const real = Math.min(0.25, (now - lastReq) / 1000);
       lastReq = now;
@@ -605,17 +620,22 @@ function render({model, el: host}) {
       send({event: "tick", real_s: real});
     }
     const t = performance.now();
-    let live = 0;
-    lanes.forEach((l) => { live += l.draw(now, speedNow); });
-    drawMs = 0.9 * drawMs + 0.1 * (performance.now() - t);
-    if (now > chartDue) { chartDraw(); chartDue = now + 100; }
-    fpsCount += 1;
+    let live = 0, drawn = 0;
+    lanes.forEach((l) => {
+      if (!(playing || l.dirty || now <= l.busyUntil)) return;
+      l.dirty = false;
+      live += l.draw(now, speedNow);
+      drawn += 1;
+    });
+    if (drawn) drawMs = 0.9 * drawMs + 0.1 * (performance.now() - t);
+    if (histDirty && now > chartDue) { chartDraw(); histDirty = false; chartDue = now + 100; }
+    if (drawn) { fpsCount += 1; paints += drawn; root.dataset.paints = String(paints); }
     if (now - fpsT >= 1000) {
       root.dataset.fps = String(Math.round((fpsCount * 1000) / (now - fpsT)));
       root.dataset.drawMs = drawMs.toFixed(2);
       fpsCount = 0; fpsT = now;
     }
-    root.dataset.dots = String(live);
+    if (drawn) root.dataset.dots = String(live);
     requestAnimationFrame(loop);
   };
 
@@ -640,7 +660,7 @@ function render({model, el: host}) {
   const doReset = () => {
     setPlaying(false);
     lanes.forEach((l) => { l.n = 0; l.head = 0; l.acc = {}; l.downSince = null; l.heldSince = null; });
-    if (hist) { hist.t.length = 0; hist.depth.forEach((a) => (a.length = 0)); hist.lat.forEach((a) => (a.length = 0)); }
+    if (hist) { hist.t.length = 0; hist.depth.forEach((a) => (a.length = 0)); hist.lat.forEach((a) => (a.length = 0)); histDirty = true; }
     send({event: "reset"});
   };
   reset.addEventListener("click", doReset);
@@ -671,6 +691,12 @@ function render({model, el: host}) {
     });
   });
   resize.observe(root);
+  // out of sight, out of work: no frames asked for, nothing drawn (it resumes where it was)
+  const sight = new IntersectionObserver((entries) => {
+    visible = entries.some((e) => e.isIntersecting);
+    if (visible) { lanes.forEach((l) => { l.dirty = true; }); lastReq = performance.now() - 1000 / FPS; }
+  });
+  sight.observe(root);
   model.on("change:status", fromStatus);
   model.on("change:frames", fromFrames);
   fromStatus();
@@ -680,6 +706,7 @@ function render({model, el: host}) {
   return () => {
     alive = false;
     resize.disconnect();
+    sight.disconnect();
     lanes.forEach((l) => l.resize.disconnect());
     plots.forEach((u) => u.destroy());
     model.off("change:status", fromStatus);
