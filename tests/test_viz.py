@@ -193,6 +193,27 @@ def test_a_value_from_the_page_is_drawn_as_its_still_twin_says(name, capsys):
     assert text.replace("\n", " ") == d.last_text.replace("\n", " "), name
 
 
+def test_a_float_from_the_page_is_drawn_as_its_readout_shows_it(capsys):
+    # The page's steps of 0.1 from 0.5 send 0.8999999999999999 for the 0.90 the readout shows;
+    # notebook 05's fixed buffer for it would be int(100 * 0.8999999999999999) = 89 slots.
+    import matplotlib
+    matplotlib.use("Agg")
+    from bpsim.course import adaptive_challenge
+    sent = 0.5
+    for _ in range(4):
+        sent += 0.1
+    assert sent != 0.9 and f"{sent:.2f}" == "0.90"
+    d = adaptive_challenge.policy_dashboard()
+    d.controls["latency_target_s"].value = sent
+    assert d.last_values["latency_target_s"] == 0.9 and d.chart.drawn["latency_target_s"] == 0.9
+    capsys.readouterr()
+    adaptive_challenge.show_policy(latency_target_s=0.9)
+    twin = capsys.readouterr().out
+    assert " ".join(d.last_text.split()) in " ".join(twin.split())
+    adaptive_challenge.show_policy(latency_target_s=sent)
+    assert capsys.readouterr().out != twin   # the noise would have been another run
+
+
 def test_envelope_keeps_every_peak_and_scatter_cells_keep_one_dot_a_cell():
     from bpsim.viz import charts
     rng = np.random.default_rng(1)

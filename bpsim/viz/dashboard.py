@@ -21,6 +21,11 @@ simulation allows, and the last value always wins.
 Every run is the same simulation as the still figure (the 1 ms tick unless a notebook says
 otherwise): what a learner explores is what the static figures show.
 
+A float slider's value is taken without the noise in its last digits (:func:`without_noise`):
+the page's own arithmetic sends ``0.8999999999999999`` for the 0.90 its readout shows, and a run
+of 0.8999999999999999 is not the still figure's run of 0.9 (notebook 05's fixed buffer for that
+latency target has ``int(100 * 0.8999999999999999) = 89`` slots, not 90).
+
 ``Dashboard.last_redraw_s`` holds the time the last update took in the kernel (simulation,
 frame, sending; s).
 
@@ -161,8 +166,8 @@ class Dashboard:
         self.update()
 
     def values(self) -> dict:
-        """The current value of every control."""
-        return {name: c.value for name, c in self.controls.items()}
+        """The current value of every control (a float without noise: :func:`without_noise`)."""
+        return {name: without_noise(c.value) for name, c in self.controls.items()}
 
     # -- drawing -------------------------------------------------------------------------------
     def update(self, **values) -> str:
@@ -278,6 +283,18 @@ def still(render, values: dict, figsize=(10, 3.6), show: bool = True):
         return wrap(text)
     print(wrap(text))
     return None
+
+
+def without_noise(value):
+    """A float without the noise in its last digits that the page's arithmetic adds: rounded to
+    12 significant digits (``0.1 + 0.7 -> 0.8``, ``0.75`` stays). Other values as they are.
+
+    >>> without_noise(0.1 + 0.7), without_noise(10.000000000000002), without_noise(0.75)
+    (0.8, 10.0, 0.75)
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.12g}")
+    return value
 
 
 # -- controls ------------------------------------------------------------------------------------

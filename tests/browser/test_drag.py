@@ -104,6 +104,9 @@ def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page,
             return {values: JSON.parse(c.dataset.values), checksum: +c.dataset.checksum,
                     caption: c.querySelector('.bpsim-caption').textContent};
         }""", [H.NOTEBOOK, cell])
+    # the value drawn is the one the readout shows, not the page's float arithmetic's
+    assert final in shown["values"].values(), (
+        f"{notebook}: the chart drew {shown['values']}, the slider shows {final}")
     module, show, chart = DASHBOARDS[notebook]
     text, frame_sum = _fresh(module, show, chart, shown["values"])
     assert " ".join(shown["caption"].split()) == " ".join(text.split()), (
