@@ -710,7 +710,7 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
         fill, hatch = styles.get(k, ("#FFFFFF", ""))
         ax2.barh(names, width, left=left, height=0.55, color=fill, hatch=hatch,
                  edgecolor="#222222", label=TERM_LABELS[k])
-    ax2.set_ylim(-0.6, len(names) - 0.4)
+    ax2.set_ylim(len(names) - 0.4, -0.6)     # lane 1 on top, as on the page
     ax2.set(title="Where every offered message is", xlabel=f"messages (at {view.now:g} s)",
             ylabel="strategy" if names == [lane.strategy for lane in view.lanes] else "lane")
     ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
