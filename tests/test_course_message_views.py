@@ -96,9 +96,31 @@ def test_07_a_burst_longer_than_a_timeouts_worth_is_served_dead():
     assert live.lanes[0].sim.scenario.client_timeout_s == clients.TIMEOUT_S
 
 
+def test_07_lifo_beside_fifo_serves_only_the_bursts_own_messages_too_late():
+    w, (at, n) = clients.WATCH, clients.WATCH_BURSTS[0]
+    view = played("drop_newest", clients.WATCH_SECONDS, clients.WATCH_BURSTS,
+                  compare={"order": "lifo"}, **w)
+    fifo, lifo = totals(view, 0), totals(view, 1)
+    # the check cells read watch_totals: the numbers of the twin's two lanes
+    assert fifo == clients.watch_totals() and lifo == clients.watch_totals(order="lifo")
+    assert fifo["offered"] == lifo["offered"] == w["producer_rate"] * clients.WATCH_SECONDS + n
+    for t in (fifo, lifo):
+        assert t["offered"] == sum(v for k, v in t.items() if k != "offered")
+    # the notebook's reckoning: newcomers are served at once, fresh; the burst gets the spare
+    # rate, so all of it but what that serves within one timeout is served dead
+    spare = w["consumer_rate"] - w["producer_rate"]
+    assert abs(lifo["timed_out"] - (n - spare * clients.TIMEOUT_S)) <= 1
+    assert n / spare <= clients.WATCH_SECONDS - at, "the burst must be served within the run"
+    assert lifo["timed_out"] < fifo["timed_out"] / 3 and lifo["delivered"] > 2 * fifo["delivered"]
+    live = clients.watch_dashboard(compare={"order": "lifo"})
+    assert live.labels() == ["drop_newest, FIFO", "drop_newest, LIFO"]
+    assert len(set(live.status()["colors"])) == 2
+
+
 # -- the still twins: a figure and a sentence that adds up, in lines that fit -------------------------
 @pytest.mark.parametrize("show", [the_scenario.show_watch_crash, strategies.show_lanes,
-                                  micro.show_drive, clients.show_watch])
+                                  micro.show_drive, clients.show_watch,
+                                  lambda: clients.show_watch(compare={"order": "lifo"})])
 def test_still_twins_print_counts_that_add_up(show, capsys):
     import matplotlib.pyplot as plt
     show()

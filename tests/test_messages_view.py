@@ -177,3 +177,98 @@ def test_a_strategy_keyword_goes_to_the_lane_that_takes_it():
     assert view.sims[1].strategy.retries == 2
     with pytest.raises(ValueError, match="retries=2 is not valid with strategy='unbounded'"):
         M.MessageView(strategy="unbounded", compare="block", retries=2)
+
+
+# -- a second lane that differs by more than its strategy (compare as a dict) ----------------------
+RANDOM = dict(SMALL, arrivals="poisson", service="exponential", client_timeout_s=0.3)
+
+
+@pytest.mark.parametrize("compare", [{"order": "lifo"}, {"drop_expired": True, "capacity": 35},
+                                     {"strategy": "block", "order": "adaptive_lifo"}])
+def test_a_compare_dict_makes_the_lane_a_plain_run_of_those_settings_gives(compare):
+    view = M.MessageView(strategy="drop_newest", compare=compare, rng=11, **RANDOM)
+    view.step(3.0)
+    settings = {**RANDOM, **{k: v for k, v in compare.items() if k != "strategy"}}
+    for lane, strategy, kw in ((0, "drop_newest", RANDOM),
+                               (1, compare.get("strategy", "drop_newest"), settings)):
+        r = bpsim.simulate(strategy=strategy, duration_s=view.now, rng=11, **kw).summary()
+        tot = view.lanes[lane].last["tot"]
+        assert {k: r[k] for k in tot} == tot, (lane, compare)
+        assert _adds_up(tot)
+    # the lanes differ in what they do, not in what they were offered
+    assert view.lanes[0].last["tot"] != view.lanes[1].last["tot"]
+
+
+def test_two_lanes_of_one_strategy_meet_the_same_arrivals_and_are_told_apart():
+    view = M.MessageView(strategy="drop_newest", compare={"order": "lifo"}, rng=3, speed=1.0,
+                         **RANDOM)
+    offered = [[], []]
+    for i in range(60):
+        if i == 20:
+            view.burst(80, show=False)
+        for f in view.step():
+            offered[f["lane"]] += f["c"].get("offered", [0] * f["ticks"])
+            assert f["adds_up"] and _adds_up(f["tot"])
+    assert offered[0] == offered[1] and sum(offered[0]) > 80
+    st = view.status()
+    assert st["strategies"] == ["drop_newest", "drop_newest"]
+    assert st["labels"] == ["drop_newest, FIFO", "drop_newest, LIFO"] == view.labels()
+    assert len(set(st["colors"])) == 2, "two lanes of one strategy share a colour"
+    from bpsim.viz.palette import VARIANT_COLORS, strategy_color
+    assert st["colors"][0] == strategy_color("drop_newest") and st["colors"][1] in VARIANT_COLORS
+    # the lanes keep their own order through a reset and a change of strategy on lane 2
+    view.handle({"event": "set", "lane": 1, "changes": {"strategy": "block"}})
+    view.handle({"event": "reset"})
+    assert [s.scenario.order for s in view.sims] == ["fifo", "lifo"] and not view.error
+    assert view.labels() == ["drop_newest, FIFO", "block, LIFO"]
+
+
+def test_a_capacity_of_its_own_stays_until_the_page_sets_every_lanes():
+    view = M.MessageView(compare={"capacity": 5}, **SMALL)
+    assert [s.scenario.capacity for s in view.sims] == [20, 5]
+    assert view.labels() == ["drop_newest, 20 slots", "drop_newest, 5 slots"]
+    view.handle({"event": "set", "changes": {"capacity": 30}})
+    view.reset()
+    assert [s.scenario.capacity for s in view.sims] == [30, 30]
+    assert view.labels() == ["drop_newest, 30 slots (lane 1)", "drop_newest, 30 slots (lane 2)"]
+
+
+@pytest.mark.parametrize("compare, start", [
+    ({"speed": 2}, "compare={'speed': 2} is not valid: use a dict with keys among strategy, order"),
+    ({"order": "random"}, "compare['order']='random' is not valid: use one of fifo, lifo"),
+    ({"drop_expired": "yes"}, "compare['drop_expired']='yes' is not valid: use True or False"),
+    ({"capacity": -1}, "compare['capacity']=-1 is not valid: use a whole number of slots"),
+    ({"strategy": "fastest"}, "compare['strategy']='fastest' is not valid: use one of"),
+    (42, "compare=42 is not valid: use a strategy name"),
+    (["lifo"], "compare=['lifo'] is not valid: use a strategy name"),
+    ({}, "compare={} is not valid: use a strategy name"),
+    ({"order": "fifo"}, "compare={'order': 'fifo'} is not valid: use a dict that changes"),
+    ({"drop_expired": True}, "compare={'drop_expired': True} does not make a second lane: "
+                             "drop_expired=True is not valid"),
+])
+def test_a_bad_compare_is_named(compare, start):
+    with pytest.raises(ValueError) as err:
+        M.MessageView(compare=compare, **SMALL)
+    assert str(err.value).startswith(start), str(err.value)
+
+
+def test_the_still_twin_names_and_colours_each_lane(capsys):
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    text = M.show_messages(strategy="drop_newest", compare={"order": "lifo"}, show=False,
+                           client_timeout_s=0.5, **SMALL)
+    assert "drop_newest, FIFO: of" in text and "drop_newest, LIFO: of" in text
+    M.show_messages(strategy="drop_newest", compare={"order": "lifo"}, client_timeout_s=0.5,
+                    **SMALL)
+    capsys.readouterr()
+    fig = plt.gcf()
+    depth, where = fig.axes
+    lines = {line.get_label(): line.get_color() for line in depth.get_lines()}
+    a, b = (lines[f"drop_newest, {o}: queue depth"] for o in ("FIFO", "LIFO"))
+    assert a != b
+    assert [t.get_text() for t in where.get_yticklabels()] == ["drop_newest, FIFO",
+                                                               "drop_newest, LIFO"]
+    assert where.get_ylabel() == "lane"
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_legend() is not None
+    plt.close("all")

@@ -282,21 +282,29 @@ WATCH_BURSTS = ((5.0, 50),)
 WATCH_SECONDS = 30.0
 
 
-def watch_dashboard():
-    """The live message view of :data:`WATCH` in real time, FIFO; its burst button sends 50."""
+def watch_dashboard(compare=None):
+    """The live message view of :data:`WATCH` in real time, FIFO; its burst button sends 50.
+
+    ``compare`` adds a second lane on the same traffic, as for
+    :class:`bpsim.viz.messages.MessageView` (``{"order": "lifo"}``: LIFO beside FIFO).
+    """
     from ..viz.messages import messages_dashboard
-    return messages_dashboard(strategy="drop_newest", speed=1.0, burst=50, **WATCH)
+    return messages_dashboard(strategy="drop_newest", compare=compare, speed=1.0, burst=50,
+                              **WATCH)
 
 
-def show_watch():
-    """The still twin of :func:`watch_dashboard`, with the burst of :data:`WATCH_BURSTS`."""
+def show_watch(compare=None):
+    """The still twin of :func:`watch_dashboard` (with the same ``compare``), with the burst of
+    :data:`WATCH_BURSTS`."""
     from ..viz.messages import show_messages
-    show_messages(strategy="drop_newest", seconds=WATCH_SECONDS, bursts=WATCH_BURSTS, **WATCH)
+    show_messages(strategy="drop_newest", compare=compare, seconds=WATCH_SECONDS,
+                  bursts=WATCH_BURSTS, **WATCH)
 
 
 def watch_totals(**changes) -> dict:
     """The still twin's totals (offered, delivered, timed_out: served too late, ...), played as
-    it plays them; ``changes`` override :data:`WATCH` (``capacity=10``)."""
+    it plays them; ``changes`` override :data:`WATCH` (``capacity=10``, ``order="lifo"``: what
+    the twin's second lane plays with ``compare={"order": "lifo"}``)."""
     from ..viz.messages import MessageView
     view = MessageView(strategy="drop_newest", speed=1.0, **{**WATCH, **changes})
     view.play_for(WATCH_SECONDS, bursts=WATCH_BURSTS)

@@ -1,7 +1,8 @@
 """The message view: every message as a dot, on a simulation you can pause, steer and feed by hand.
 
 A :class:`MessageView` owns one :class:`bpsim.Simulation` (or two, "lanes", fed the same traffic:
-same seed, same bursts, different strategies) and an ``anywidget`` view drawn in the page by
+same seed, same bursts; the second differs by its strategy, its service order, whether it drops
+expired work, or its capacity, see ``compare``) and an ``anywidget`` view drawn in the page by
 ``static/messages.js`` (a canvas for the producer, the buffer's slots, the consumers and the dots;
 the vendored uPlot for the small live charts of queue depth and latency). Nothing is fetched from
 a network: the JavaScript and CSS ship in the package.
@@ -42,13 +43,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from .. import validate
-from .palette import OUTCOMES, strategy_color
+from .palette import OUTCOMES, lane_colors
 
 _HERE = Path(__file__).parent
 
@@ -88,6 +90,11 @@ TERM_LABELS = {"delivered": "delivered", "timed_out": "served too late", "expire
 SETTABLE = ("producer_rate", "capacity", "consumers", "retries")
 #: Limits of the page's own inputs (the simulation checks the values again).
 MAX_BURST = 100_000
+#: Scenario fields a second lane may have of its own (``compare={"order": "lifo"}``), besides its
+#: strategy: the traffic (rates, arrivals, bursts, the clients' timeout) stays the same for both.
+LANE_FIELDS = ("order", "drop_expired", "capacity")
+#: How a lane's label says its service order.
+ORDER_WORDS = {"fifo": "FIFO", "lifo": "LIFO", "adaptive_lifo": "adaptive LIFO"}
 
 
 # -- what a dot stands for ---------------------------------------------------------------------
@@ -169,11 +176,14 @@ def encode(ev, lane: int = 0, k: int = 1, strategy: str = "", seq: int = 0) -> d
 
 # -- one lane: a simulation and what the view remembers of it ------------------------------------
 class Lane:
-    """One simulation of the view, its strategy's name, and the frames' history (for charts)."""
+    """One simulation of the view, its strategy's name, its label and colour (the view names its
+    lanes, :meth:`MessageView.labels`), and the frames' history (for charts)."""
 
     def __init__(self, sim, index: int):
         self.sim = sim
         self.index = index
+        self.label = sim.strategy.name
+        self.color = "#777777"
         self.k = 1
         self.history = {"t": [], "depth": [], "latency": [], "capacity": []}
         self.last = None
@@ -206,6 +216,47 @@ def _seed(rng):
     return int(validate.rng(rng).integers(2 ** 63))
 
 
+def _compare(compare, names) -> tuple | None:
+    """``(strategy or None, scenario fields)`` of the second lane from ``compare``; ``None``
+    for one lane. Every value is checked here, so a bad one is named as part of ``compare``."""
+    if compare is None:
+        return None
+    if isinstance(compare, str):
+        return validate.choice("compare", compare, names), {}
+    keys = ", ".join(("strategy",) + LANE_FIELDS)
+    if not isinstance(compare, Mapping) or not compare:
+        validate.bad("compare", compare, f"a strategy name (one of {', '.join(names)}), a dict of "
+                                         f"what lane 2 does differently (keys among {keys}), or "
+                                         "None for one lane")
+    unknown = sorted((k for k in compare if k not in ("strategy",) + LANE_FIELDS), key=str)
+    if unknown:
+        validate.bad("compare", compare, f"a dict with keys among {keys} ({unknown[0]!r} is not "
+                                         "one: both lanes share every other setting)")
+    from ..scenario import ORDERS
+    fields = {}
+    strategy = None
+    if "strategy" in compare:
+        strategy = validate.choice("compare['strategy']", compare["strategy"], names)
+    if "order" in compare:
+        fields["order"] = validate.choice("compare['order']", compare["order"], ORDERS)
+    if "drop_expired" in compare:
+        fields["drop_expired"] = validate.flag("compare['drop_expired']", compare["drop_expired"])
+    if "capacity" in compare:
+        fields["capacity"] = validate.whole("compare['capacity']", compare["capacity"], low=0,
+                                            high=validate.MAX_CAPACITY,
+                                            what="a whole number of slots")
+    return strategy, fields
+
+
+def _words(field: str, value) -> str:
+    """A lane's scenario field as its label says it: ``LIFO``, ``drops expired``, ``10 slots``."""
+    if field == "order":
+        return ORDER_WORDS.get(value, str(value))
+    if field == "drop_expired":
+        return "drops expired" if value else "serves expired"
+    return f"{value:,} slots"
+
+
 def _choices() -> tuple:
     import bpsim
     return tuple(bpsim.STRATEGIES)
@@ -227,8 +278,15 @@ class MessageView:
         give the strategies' keywords (``producer_rate=150``, ``capacity=20``, ``retries=2``...).
     strategy : str
         The first lane's strategy (a name of ``bpsim.STRATEGIES``).
-    compare : str or None
-        A second lane's strategy: the same traffic (seed, bursts, settings) into it, side by side.
+    compare : str, dict or None
+        A second lane, fed the same traffic (seed, bursts, rates), side by side with the first.
+        A strategy name gives it that strategy. A dict says what it does differently: any of
+        ``strategy`` (a name), ``order`` (``"fifo"``, ``"lifo"`` or ``"adaptive_lifo"``: which
+        waiting message is served next), ``drop_expired`` (True or False: discard unserved the
+        messages whose client has left, which needs a ``client_timeout_s``) and ``capacity``
+        (slots), for example ``{"order": "lifo"}``; it must change at least one of them. The
+        lanes' labels name what differs (``drop_newest, FIFO`` and ``drop_newest, LIFO``); the
+        page's capacity control sets every lane's capacity.
     rng : int, Generator or None
         The traffic's seed (both lanes get the same one).
     speed : float
@@ -240,7 +298,8 @@ class MessageView:
     Attributes
     ----------
     lanes : list of Lane
-        ``lanes[i].sim`` is the running :class:`bpsim.Simulation` of lane ``i``.
+        ``lanes[i].sim`` is the running :class:`bpsim.Simulation` of lane ``i``; ``lanes[i].label``
+        and ``lanes[i].color`` are what the page, the legends and the still twin call and draw it.
     widget
         The anywidget view (made on first display or first use of :attr:`widget`).
     ended : str
@@ -256,8 +315,13 @@ class MessageView:
         import bpsim
         names = tuple(bpsim.STRATEGIES)
         self._strategies = [validate.choice("strategy", strategy, names)]
-        if compare is not None:
-            self._strategies.append(validate.choice("compare", compare, names))
+        self._lane_kw = [{}]        # each lane's own scenario fields (lane 2's from compare)
+        self._shown = ()            # the fields the labels name (those compare sets)
+        second = _compare(compare, names)
+        if second is not None:
+            self._strategies.append(second[0] or self._strategies[0])
+            self._lane_kw.append(dict(second[1]))
+            self._shown = tuple(f for f in LANE_FIELDS if f in second[1])
         self.speed = self._speed(speed)
         self.burst_size = validate.whole("burst", burst, low=1, high=MAX_BURST,
                                          what="a whole number of messages")
@@ -271,7 +335,15 @@ class MessageView:
         self.error = ""
         self.last_step_s = math.nan
         self.bursts = []            # (time_s, n) of every burst sent, for the record
-        self._build()
+        try:
+            self._build()
+        except ValueError as err:
+            if len(self.lanes) != 1:    # lane 1 is refused in its own words
+                raise
+            raise ValueError(f"compare={validate._show(compare)} does not make a second lane: "
+                             f"{err}") from None
+        if isinstance(compare, Mapping):
+            self._changes_something(compare)
         self._frames()              # every lane has a frame from the start (time 0)
 
     # -- the simulations -------------------------------------------------------------------------
@@ -287,10 +359,32 @@ class MessageView:
         for i, name in enumerate(self._strategies):
             kw = {k: v for k, v in self._overrides.items()
                   if k not in known or name in known[k] or (i == 0 and k not in taken)}
+            kw.update(self._lane_kw[i])
             self.lanes.append(Lane(cls(self._scenario, strategy=name, rng=self._seed, **kw), i))
         self._carry = 0.0
         self.ended = ""
         self.bursts = []
+
+    def _changes_something(self, compare) -> None:
+        """Refuse a ``compare`` dict whose lane 2 would play exactly what lane 1 plays."""
+        one, two = (lane.sim for lane in self.lanes)
+        if one.strategy.name != two.strategy.name:
+            return
+        same = [f"{f}={getattr(one.scenario, f)!r}" for f in self._shown
+                if getattr(one.scenario, f) == getattr(two.scenario, f)]
+        if len(same) == len(self._shown):
+            validate.bad("compare", compare, "a dict that changes something for lane 2: lane 1 "
+                         f"already has strategy={one.strategy.name!r}"
+                         + "".join(", " + s for s in same))
+
+    def labels(self) -> list[str]:
+        """What each lane is called: its strategy, then the fields ``compare`` gave lane 2, as
+        they stand now (``drop_newest, FIFO`` beside ``drop_newest, LIFO``); two lanes that
+        would share a label are told apart by their numbers (``(lane 1)``, ``(lane 2)``)."""
+        out = [", ".join([lane.strategy] + [_words(f, getattr(lane.sim.scenario, f))
+                                             for f in self._shown]) for lane in self.lanes]
+        return [f"{name} (lane {i + 1})" if out.count(name) > 1 else name
+                for i, name in enumerate(out)]
 
     @staticmethod
     def _fit(strategy: str, kw: dict, strict: bool = False) -> dict:
@@ -365,8 +459,10 @@ class MessageView:
     def set(self, lane: int | None = None, **changes) -> None:
         """Change the running simulations at once (``sim.set``): ``producer_rate``, ``capacity``,
         ``consumers``, ``retries``, ``strategy`` (on ``lane`` only, or every lane). A strategy
-        keyword goes only to the lanes whose strategy takes it."""
+        keyword goes only to the lanes whose strategy takes it. A scenario field set on one lane
+        stays that lane's own (a reset keeps it); set on every lane, it replaces the lanes' own."""
         import bpsim
+        from ..scenario import Scenario
         lanes = self.lanes if lane is None else [self.lanes[validate.whole(
             "lane", lane, low=0, high=len(self.lanes) - 1, what="a lane number")]]
         if "strategy" in changes:
@@ -384,7 +480,15 @@ class MessageView:
                 ln.sim.set(**own)
             if "strategy" in own:
                 self._strategies[ln.index] = own["strategy"]
-        self._overrides.update({k: v for k, v in changes.items() if k != "strategy"})
+        fields = {k: v for k, v in changes.items() if k in Scenario.__dataclass_fields__}
+        if lane is None:
+            for kw in self._lane_kw:
+                for k in fields:
+                    kw.pop(k, None)
+        else:
+            self._lane_kw[lanes[0].index].update(fields)
+        self._overrides.update({k: v for k, v in changes.items()
+                                if k != "strategy" and (lane is None or k not in fields)})
 
     def reset(self) -> list[dict]:
         """Start again from time 0 with the current settings (and the same seed)."""
@@ -399,6 +503,9 @@ class MessageView:
 
     def _frames(self) -> list[dict]:
         self.seq += 1
+        for ln, label, color in zip(self.lanes, self.labels(),
+                                    lane_colors(x.strategy for x in self.lanes)):
+            ln.label, ln.color = label, color
         frames = [lane.frame(self.speed, self.seq) for lane in self.lanes]
         if self._widget is not None:   # the status first: the page makes its lanes from it
             self._widget.status = self.status()
@@ -410,11 +517,12 @@ class MessageView:
         sc = self.lanes[0].sim.scenario
         return {"speed": self.speed, "burst": self.burst_size, "ended": self.ended,
                 "error": self.error, "strategies": list(self._strategies),
+                "labels": [lane.label for lane in self.lanes],
                 "producer_rate": float(sc.producer_rate), "consumer_rate": float(sc.consumer_rate),
                 "capacity": int(sc.capacity), "consumers": int(sc.consumers),
                 "retries": int(self._overrides.get("retries", 0)),
                 "restart_s": float(getattr(sc, "restart_s", 0.0)),
-                "colors": [strategy_color(s) for s in self._strategies], "seq": self.seq,
+                "colors": [lane.color for lane in self.lanes], "seq": self.seq,
                 "choices": list(_choices())}
 
     def handle(self, content: dict) -> None:
@@ -536,12 +644,12 @@ def _still_view(scenario, strategy, compare, rng, seconds, bursts, overrides) ->
 
 
 def sentence(view: MessageView) -> str:
-    """The counts of every lane, in words, each adding up to what was offered."""
+    """The counts of every lane (by its label), in words, each adding up to what was offered."""
     parts = []
     for lane in view.lanes:
         t = lane.last["tot"]
         terms = [f"{t[k]:,} {TERM_LABELS[k]}" for k in TERMS if t.get(k)]
-        parts.append(f"{lane.strategy}: of {t['offered']:,} offered, " + ", ".join(terms or ["none"])
+        parts.append(f"{lane.label}: of {t['offered']:,} offered, " + ", ".join(terms or ["none"])
                      + (" (it adds up)" if lane.last["adds_up"] else " (it does NOT add up)"))
     burst = ", ".join(f"{n:,} at {s:g} s" for s, n in view.bursts)
     lead = f"After {view.now:g} s" + (f" with bursts of {burst}" if burst else "") + ": "
@@ -554,7 +662,9 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
 
     Left: the queue depth of each lane over time (messages), the capacity dashed, the bursts
     marked. Right: where every offered message is at the end (the terms of the accounting
-    identity, one bar per lane), in the palette's outcome greys and hatches.
+    identity, one bar per lane), in the palette's outcome greys and hatches. Each lane is drawn
+    in its own colour and named by its label (:meth:`MessageView.labels`); ``compare`` is as for
+    :class:`MessageView`.
     """
     from .figures import new_figure
     view = _still_view(scenario, strategy, compare, rng, seconds, bursts, overrides)
@@ -564,15 +674,15 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
     caps = {lane.history["capacity"][-1] for lane in view.lanes}
     top = 0
     for i, lane in enumerate(view.lanes):
-        h, color = lane.history, strategy_color(lane.strategy)
+        h, color = lane.history, lane.color
         # lanes drawn wide to thin: where two lanes sit on the same depth both stay visible
         ax1.plot(h["t"], h["depth"], color=color, lw=3.4 - 1.6 * i if many else 2,
-                 label=f"{lane.strategy}: queue depth", zorder=3 + i)
+                 label=f"{lane.label}: queue depth", zorder=3 + i)
         top = max(top, max(h["depth"], default=0))
         cap = h["capacity"][-1]
         if cap >= 0 and len(caps) > 1:
             ax1.plot(h["t"], h["capacity"], color=color, lw=1, ls="--",
-                     label=f"{lane.strategy}: capacity")
+                     label=f"{lane.label}: capacity")
     if len(caps) == 1 and (cap := caps.pop()) >= 0:
         ax1.axhline(cap, color="#555555", lw=1.2, ls="--", zorder=2,
                     label=f"capacity ({cap:,} slots)")
@@ -590,7 +700,7 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
     styles = {key: (fill, hatch) for key, _label, fill, hatch in OUTCOMES}
     styles.update(queue_end=("#FFFFFF", ""), in_service_end=("#FFFFFF", "-----"),
                   producer_backlog_end=("#FFFFFF", "||"))
-    names = [lane.strategy for lane in view.lanes]
+    names = [lane.label for lane in view.lanes]
     for k in TERMS:
         left = [sum(lane.last["tot"].get(j, 0) for j in TERMS[:TERMS.index(k)])
                 for lane in view.lanes]
@@ -600,9 +710,9 @@ def render_messages(fig, scenario=None, *, strategy="drop_newest", compare=None,
         fill, hatch = styles.get(k, ("#FFFFFF", ""))
         ax2.barh(names, width, left=left, height=0.55, color=fill, hatch=hatch,
                  edgecolor="#222222", label=TERM_LABELS[k])
-    ax2.set_ylim(-0.6, len(names) - 0.4)
+    ax2.set_ylim(len(names) - 0.4, -0.6)     # lane 1 on top, as on the page
     ax2.set(title="Where every offered message is", xlabel=f"messages (at {view.now:g} s)",
-            ylabel="strategy")
+            ylabel="strategy" if names == [lane.strategy for lane in view.lanes] else "lane")
     ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9,
                frameon=False)
     fig.suptitle("The message view after a seeded run" + (" (two lanes, same traffic)"

@@ -62,3 +62,26 @@ CLASS_COLORS = {"telemetry": "#D55E00", "discovery": "#0072B2", "admin": "#009E7
 #: Colours for variants of one set-up drawn together (fixes compared side by side), in order.
 VARIANT_COLORS = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
                   "#999999")
+
+
+def lane_colors(strategies) -> list:
+    """One colour per lane of a view drawn together, none shared.
+
+    A lane keeps its strategy's colour (:func:`strategy_color`) unless a lane before it has that
+    colour already (two lanes of one strategy, say FIFO beside LIFO); it then takes the first of
+    :data:`VARIANT_COLORS` not yet used, black left out (the message view draws served messages
+    in dark greys, and a lane's colour fills its buffer's slots).
+
+    >>> lane_colors(["drop_newest", "block"]) == [STRATEGY_COLORS[s] for s in ("drop_newest",
+    ...                                                                     "block")]
+    True
+    >>> lane_colors(["drop_newest", "drop_newest"])
+    ['#E69F00', '#56B4E9']
+    """
+    out = []
+    for name in strategies:
+        color = strategy_color(name)
+        if color in out:
+            color = next((c for c in VARIANT_COLORS[1:] if c not in out), color)
+        out.append(color)
+    return out

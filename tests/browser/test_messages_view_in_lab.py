@@ -8,6 +8,7 @@ page (key press to the counter's change), not a benchmark.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -64,7 +65,18 @@ def test_the_view_renders_plays_and_pauses(page, lab, artifacts):
     views = _open(page, lab, console)
     v = views.nth(0)
     assert v.locator("canvas.bpm-canvas").count() == 1
-    assert views.nth(1).locator("canvas.bpm-canvas").count() == 2, "two lanes, two canvases"
+    two = views.nth(1)
+    assert two.locator("canvas.bpm-canvas").count() == 2, "two lanes, two canvases"
+    # two lanes of one strategy (FIFO beside LIFO): each is named, in its header and in the
+    # charts' legends, and drawn in a colour of its own
+    names = ["drop_newest, FIFO", "drop_newest, LIFO"]
+    assert json.loads(_data(two, "labels")) == names
+    assert two.locator(".bpm-lane-label").all_inner_texts() == names
+    keys = two.locator(".bpm-chart-title").first.locator(".bpm-key")
+    assert keys.all_inner_texts() == names
+    swatches = keys.evaluate_all("ks => ks.map(k => k.firstChild.style.background)")
+    assert len(set(swatches)) == 2, f"both lanes drawn in {swatches}"
+    assert v.locator(".bpm-lane-label").count() == 1 and not v.locator(".bpm-lane-label").is_visible()
     assert v.locator(".bpm-chart canvas").count() >= 2, "no live charts"
     now0 = float(_data(v, "now"))
     v.locator("button.bpm-play").click()

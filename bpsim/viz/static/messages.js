@@ -14,7 +14,8 @@
 // * The root element carries what a test reads: data-frames, data-now, data-playing,
 //   data-offered (lane 0) / data-offered1, data-adds-up, data-dots, data-fps, data-paints
 //   (lane canvases repainted so far), data-k,
-//   data-capacity, data-consumers, data-strategies, data-ended, data-error.
+//   data-capacity, data-consumers, data-strategies, data-labels (what each lane is called: its
+//   strategy, and what else sets it apart, e.g. "drop_newest, LIFO"), data-ended, data-error.
 
 const FPS = 30;
 const SPEEDS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
@@ -63,6 +64,11 @@ function el(tag, attrs = {}, ...kids) {
   return e;
 }
 
+// what each lane is called (the status's labels; from a kernel without them, its strategy)
+function laneLabels(st) {
+  return st.labels || st.strategies;
+}
+
 function labelled(text, input, hint) {
   const id = "bpm-" + Math.random().toString(36).slice(2);
   input.id = id;
@@ -73,11 +79,13 @@ function labelled(text, input, hint) {
 
 // -- one lane: its canvas, its dots, its counters ----------------------------------------------
 // A lane is one row: its canvas (the flow, left to right) and beside it a side column with the
-// lane's title, its strategy and the counters of the accounting identity (the table is the legend).
+// lane's title (its label, when it says more than the strategy, and its strategy menu) and the
+// counters of the accounting identity (the table is the legend).
 class Lane {
   constructor(index, box) {
     this.index = index;
-    this.title = el("div", {class: "bpm-lane-title"});
+    this.name = el("div", {class: "bpm-lane-label", hidden: ""});
+    this.title = el("div", {class: "bpm-lane-title"}, this.name);
     this.canvas = el("canvas", {class: "bpm-canvas", role: "img"});
     this.stage = el("div", {class: "bpm-stage"}, this.canvas);
     this.table = el("table", {class: "bpm-counters"});
@@ -414,7 +422,7 @@ class Lane {
     return live;
   }
 
-  counters(f, strategy, color) {
+  counters(f, label, color) {
     const t = f.tot;
     this.rows.offered.textContent = fmt(t.offered);
     let sum = 0;
@@ -422,7 +430,7 @@ class Lane {
     this.rows.sum.textContent = fmt(sum) + (sum === t.offered ? " = offered ✓" : " ≠ offered ✗");
     this.rows.sum.parentElement.classList.toggle("bpm-bad", sum !== t.offered);
     this.title.style.borderColor = color;
-    this.canvas.setAttribute("aria-label", `messages of the ${strategy} lane: ${fmt(t.offered)} offered, ${fmt(t.delivered)} delivered`);
+    this.canvas.setAttribute("aria-label", `messages of the ${label} lane: ${fmt(t.offered)} offered, ${fmt(t.delivered)} delivered`);
   }
 }
 
@@ -482,18 +490,18 @@ function render({model, el: host}) {
   const makeCharts = (st) => {
     plots.forEach((u) => u.destroy());
     charts.innerHTML = "";
-    const n = st.strategies.length;
+    const n = st.strategies.length, names = laneLabels(st);
     hist = {t: [], depth: Array.from({length: n}, () => []), lat: Array.from({length: n}, () => [])};
     const w = chartWidth();
     // each chart's title line carries its legend (one line, not a legend row under the chart)
     const mk = (title, ylabel) => {
       const head = el("div", {class: "bpm-chart-title"}, el("span", {text: title}));
-      if (n > 1) st.strategies.forEach((s, i) => head.append(el("span", {class: "bpm-key"},
+      if (n > 1) names.forEach((s, i) => head.append(el("span", {class: "bpm-key"},
         el("span", {class: "bpm-swatch", style: `background:${st.colors[i]}`}),
         s)));
       const cell = el("div", {class: "bpm-chart", style: `width:${w}px`}, head);
       charts.append(cell);
-      const series = [{label: "time (s)"}].concat(st.strategies.map((s, i) => ({
+      const series = [{label: "time (s)"}].concat(names.map((s, i) => ({
         label: n > 1 ? `${s} (lane ${i + 1})` : s, stroke: st.colors[i], width: 2, spanGaps: true,
         points: {show: false}})));
       const axis = {font: "13px sans-serif", labelFont: "14px sans-serif", labelSize: 20};
@@ -546,14 +554,18 @@ function render({model, el: host}) {
       });
       lanes.forEach((l) => l.size());
     }
+    const names = laneLabels(st);
     st.strategies.forEach((s, i) => {
-      lanes[i].color = st.colors[i]; lanes[i].restart = st.restart_s;
+      lanes[i].color = st.colors[i]; lanes[i].restart = st.restart_s; lanes[i].label = names[i];
+      lanes[i].name.textContent = names[i];
+      lanes[i].name.hidden = names[i] === s;
       if (document.activeElement !== strategies[i]) strategies[i].value = s;
     });
-    if (plotLanes !== st.strategies.length || JSON.stringify(st.strategies) !== root.dataset.strategies) {
+    if (plotLanes !== st.strategies.length || JSON.stringify(names) !== root.dataset.labels) {
       makeCharts(st);
     }
     root.dataset.strategies = JSON.stringify(st.strategies);
+    root.dataset.labels = JSON.stringify(names);
     speedNow = st.speed;
     speed.value = String(st.speed);
     if (document.activeElement !== burstN) burstN.value = String(st.burst);
@@ -588,7 +600,7 @@ function render({model, el: host}) {
     frames.forEach((f, i) => {
       if (!lanes[i]) return;
       lanes[i].take(f, now, realMs);
-      lanes[i].counters(f, st.strategies ? st.strategies[i] : f.strategy, lanes[i].color);
+      lanes[i].counters(f, lanes[i].label || f.strategy, lanes[i].color);
       addsUp = addsUp && f.adds_up;
     });
     chartPush(frames);
