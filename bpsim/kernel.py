@@ -1470,7 +1470,10 @@ class FastEngine:
         self._crash_ticks = np.zeros(min(n // max(1, x.restart_ticks) + 2, MAX_CRASH_TICKS),
                                      dtype=np.int64)
         self._fv = np.zeros(2)
-        self._buf = np.zeros((2, buf_size), dtype=np.int64)
+        # not zeroed: the kernel reads only the batches it wrote (head .. head + length), and
+        # zeroing the ring, most of a megabyte in the headline, pushed the run's working set
+        # out of the cache
+        self._buf = np.empty((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
         rows = n_bins(n) + 1
         self.log = np.empty((rows, LOG_COLS + N_COLUMNS), dtype=np.int64)
