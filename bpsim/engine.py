@@ -342,7 +342,8 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
 def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
     """Draw every random number and lay the scenario out tick by tick."""
     sc = scenario
-    rng, service_rng = streams(np.random.default_rng(rng))
+    rng, service_rng = streams(rng if isinstance(rng, np.random.SeedSequence)
+                               else np.random.default_rng(rng))
     n, dt = sc.n_ticks, sc.dt_s
     rate_steps = _steps(sc, "rate")
     speed_steps, consumer_steps = _steps(sc, "speed"), _steps(sc, "consumers")
@@ -379,11 +380,14 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
                    pool=pool, record_size=record_size, offered=offered, offered_max=offered)
 
 
-def streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.Generator]:
+def streams(rng) -> tuple[np.random.Generator, np.random.Generator]:
     """The run's two independent random streams, ``(arrivals, service_times)``, from its one
     generator (``rng.spawn``, SPEC 7). Two streams, not one, so that neither depends on how much
     of the other was drawn: the arrivals of tick ``i`` and the service time of the ``k``-th message
-    served are the same whatever the run's length."""
+    served are the same whatever the run's length. ``rng`` may also be the seed sequence of such a
+    generator (``validate.seed``): the same two streams, without building the generator."""
+    if isinstance(rng, np.random.SeedSequence):  # what default_rng(rng).spawn(2) would give
+        return tuple(np.random.Generator(np.random.PCG64(s)) for s in rng.spawn(2))
     try:
         arrivals, service = rng.spawn(2)
     except (AttributeError, TypeError, ValueError):  # a bit generator without a seed sequence
@@ -481,15 +485,15 @@ def build_scenario(scenario=None, **overrides) -> Scenario:
     return Scenario(**base)
 
 
-_KNOWN = [None, ()]
+_KNOWN = [None, frozenset()]
 
 
-def _known_keywords() -> tuple:
+def _known_keywords() -> frozenset:
     """Scenario fields and every strategy keyword; recomputed only when the registry changes."""
     from .strategies import STRATEGIES
     key = tuple(STRATEGIES.items())
     if _KNOWN[0] != key:
-        _KNOWN[:] = [key, SCENARIO_FIELDS + tuple(keywords())]
+        _KNOWN[:] = [key, frozenset(SCENARIO_FIELDS + tuple(keywords()))]
     return _KNOWN[1]
 
 
@@ -530,10 +534,11 @@ def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
         Time series, per-message latencies and ``summary()``.
     """
     scenario_kw, strategy_kw = split_keywords(kwargs)
-    sc = build_scenario(scenario, **scenario_kw)
+    # (the keywords were checked just above: a scenario from them alone needs no second check)
+    sc = Scenario(**scenario_kw) if scenario is None else build_scenario(scenario, **scenario_kw)
     strat = make_strategy(strategy, **strategy_kw)
     validate.choice("engine", engine, ("auto", "fast", "reference"))
-    generator = validate.rng(rng)
+    generator = validate.seed(rng)
     inputs = prepare(sc, strat, generator)
     eng = _make_engine(inputs, strat, engine)
     control = getattr(strat, "control", None)

@@ -197,9 +197,19 @@ def rng(value, name: str = "rng") -> np.random.Generator:
                      "None for fresh randomness")
 
 
+def seed(value, name: str = "rng"):
+    """What :func:`rng` takes, as a ``numpy.random.SeedSequence`` for a seed (an int), else as
+    :func:`rng` gives it: a run that only spawns its streams from it (``engine.streams``) then
+    builds no generator of its own first, and gets the same streams."""
+    if (type(value) is int or isinstance(value, numbers.Integral)
+            and not isinstance(value, (bool, np.bool_))) and 0 <= int(value) <= MAX_SEED:
+        return np.random.SeedSequence(int(value))
+    return rng(value, name)
+
+
 def keywords(given: dict, known, *, where: str) -> None:
     """Refuse a keyword that is not in ``known``, naming the ones that are."""
-    unknown = sorted(set(given) - set(known))
+    unknown = sorted(k for k in given if k not in known)
     if unknown:
         name = unknown[0]
         raise ValueError(f"{name}={_show(given[name])} is not a parameter {where} takes: use one "
