@@ -1212,7 +1212,7 @@ def poisson_mult(counts, start, stop, enlam, u, scratch):
 
     With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
     a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
-    way (``scratch``: int64, as long as ``u``). Below that, almost every tick takes one uniform,
+    way (``scratch``: int8 or wider, as long as ``u``). Below that, almost every tick takes one uniform,
     and the plain loop is fastest.
     """
     if enlam <= 0.74 and scratch.size >= u.size:
