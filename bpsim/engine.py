@@ -312,9 +312,11 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
     if type(bitgen) is not np.random.PCG64:
         return rng.poisson(_per_tick(hi - lo, [(k, m) for k, _, m in means])).astype(np.int64)
     from .kernel import pcg64_uniforms, poisson_mult  # compiled; numba is a dependency
-    counts = np.zeros(hi - lo, dtype=np.int64)
+    # not zeroed up front: the stretches (``means``) cover every tick, and each is written below
+    counts = np.empty(hi - lo, dtype=np.int64)
     for k, stop, mean in means:
         if stop <= k or mean == 0:
+            counts[k:stop] = 0
             continue
         if not mean < 10:
             counts[k:stop] = rng.poisson(mean, stop - k)
