@@ -859,16 +859,13 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                                          or sampling and (countable and full or sq)):
             # the commonest stretches of the headline: the one worker busy at a steady speed, a
             # buffer at capacity (or sampling above its threshold) whose rule only counts what
-            # arrives, holds it (block) or evicts for it (drop_oldest), or queues what passes
-            # the 1-in-N below capacity (sample). Each tick the worker works on, until it would
-            # finish: the same operations as the loop below, in the same order, without the
-            # tests that cannot fail here
+            # arrives, holds it (block) or evicts for it (drop_oldest). Each tick the worker
+            # works on, until it would finish: the same operations as the loop below, in the
+            # same order, without the tests that cannot fail here
             budget = dt * speed[0]
-            # the buffer's head and length (drop_oldest and sample change them), and the
-            # messages admitted with a wait of 0, in registers through the stretch (stored back
-            # after it)
+            # drop_oldest's buffer head and length, and the messages it admitted with a wait of
+            # 0, in registers through the stretch (stored back after it)
             head, blen, size, wait0, owe = v[BUF_HEAD], v[BUF_LEN], buf.shape[1], 0, 0
-            in_service = v[IN_SERVICE]
             while i < last:
                 if rem <= budget:
                     break
@@ -878,10 +875,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         break
                 elif sampling:
                     total = counter + new
-                    if total >= every and not (countable and full) and (
-                            depth == 0 or depth + in_service + min(total // every, cap - depth)
-                            > max_memory):
-                        break  # what passes the 1-in-N is not queued as below: not quiet
+                    if total >= every and not (countable and full):
+                        break  # a message passes the 1-in-N: not quiet
                 rem -= budget
                 busy_s += dt
                 offered += new
@@ -921,35 +916,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         passed = total // every
                         counter = total % every
                         sampled_out += new - passed
-                        if full:
-                            dropped += passed
-                        else:
-                            # above the threshold, below capacity: what passes is queued as
-                            # far as there is room (the loop below's operations: _enqueue with a
-                            # wait of 0, memory checked above), the rest dropped, and the tick
-                            # writes its row. The tail is of an earlier tick (no merge)
-                            q = min(passed, cap - depth)
-                            dropped += passed - q
-                            if blen == size:
-                                v[RING_FULL] = 1
-                            else:
-                                j = head + blen
-                                if j >= size:
-                                    j -= size
-                                buf[0, j] = i
-                                buf[1, j] = q
-                                blen += 1
-                            depth += q
-                            admitted += q
-                            wait0 += q
-                            v[MAX_DEPTH] = max(v[MAX_DEPTH], depth)
-                            v[PEAK] = max(v[PEAK], depth + in_service)
-                            full = depth >= cap
-                            v[DEPTH] = depth
-                            v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
-                            v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
-                            v[SAMPLE_COUNTER] = counter
-                            _write_row(v, log, env, cfg, i)
+                        dropped += passed
                 else:
                     dropped += new
                 i += 1
