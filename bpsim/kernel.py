@@ -871,7 +871,9 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     break
                 new = arrivals[i - a0]
                 if evicting:
-                    if new > depth:
+                    # (the ring full of batches whose pops are owed: the stretch ends, and its
+                    # pops are made, before this tick)
+                    if new > depth or blen >= size - 1:
                         break
                 elif sampling:
                     total = counter + new
@@ -888,13 +890,13 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 elif evicting:
                     # _buf_push(i, new) after _buf_pop(new): the depth stays where it is. The
                     # pops are owed and made together (_buf_pop of ``owe``) when the stretch ends
-                    # or the ring would fill: a FIFO pushed at one end and popped at the other
-                    # ends the same, batch for batch and slot for slot, whether its pops come
-                    # between the pushes or after them (each pop found enough messages: ``new``
-                    # is at most the depth). The tail is of an earlier tick (no merge) and the
-                    # slot after it free, so the batch is written there whether or not it is
-                    # empty and counted only if it is not: no branch on the Poisson count,
-                    # which would often be mispredicted
+                    # (at the latest when the ring would fill): a FIFO pushed at one end and
+                    # popped at the other ends the same, batch for batch and slot for slot,
+                    # whether its pops come between the pushes or after them (each pop found
+                    # enough messages: ``new`` is at most the depth). The tail is of an earlier
+                    # tick (no merge) and the slot after it free, so the batch is written there
+                    # whether or not it is empty and counted only if it is not: no branch on the
+                    # Poisson count, which would often be mispredicted
                     j = head + blen
                     if j >= size:
                         j -= size
@@ -902,9 +904,6 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     buf[1, j] = new
                     blen += new > 0
                     owe += new
-                    if blen >= size - 1:  # make room: the owed pops
-                        head, blen = _pop_owed(buf, head, blen, owe)
-                        owe = 0
                     dropped += new
                     admitted += new
                     wait0 += new
@@ -1212,8 +1211,8 @@ def poisson_mult(counts, start, stop, enlam, u, scratch):
 
     With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
     a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
-    way (``scratch``: int8 or wider, as long as ``u``). Below that, almost every tick takes one uniform,
-    and the plain loop is fastest.
+    way (``scratch``: int8 or wider, as long as ``u``). Below that, almost every tick takes one
+    uniform, and the plain loop is fastest.
     """
     if enlam <= 0.74 and scratch.size >= u.size:
         return _poisson_chase(counts, start, stop, enlam, u, scratch)
@@ -1471,8 +1470,7 @@ class FastEngine:
                                      dtype=np.int64)
         self._fv = np.zeros(2)
         # not zeroed: the kernel reads only the batches it wrote (head .. head + length), and
-        # zeroing the ring, most of a megabyte in the headline, pushed the run's working set
-        # out of the cache
+        # zeroing the ring (most of a megabyte in the headline) was work for nothing
         self._buf = np.empty((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
         rows = n_bins(n) + 1
