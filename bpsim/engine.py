@@ -312,9 +312,11 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
     if type(bitgen) is not np.random.PCG64:
         return rng.poisson(_per_tick(hi - lo, [(k, m) for k, _, m in means])).astype(np.int64)
     from .kernel import pcg64_uniforms, poisson_mult  # compiled; numba is a dependency
-    counts = np.zeros(hi - lo, dtype=np.int64)
+    # not zeroed up front: the stretches (``means``) cover every tick, and each is written below
+    counts = np.empty(hi - lo, dtype=np.int64)
     for k, stop, mean in means:
         if stop <= k or mean == 0:
+            counts[k:stop] = 0
             continue
         if not mean < 10:
             counts[k:stop] = rng.poisson(mean, stop - k)
@@ -326,7 +328,9 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             expect = (stop - i) * (mean + 1.0)
             size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
             u = pcg64_uniforms(bitgen, _scratch(np.float64, size))  # = rng.random(size)
-            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int64, size))
+            # (the counts below 4 the chase keeps per uniform fit a byte: an eighth of the
+            # memory an int64 table takes, and of its traffic)
+            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int8, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved
@@ -342,7 +346,8 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
 def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
     """Draw every random number and lay the scenario out tick by tick."""
     sc = scenario
-    rng, service_rng = streams(np.random.default_rng(rng))
+    rng, service_rng = streams(rng if isinstance(rng, np.random.SeedSequence)
+                               else np.random.default_rng(rng))
     n, dt = sc.n_ticks, sc.dt_s
     rate_steps = _steps(sc, "rate")
     speed_steps, consumer_steps = _steps(sc, "speed"), _steps(sc, "consumers")
@@ -370,11 +375,14 @@ def prepare(scenario: Scenario, strategy: Strategy, rng) -> Inputs:
                    pool=pool, record_size=record_size, offered=offered, offered_max=offered)
 
 
-def streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.Generator]:
+def streams(rng) -> tuple[np.random.Generator, np.random.Generator]:
     """The run's two independent random streams, ``(arrivals, service_times)``, from its one
     generator (``rng.spawn``, SPEC 7). Two streams, not one, so that neither depends on how much
     of the other was drawn: the arrivals of tick ``i`` and the service time of the ``k``-th message
-    served are the same whatever the run's length."""
+    served are the same whatever the run's length. ``rng`` may also be the seed sequence of such a
+    generator (``validate.seed``): the same two streams, without building the generator."""
+    if isinstance(rng, np.random.SeedSequence):  # what default_rng(rng).spawn(2) would give
+        return tuple(np.random.Generator(np.random.PCG64(s)) for s in rng.spawn(2))
     try:
         arrivals, service = rng.spawn(2)
     except (AttributeError, TypeError, ValueError):  # a bit generator without a seed sequence
@@ -484,15 +492,15 @@ def build_scenario(scenario=None, **overrides) -> Scenario:
     return Scenario(**base)
 
 
-_KNOWN = [None, ()]
+_KNOWN = [None, frozenset()]
 
 
-def _known_keywords() -> tuple:
+def _known_keywords() -> frozenset:
     """Scenario fields and every strategy keyword; recomputed only when the registry changes."""
     from .strategies import STRATEGIES
     key = tuple(STRATEGIES.items())
     if _KNOWN[0] != key:
-        _KNOWN[:] = [key, SCENARIO_FIELDS + tuple(keywords())]
+        _KNOWN[:] = [key, frozenset(SCENARIO_FIELDS + tuple(keywords()))]
     return _KNOWN[1]
 
 
@@ -533,10 +541,11 @@ def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
         Time series, per-message latencies and ``summary()``.
     """
     scenario_kw, strategy_kw = split_keywords(kwargs)
-    sc = build_scenario(scenario, **scenario_kw)
+    # (the keywords were checked just above: a scenario from them alone needs no second check)
+    sc = Scenario(**scenario_kw) if scenario is None else build_scenario(scenario, **scenario_kw)
     strat = make_strategy(strategy, **strategy_kw)
     validate.choice("engine", engine, ("auto", "fast", "reference"))
-    generator = validate.rng(rng)
+    generator = validate.seed(rng)
     inputs = prepare(sc, strat, generator)
     eng = _make_engine(inputs, strat, engine)
     control = getattr(strat, "control", None)

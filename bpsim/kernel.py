@@ -345,6 +345,22 @@ def _buf_pop(v, buf, n):
 
 
 @_inline
+def _pop_owed(buf, head, blen, n):
+    """:func:`_buf_pop` of ``n`` messages on a head and length held in registers (the depth is
+    the caller's); returns the new ``(head, blen)``."""
+    size = buf.shape[1]
+    while n > 0:
+        c = buf[1, head]
+        take = min(n, c)
+        buf[1, head] = c - take
+        n -= take
+        if c == take:
+            head = 0 if head + 1 == size else head + 1
+            blen -= 1
+    return head, blen
+
+
+@_inline
 def _hold_push(v, hold, gen, n, front):
     size = hold.shape[1]
     if v[HOLD_LEN] == size:
@@ -847,12 +863,17 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
             # works on, until it would finish: the same operations as the loop below, in the
             # same order, without the tests that cannot fail here
             budget = dt * speed[0]
+            # drop_oldest's buffer head and length, and the messages it admitted with a wait of
+            # 0, in registers through the stretch (stored back after it)
+            head, blen, size, wait0, owe = v[BUF_HEAD], v[BUF_LEN], buf.shape[1], 0, 0
             while i < last:
                 if rem <= budget:
                     break
                 new = arrivals[i - a0]
                 if evicting:
-                    if new > depth:
+                    # (the ring full of batches whose pops are owed: the stretch ends, and its
+                    # pops are made, before this tick)
+                    if new > depth or blen >= size - 1:
                         break
                 elif sampling:
                     total = counter + new
@@ -867,13 +888,25 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         _hold_push(v, hold, i, new, False)
                         held += new
                 elif evicting:
-                    if new > 0:
-                        _buf_pop(v, buf, new)
-                        _buf_push(v, buf, i, new)
-                        v[DEPTH] += new
-                        dropped += new
-                        admitted += new
-                        wait_hist[0] += new
+                    # _buf_push(i, new) after _buf_pop(new): the depth stays where it is. The
+                    # pops are owed and made together (_buf_pop of ``owe``) when the stretch ends
+                    # (at the latest when the ring would fill): a FIFO pushed at one end and
+                    # popped at the other ends the same, batch for batch and slot for slot,
+                    # whether its pops come between the pushes or after them (each pop found
+                    # enough messages: ``new`` is at most the depth). The tail is of an earlier
+                    # tick (no merge) and the slot after it free, so the batch is written there
+                    # whether or not it is empty and counted only if it is not: no branch on the
+                    # Poisson count, which would often be mispredicted
+                    j = head + blen
+                    if j >= size:
+                        j -= size
+                    buf[0, j] = i
+                    buf[1, j] = new
+                    blen += new > 0
+                    owe += new
+                    dropped += new
+                    admitted += new
+                    wait0 += new
                 elif sampling:
                     if total < every:
                         counter = total
@@ -886,6 +919,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 else:
                     dropped += new
                 i += 1
+            if owe > 0:
+                head, blen = _pop_owed(buf, head, blen, owe)
+            v[BUF_HEAD], v[BUF_LEN] = head, blen
+            wait_hist[0] += wait0
             if i == last:
                 break
         if one and busy0 and steady and queuing and not full and per_tick:
@@ -1174,8 +1211,8 @@ def poisson_mult(counts, start, stop, enlam, u, scratch):
 
     With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
     a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
-    way (``scratch``: int64, as long as ``u``). Below that, almost every tick takes one uniform,
-    and the plain loop is fastest.
+    way (``scratch``: int8 or wider, as long as ``u``). Below that, almost every tick takes one
+    uniform, and the plain loop is fastest.
     """
     if enlam <= 0.74 and scratch.size >= u.size:
         return _poisson_chase(counts, start, stop, enlam, u, scratch)
@@ -1432,7 +1469,9 @@ class FastEngine:
         self._crash_ticks = np.zeros(min(n // max(1, x.restart_ticks) + 2, MAX_CRASH_TICKS),
                                      dtype=np.int64)
         self._fv = np.zeros(2)
-        self._buf = np.zeros((2, buf_size), dtype=np.int64)
+        # not zeroed: the kernel reads only the batches it wrote (head .. head + length), and
+        # zeroing the ring (most of a megabyte in the headline) was work for nothing
+        self._buf = np.empty((2, buf_size), dtype=np.int64)
         # the series log (bpsim.state): row 0 is the state before the first tick, bin -1
         rows = n_bins(n) + 1
         self.log = np.empty((rows, LOG_COLS + N_COLUMNS), dtype=np.int64)

@@ -32,7 +32,7 @@ import numpy as np
 
 from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
                     WAIT_EXACT, derive_stretches, hist_percentiles, lat_value, percentiles,
-                    wait_value)
+                    wait_bin, wait_value)
 
 _DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
@@ -281,10 +281,13 @@ class Result:
     def producer_wait_quantile(self, q: float) -> float | None:
         """Quantile ``q`` of generation-to-admission time over admitted messages (s)."""
         h = self._wait_hist_used()
-        total = h.sum()
+        if h.size == 1:  # no admitted message waited (every rule but block's and retries')
+            return None if h[0] == 0 else 0.0 * self.scenario.dt_s
+        cum = np.cumsum(h)
+        total = cum[-1]
         if total == 0:
             return None
-        k = int(np.searchsorted(np.cumsum(h), q * total, side="left"))
+        k = int(np.searchsorted(cum, q * total, side="left"))
         ticks = k if k < WAIT_EXACT else float(wait_value(k))  # exact below WAIT_EXACT
         return float(ticks * self.scenario.dt_s)
 
@@ -363,5 +366,4 @@ class Result:
 
 
 def _wait_index(w: int) -> int:
-    from .state import wait_bin
     return wait_bin(int(w))

@@ -583,10 +583,10 @@ def make_strategy(strategy="drop_newest", **kwargs) -> Strategy:
         bad("strategy", strategy, "one of " + ", ".join(STRATEGIES)
             + ", or a bpsim.Strategy object")
     own = {p.keyword: p.attr for p in params_of(cls)}
-    known = keywords()
     for key in sorted(kwargs):
         if key in own:
             continue
+        known = keywords()  # (every strategy's keywords: only to say what went wrong)
         if key in known:
             users = ", ".join(known[key])
             raise ValueError(f"{key}={kwargs[key]!r} is not valid with strategy={cls.name!r}: "

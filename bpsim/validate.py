@@ -95,35 +95,35 @@ def number(name: str, value, *, low=None, high=None, low_open=False, what: str) 
 
     ``what`` says what the number is ("a rate in msg/s"); the range is added to it.
     """
-    want = f"{what}, {_range(low, high, low_open)}"
-    if not is_real(value):
-        bad(name, value, want)
-    try:
-        x = float(value)
-    except OverflowError:  # an int too large for a float
-        bad(name, value, want)
-    if not math.isfinite(x):
-        bad(name, value, want)
-    if low is not None and (x <= low if low_open else x < low):
-        bad(name, value, want)
-    if high is not None and x > high:
-        bad(name, value, want)
+    # (the message is only written when it is needed: a Scenario checks a dozen numbers)
+    if type(value) is float:
+        x = value
+    else:
+        if not is_real(value):
+            bad(name, value, f"{what}, {_range(low, high, low_open)}")
+        try:
+            x = float(value)
+        except OverflowError:  # an int too large for a float
+            bad(name, value, f"{what}, {_range(low, high, low_open)}")
+    if (not math.isfinite(x) or (low is not None and (x <= low if low_open else x < low))
+            or (high is not None and x > high)):
+        bad(name, value, f"{what}, {_range(low, high, low_open)}")
     return x
 
 
 def whole(name: str, value, *, low=0, high=None, what: str) -> int:
     """``value`` as an int within ``[low, high]``; a float is accepted when it is whole (3.0)."""
-    want = f"{what}, {_range(low, high)}"
-    if not is_real(value):
-        bad(name, value, want)
-    if not isinstance(value, numbers.Integral):
-        x = float(value)
-        if not (math.isfinite(x) and x.is_integer()):
-            bad(name, value, want)
-        value = int(x)
-    value = int(value)
+    if type(value) is not int:  # (a plain int, the usual case, needs none of these tests)
+        if not is_real(value):
+            bad(name, value, f"{what}, {_range(low, high)}")
+        if not isinstance(value, numbers.Integral):
+            x = float(value)
+            if not (math.isfinite(x) and x.is_integer()):
+                bad(name, value, f"{what}, {_range(low, high)}")
+            value = int(x)
+        value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        bad(name, value, want)
+        bad(name, value, f"{what}, {_range(low, high)}")
     return value
 
 
@@ -158,6 +158,8 @@ def steps(name: str, value, check_value, *, what: str) -> tuple:
 
     ``check_value(v)`` returns the value checked (and converted) or raises ValueError.
     """
+    if type(value) is tuple and not value:  # no steps (most scenarios): nothing to check
+        return ()
     want = f"a tuple of (time_s, value) pairs in order of time, times from 0 to " \
            f"{_fmt_number(MAX_DURATION_S)} s and values {what}"
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
@@ -195,9 +197,19 @@ def rng(value, name: str = "rng") -> np.random.Generator:
                      "None for fresh randomness")
 
 
+def seed(value, name: str = "rng"):
+    """What :func:`rng` takes, as a ``numpy.random.SeedSequence`` for a seed (an int), else as
+    :func:`rng` gives it: a run that only spawns its streams from it (``engine.streams``) then
+    builds no generator of its own first, and gets the same streams."""
+    if (type(value) is int or isinstance(value, numbers.Integral)
+            and not isinstance(value, (bool, np.bool_))) and 0 <= int(value) <= MAX_SEED:
+        return np.random.SeedSequence(int(value))
+    return rng(value, name)
+
+
 def keywords(given: dict, known, *, where: str) -> None:
     """Refuse a keyword that is not in ``known``, naming the ones that are."""
-    unknown = sorted(set(given) - set(known))
+    unknown = sorted(k for k in given if k not in known)
     if unknown:
         name = unknown[0]
         raise ValueError(f"{name}={_show(given[name])} is not a parameter {where} takes: use one "
