@@ -281,3 +281,20 @@ def test_kernel_compiles_without_a_cache(monkeypatch):
     f = kernel._compiler(error_model="numpy")(lambda a: a + 1)
     assert f(41) == 42
     assert asked == [True, False]
+
+
+def test_the_meters_compiled_percentiles_are_numpys_bit_for_bit():
+    # What a control interval reports (bpsim.control.Meter): np.percentile's values, sorted in
+    # compiled code instead of partitioned by numpy; ties, zeros and every size up to 40.
+    from bpsim.kernel import interval_stats
+    rng = np.random.default_rng(5)
+    for n in list(range(1, 41)) + [57, 200, 1001]:
+        for _ in range(15):
+            dt = float(rng.choice([0.001, 0.002, 0.0005, 0.1]))
+            gen = rng.integers(0, 50_000, n)
+            start = gen * dt + rng.choice([0.0, 0.001, 0.25, 3.0], n) * rng.integers(0, 3, n)
+            finish = start + rng.choice([0.0, 0.001, 0.01, 0.3, 1e-9], n)
+            lat, soj = finish - gen * dt, start - gen * dt
+            want = [*np.percentile(lat, [50, 95]), soj.min(), np.percentile(soj, 95)]
+            got = interval_stats(gen, start, finish, dt)
+            assert np.array(got).tobytes() == np.array(want, dtype=float).tobytes(), (n, got, want)
