@@ -61,10 +61,11 @@ MAX_SEED = 2 ** 128
 
 def bad(name: str, value, what: str):
     """Raise the one error bpsim gives: ``name=value is not valid: use what.``"""
-    raise ValueError(f"{name}={_show(value)} is not valid: use {what}.")
+    raise ValueError(f"{name}={shown(value)} is not valid: use {what}.")
 
 
-def _show(value) -> str:
+def shown(value) -> str:
+    """A value as the library's error messages show it: its repr, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -212,5 +213,5 @@ def keywords(given: dict, known, *, where: str) -> None:
     unknown = sorted(k for k in given if k not in known)
     if unknown:
         name = unknown[0]
-        raise ValueError(f"{name}={_show(given[name])} is not a parameter {where} takes: use one "
+        raise ValueError(f"{name}={shown(given[name])} is not a parameter {where} takes: use one "
                          f"of {', '.join(sorted(known))}.")

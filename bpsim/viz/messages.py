@@ -340,7 +340,7 @@ class MessageView:
         except ValueError as err:
             if len(self.lanes) != 1:    # lane 1 is refused in its own words
                 raise
-            raise ValueError(f"compare={validate._show(compare)} does not make a second lane: "
+            raise ValueError(f"compare={validate.shown(compare)} does not make a second lane: "
                              f"{err}") from None
         if isinstance(compare, Mapping):
             self._changes_something(compare)
