@@ -61,8 +61,17 @@ def strategy_examples(with_rule_only=True):
     return out
 
 
-# A fixture shared by the live test files (imported there by name; a tests/conftest.py would
-# clash with tests/browser/conftest.py, pytest importing both as "conftest").
+# Fixtures shared by test files (imported there by name; a tests/conftest.py would clash with
+# tests/browser/conftest.py, pytest importing both as "conftest").
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close every pyplot figure a test leaves open (a module that imports this gets it for
+    each of its tests): more than 20 open figures make matplotlib warn, and take memory."""
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
 
 
 @pytest.fixture

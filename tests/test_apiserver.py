@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from bpsim.apiserver import (ApiServerModel, DnsCache, PriorityLevel, Switch, TrafficClass,
                              simulate_apiserver)
 from bpsim.course import openai_outage as incident
+from helpers import close_figures  # noqa: F401 (every test: figures closed after it)
 
 
 def _identities_hold_every_tick(r):

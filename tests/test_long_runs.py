@@ -11,7 +11,7 @@ import pytest
 import bpsim
 from bpsim import engine, simulate, state
 from bpsim.state import hist_percentiles, lat_bin, lat_value, wait_bin, wait_value
-from helpers import assert_books_balance, assert_bounds
+from helpers import assert_books_balance, assert_bounds, close_figures  # noqa: F401
 from test_kernel import assert_same_results
 
 RUN = dict(duration_s=3.0, producer_rate=900.0, consumer_rate=300.0, capacity=150, consumers=2,

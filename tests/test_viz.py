@@ -13,18 +13,20 @@ import bpsim  # noqa: E402
 from bpsim import theory  # noqa: E402
 from bpsim.course import prediction, strategies as course_strategies, the_scenario  # noqa: E402
 from bpsim.viz import dashboard, figures as plots, palette  # noqa: E402
+from helpers import close_figures  # noqa: E402, F401 (every test: figures closed after it)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def run(strategy, **kw):
     kw.setdefault("duration_s", 6)
     kw.setdefault("dt_s", 0.01)
     return bpsim.simulate(strategy=strategy, rng=1, **kw)
+
+
+#: The figures checked below (named here, not by drawing them: collecting the tests draws nothing).
+FIGURES = ("queue_and_memory", "latency", "strategy", "queue_depths", "comparison",
+           "producer_wait", "scale_out", "littles_law", "crash_dashboard", "strategy_dashboard")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,8 +50,9 @@ def figures():
     }
 
 
-@pytest.mark.parametrize("name", list(figures()))
+@pytest.mark.parametrize("name", FIGURES)
 def test_every_axes_has_a_title_labels_with_units_and_a_legend(name):
+    assert tuple(figures()) == FIGURES
     fig = figures()[name]
     assert fig.axes
     for ax in fig.axes:

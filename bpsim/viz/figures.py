@@ -20,6 +20,8 @@ drawing, which looks the same and draws many times faster.
 >>> fig = figures.plot_strategy(r)
 >>> [ax.get_ylabel() for ax in fig.axes]
 ['Messages waiting (count)', 'Latency (s)', 'Messages offered so far (count)']
+>>> import matplotlib.pyplot as plt
+>>> plt.close(fig)
 """
 from __future__ import annotations
 
