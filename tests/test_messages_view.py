@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -163,7 +164,7 @@ def test_the_widget_ships_its_code_and_is_told_the_frames():
     view = M.MessageView(**SMALL)
     w = view.widget
     assert "export default" in w._esm and "uPlot" in w._esm
-    own = (M._HERE / "static" / "messages.js").read_text()
+    own = (Path(M.__file__).parent / "static" / "messages.js").read_text()
     # nothing is fetched at run time: no address, no import, no fetch in the view's own code
     assert not any(s in own for s in ("http://", "https://", "import(", "fetch(", "import "))
     assert ".bpsim-messages" in w._css

@@ -243,19 +243,13 @@ def scatter_cells(x, y, xlim, ylim, log_y: bool = False, cells=CELLS):
 
 
 # -- the widget ----------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _assets() -> tuple[str, str]:
-    vendor = _HERE / "vendor"
-    js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (_HERE / "chart.js").read_text()
-    css = (vendor / "uplot.min.css").read_text() + """
-.bpsim-chart { width: 100%; font-family: sans-serif; contain: content; }
-.bpsim-chart-panels > div { contain: strict; }
-.bpsim-chart-panels { display: grid; gap: 8px; }
-.bpsim-chart .u-title { font-size: 15px; font-weight: bold; }
-.bpsim-chart .u-legend { font-size: 13px; }
-.bpsim-caption { font-size: 110%; margin: 0.4em 0 0.2em 0.3em; white-space: normal; }
-.bpsim-caption.bpsim-pre { font-family: monospace; white-space: pre; font-size: 95%; }
-"""
+@lru_cache(maxsize=None)
+def page_assets(name: str) -> tuple[str, str]:
+    """``(js, css)`` of a browser view: the vendored uPlot (``vendor/``), then the view's own
+    ``static/<name>.js`` and ``static/<name>.css`` (``"chart"``, ``"messages"``). Read once."""
+    vendor, static = _HERE / "vendor", _HERE / "static"
+    js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (static / f"{name}.js").read_text()
+    css = (vendor / "uplot.min.css").read_text() + "\n" + (static / f"{name}.css").read_text()
     return js, css
 
 
@@ -267,7 +261,7 @@ def _chart_class():
     import anywidget
     import traitlets
 
-    js, css = _assets()
+    js, css = page_assets("chart")
 
     class Chart(anywidget.AnyWidget):
         """A frame drawn in the page by uPlot (see the module docstring)."""

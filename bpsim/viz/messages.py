@@ -44,15 +44,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from .. import validate
 from .palette import OUTCOMES, lane_colors
-
-_HERE = Path(__file__).parent
 
 #: Frames a second the page asks for while it plays.
 FPS = 30
@@ -572,14 +568,6 @@ class MessageView:
         display(self.widget)
 
 
-@lru_cache(maxsize=1)
-def _assets() -> tuple[str, str]:
-    vendor, static = _HERE / "vendor", _HERE / "static"
-    js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (static / "messages.js").read_text()
-    css = (vendor / "uplot.min.css").read_text() + "\n" + (static / "messages.css").read_text()
-    return js, css
-
-
 _Widget = None
 
 
@@ -589,7 +577,8 @@ def _widget_class():
     if _Widget is None:
         import anywidget
         import traitlets
-        js, css = _assets()
+        from .charts import page_assets
+        js, css = page_assets("messages")
 
         class MessageWidget(anywidget.AnyWidget):
             """The page side of :class:`MessageView` (see the module docstring)."""
