@@ -84,9 +84,11 @@ def memory_slots(budget_bytes: float, message_bytes: int, consumers: int) -> int
 class Meter:
     """Turns the engine's running totals into one :class:`Observation` per interval."""
 
-    def __init__(self, inputs, engine):
+    def __init__(self, inputs, engine, strategy=None):
         self.inputs = inputs
         self.engine = engine
+        # the memory limit each observation shows (see ControlledCapacity.memory_limit_at)
+        self._limit_at = getattr(strategy, "memory_limit_at", None)
         self.prev = {"offered": 0, "delivered": 0, "timed_out": 0, "dropped": 0, "n_records": 0}
         self.prev_busy = 0.0
         self.rate = inputs.consumer_rate * max(1, int(inputs.consumers[0]))
@@ -97,7 +99,8 @@ class Meter:
     def observe(self, tick: int, interval_ticks: int) -> Observation:
         x, e = self.inputs, self.engine
         s = e.scalars()
-        busy = e.busy_seconds() - self.prev_busy
+        total_busy = e.busy_seconds()
+        busy = total_busy - self.prev_busy
         done = s["delivered"] - self.prev["delivered"]
         # the consumers' speed counts every message they served, in time or too late (work done
         # for a client that had left still took the worker's time)
@@ -113,16 +116,19 @@ class Meter:
         else:
             p50 = p95 = smin = s95 = float("nan")
         interval_s = interval_ticks * x.dt
+        time_s = tick * x.dt
+        limit = None if self._limit_at is None else self._limit_at(time_s)
         obs = Observation(
-            time_s=tick * x.dt, interval_s=interval_s, capacity=int(s["capacity"]),
+            time_s=time_s, interval_s=interval_s, capacity=int(s["capacity"]),
             queue_depth=int(s["depth"]), in_service=int(s["in_service"]),
             memory_bytes=int((s["depth"] + s["in_service"]) * x.message_bytes),
-            memory_limit_bytes=x.memory_limit_bytes, message_bytes=x.message_bytes,
+            memory_limit_bytes=x.memory_limit_bytes if limit is None else int(limit),
+            message_bytes=x.message_bytes,
             consumers=active, arrived=int(s["offered"] - self.prev["offered"]),
             delivered=int(done), dropped=int(s["dropped"] - self.prev["dropped"]),
             throughput_per_s=served / interval_s, service_rate_per_s=float(self.rate),
             latency_p50_s=p50, latency_p95_s=p95, sojourn_min_s=smin, sojourn_p95_s=s95)
         for k in self.prev:
             self.prev[k] = s[k]
-        self.prev_busy = e.busy_seconds()
+        self.prev_busy = total_busy
         return obs

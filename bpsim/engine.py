@@ -554,8 +554,8 @@ def simulate(scenario=None, strategy="drop_newest", rng=None, *, engine="auto",
     else:
         step = max(1, int(round(strat.control_interval_s / inputs.dt)))
         # start() is called once per run, before the first tick, and gives the first capacity
-        eng.set_capacity(strat.start(Meter(inputs, eng).observe(0, step)))
-        meter = Meter(inputs, eng)
+        eng.set_capacity(strat.start(Meter(inputs, eng, strat).observe(0, step)))
+        meter = Meter(inputs, eng, strat)
         for start in range(0, inputs.n_ticks, step):
             stop = min(start + step, inputs.n_ticks)
             eng.run(start, stop)

@@ -434,9 +434,17 @@ class PolicyStrategy(ControlledCapacity):
         b = self.memory_budget_bytes
         return Schedule(None, b).at(time_s) if isinstance(b, tuple) else b
 
+    def memory_limit_at(self, time_s):
+        """The policy sees the budget in force as ``obs.memory_limit_bytes`` (bytes)."""
+        budget = self.budget_at(time_s)
+        return None if budget is None else int(budget)
+
     def _seen(self, obs):
-        budget = self.budget_at(obs.time_s)
-        return obs if budget is None else replace(obs, memory_limit_bytes=int(budget))
+        # the meter's observations carry the budget already; one made elsewhere gets it here
+        budget = self.memory_limit_at(obs.time_s)
+        if budget is None or obs.memory_limit_bytes == budget:
+            return obs
+        return replace(obs, memory_limit_bytes=budget)
 
     def traced(self) -> dict:
         """The trace as arrays: one entry per control step (times in s, capacities in messages)."""
@@ -465,6 +473,8 @@ _WHAT_WORKS = ("return the new capacity as a whole number of messages, 0 or more
 def check_decision(value, name="policy", time_s=0.0):
     """``value`` as a capacity (int) or a :class:`Decision`; otherwise a :class:`PolicyError`
     (a ValueError) that names the policy, the value and what would work."""
+    if type(value) is int and 0 <= value <= validate.MAX_CAPACITY:
+        return value            # the common answer, checked without making a message
     at = f"policy {name!r} returned {value!r} at t = {time_s:.1f} s"
     if value is None:
         raise PolicyError(f"{at}: did the function forget its return statement? A policy must "

@@ -437,8 +437,8 @@ class Simulation:
         self._control_step = step
         # as simulate: start() gives the first capacity, before the strategy's first tick
         self._engine.set_capacity(self._strategy.start(
-            Meter(self._engine_inputs, self._engine).observe(tick, step)))
-        self._meter = Meter(self._engine_inputs, self._engine)
+            Meter(self._engine_inputs, self._engine, self._strategy).observe(tick, step)))
+        self._meter = Meter(self._engine_inputs, self._engine, self._strategy)
         if tick > 0:
             self._meter.observe(tick, step)  # the meter counts from now on
 

@@ -451,6 +451,15 @@ class ControlledCapacity(Strategy):
         """The capacity for the next interval, or a decision (see :mod:`bpsim.engine`)."""
         raise NotImplementedError
 
+    def memory_limit_at(self, time_s: float):
+        """The memory limit (bytes) the controller is shown at ``time_s`` as
+        ``obs.memory_limit_bytes``, or ``None`` for the scenario's ``memory_limit_bytes``.
+
+        The meter (:class:`bpsim.control.Meter`) asks this as it makes each observation, so a
+        strategy with a budget of its own (a shrinking one, say) needs no second observation.
+        """
+        return None
+
 
 @dataclass(frozen=True, repr=False)
 class Adaptive(ControlledCapacity):

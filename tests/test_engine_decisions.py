@@ -52,3 +52,41 @@ def test_decision_capacity_none_keeps_the_capacity():
 
     r = simulate(strategy=Keep(), capacity=37, duration_s=2, rng=1)
     assert set(r.capacity.tolist()) == {37.0}
+
+
+@dataclass(frozen=True, repr=False)
+class Watcher(Adaptive):
+    """Adaptive, showing its controller a memory limit of its own, and noting what it was shown."""
+
+    seen: list = None
+
+    def memory_limit_at(self, time_s):
+        return 5_000_000 if time_s < 1 else 2_000_000
+
+    def start(self, obs):
+        self.seen.append((obs.time_s, obs.memory_limit_bytes))
+        return super().start(obs)
+
+    def control(self, obs):
+        self.seen.append((obs.time_s, obs.memory_limit_bytes))
+        return super().control(obs)
+
+
+def _shown(seen):
+    return [limit for _, limit in seen], [5_000_000 if t < 1 - 1e-9 else 2_000_000 for t, _ in seen]
+
+
+def test_a_controller_is_shown_the_memory_limit_its_strategy_declares():
+    # every observation, the first (start) included, carries memory_limit_at(time) rather than
+    # the scenario's 100 MB; the same through bpsim.Simulation, step by step
+    from bpsim import Simulation
+    kw = dict(duration_s=2, memory_limit_bytes=100_000_000)
+    one = Watcher(seen=[])
+    simulate(strategy=one, rng=1, **kw)
+    got, want = _shown(one.seen)
+    assert len(got) == 20 and got == want
+    two = Watcher(seen=[])
+    sim = Simulation(strategy=two, rng=1, **kw)
+    sim.advance(2)
+    assert _shown(two.seen) == (got, want)
+    assert [t for t, _ in two.seen] == [t for t, _ in one.seen]
