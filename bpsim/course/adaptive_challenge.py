@@ -693,7 +693,10 @@ def _comparison(policy, latency_target_s):
     return fixed
 
 
+@lru_cache(maxsize=64)
 def _challenge(memory_budget_mb, slowdown):
+    """The slowdown scenario for the sliders' values, remembered (a frame asks three times, and
+    building the suite is a millisecond of checks)."""
     return suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
 
 
