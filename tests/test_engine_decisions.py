@@ -90,3 +90,22 @@ def test_a_controller_is_shown_the_memory_limit_its_strategy_declares():
     sim.advance(2)
     assert _shown(two.seen) == (got, want)
     assert [t for t, _ in two.seen] == [t for t, _ in one.seen]
+
+
+def test_the_meters_observations_are_whole_and_frozen():
+    # the meter makes its observations without the dataclass's __init__ (for speed): each must
+    # still have every field, equal the same Observation made the ordinary way, and be frozen
+    import dataclasses
+    from bpsim.control import Observation
+    one = Watcher(seen=[])
+    seen = []
+    # keep every observation the run's controller is given
+    object.__setattr__(one, "control", lambda obs: seen.append(obs) or Watcher.control(one, obs))
+    simulate(strategy=one, rng=1, duration_s=1)
+    assert len(seen) == 9
+    names = {f.name for f in dataclasses.fields(Observation)}
+    for obs in seen:
+        assert type(obs) is Observation and set(vars(obs)) == names
+        assert obs == Observation(**vars(obs)) and hash(obs) == hash(Observation(**vars(obs)))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            obs.capacity = 1
