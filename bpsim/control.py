@@ -101,9 +101,6 @@ class Meter:
         self.prev = {"offered": 0, "delivered": 0, "timed_out": 0, "dropped": 0, "n_records": 0}
         self.prev_busy = 0.0
         self.rate = inputs.consumer_rate * max(1, int(inputs.consumers[0]))
-        # the interval's latency and sojourn percentiles in one compiled call (numpy's values)
-        from .kernel import interval_stats
-        self._stats = interval_stats
 
     def observe(self, tick: int, interval_ticks: int) -> Observation:
         x, e = self.inputs, self.engine
@@ -118,12 +115,7 @@ class Meter:
         if busy > 0:
             # per busy worker-second, times the active workers
             self.rate = served / busy * max(1, active)
-        lo, hi = self.prev["n_records"], s["n_records"]
-        gen, start, finish = e.records(lo, hi)
-        if len(gen):
-            p50, p95, smin, s95 = self._stats(gen, start, finish, float(x.dt))
-        else:
-            p50 = p95 = smin = s95 = float("nan")
+        p50, p95, smin, s95 = e.record_stats(self.prev["n_records"], s["n_records"], float(x.dt))
         interval_s = interval_ticks * x.dt
         time_s = tick * x.dt
         limit = None if self._limit_at is None else self._limit_at(time_s)

@@ -1381,28 +1381,45 @@ LAYOUT = (DEPTH, IN_SERVICE, HELD, RETRY_PENDING, CAPACITY, DOWN, UP_TICK, OFFER
 
 
 @_compiler(error_model="numpy")
-def interval_stats(gen, start, finish, dt):
+def interval_stats(gen, start, finish, lo, hi, dt):
     """``(p50, p95, min, p95)``: the 50th and 95th percentiles of the latencies
     ``finish - gen * dt`` and the least and the 95th percentile of the sojourns
-    ``start - gen * dt`` of some records (s; ``gen`` in ticks, at least one record).
+    ``start - gen * dt`` of records ``lo .. hi-1`` (s; ``gen`` in ticks, at least one record).
 
-    What :class:`bpsim.control.Meter` reports every control interval, in one compiled call:
-    the same float operations as numpy's (each ``gen * dt`` then the difference) and the same
-    interpolation as :func:`bpsim.state.percentiles`, on sorted copies. np.percentile's
-    values bit for bit: sorting and partitioning find the same order statistics here, since
-    these differences of finite times are never NaN and never -0.0 (``x - x`` is +0.0).
+    The arrays are rings (record ``i`` at ``i % size``), as both engines keep their records, so
+    the interval's records are read where they lie. What :class:`bpsim.control.Meter` reports
+    every control interval, in one compiled call: the same float operations as numpy's (each
+    ``gen * dt`` then the difference) and the same interpolation as
+    :func:`bpsim.state.percentiles`, on sorted copies. np.percentile's values bit for bit:
+    sorting and partitioning find the same order statistics here, since these differences of
+    finite times are never NaN and never -0.0 (``x - x`` is +0.0).
     """
-    n = gen.size
+    n = hi - lo
+    size = gen.size
     lat = np.empty(n)
     soj = np.empty(n)
     for i in range(n):
-        g = gen[i] * dt
-        lat[i] = finish[i] - g
-        soj[i] = start[i] - g
+        j = (lo + i) % size
+        g = gen[j] * dt
+        lat[i] = finish[j] - g
+        soj[i] = start[j] - g
     lat.sort()
     soj.sort()
     return _sorted_percentile(lat, 50.0), _sorted_percentile(lat, 95.0), soj[0], \
         _sorted_percentile(soj, 95.0)
+
+
+def ring_stats(arrays, lo, hi, n_records, dt):
+    """:func:`interval_stats` of records ``lo .. hi-1`` in rings ``arrays`` (``gen``, ``start``,
+    ``finish``) after ``n_records`` were written to them: of those the rings still hold (the
+    latest ``size``); four NaN when none (both engines' ``record_stats``)."""
+    lo = max(lo, n_records - arrays[0].size, 0)
+    if hi <= lo:
+        return _NO_STATS
+    return interval_stats(arrays[0], arrays[1], arrays[2], lo, hi, dt)
+
+
+_NO_STATS = (float("nan"),) * 4
 
 
 @_jit
@@ -1579,6 +1596,12 @@ class FastEngine:
         """Records ``lo .. hi-1`` (in order of completion) that the ring still holds."""
         return ring_records((self._rec_gen, self._rec_t[0], self._rec_t[1]), lo, hi,
                             int(self._v[N_RECORDS]))
+
+    def record_stats(self, lo, hi, dt):
+        """Latency p50 and p95, sojourn min and p95 of records ``lo .. hi-1`` that the ring
+        still holds (s; NaN when none), in one compiled call."""
+        return ring_stats((self._rec_gen, self._rec_t[0], self._rec_t[1]), lo, hi,
+                          int(self._v[N_RECORDS]), dt)
 
     def waiting(self):
         """``(gen_ticks, counts)`` of the batches in the buffer, head first."""

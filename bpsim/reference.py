@@ -417,6 +417,13 @@ class ReferenceEngine:
         return ring_records((self.rec_gen, self.rec_start, self.rec_done), lo, hi,
                             self.s["n_records"])
 
+    def record_stats(self, lo, hi, dt):
+        """Latency p50 and p95, sojourn min and p95 of records ``lo .. hi-1`` that the ring
+        still holds (s; NaN when none): the fast engine's compiled reading of the same rings."""
+        from .kernel import ring_stats
+        return ring_stats((self.rec_gen, self.rec_start, self.rec_done), lo, hi,
+                          self.s["n_records"], dt)
+
     def waiting(self):
         """``(gen_ticks, counts)`` of the batches in the buffer, head first."""
         return (np.array([b[0] for b in self.buffer], dtype=np.int64),

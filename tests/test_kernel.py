@@ -285,7 +285,8 @@ def test_kernel_compiles_without_a_cache(monkeypatch):
 
 def test_the_meters_compiled_percentiles_are_numpys_bit_for_bit():
     # What a control interval reports (bpsim.control.Meter): np.percentile's values, sorted in
-    # compiled code instead of partitioned by numpy; ties, zeros and every size up to 40.
+    # compiled code instead of partitioned by numpy; ties, zeros and every size up to 40; the
+    # records read in place from a ring, as the engines keep them.
     from bpsim.kernel import interval_stats
     rng = np.random.default_rng(5)
     for n in list(range(1, 41)) + [57, 200, 1001]:
@@ -296,5 +297,13 @@ def test_the_meters_compiled_percentiles_are_numpys_bit_for_bit():
             finish = start + rng.choice([0.0, 0.001, 0.01, 0.3, 1e-9], n)
             lat, soj = finish - gen * dt, start - gen * dt
             want = [*np.percentile(lat, [50, 95]), soj.min(), np.percentile(soj, 95)]
-            got = interval_stats(gen, start, finish, dt)
+            got = interval_stats(gen, start, finish, 0, n, dt)
             assert np.array(got).tobytes() == np.array(want, dtype=float).tobytes(), (n, got, want)
+            # the same records in a ring, starting anywhere (they wrap around its end)
+            size = n + int(rng.integers(0, 5))
+            at = int(rng.integers(0, 3 * size))
+            ring = [np.zeros(size, dtype=a.dtype) for a in (gen, start, finish)]
+            for r, a in zip(ring, (gen, start, finish)):
+                r[(at + np.arange(n)) % size] = a
+            got = interval_stats(*ring, at, at + n, dt)
+            assert np.array(got).tobytes() == np.array(want, dtype=float).tobytes(), (n, at)
