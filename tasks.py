@@ -19,6 +19,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("BPSIM_VENV", ROOT / ".venv"))
+#: The series' Jupyter server settings (see its file: the kernel's messages are sent at once).
+JUPYTER_CONFIG = ROOT / "jupyter-config"
+
+
+def jupyter_env() -> dict:
+    """This process's environment for a Jupyter server of the series: the series' settings
+    first on ``JUPYTER_CONFIG_PATH`` (the user's own still apply), and no ``MPLBACKEND`` (Agg
+    there would stop figures from showing in the notebooks)."""
+    env = dict(os.environ)
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(JUPYTER_CONFIG)] + ([env["JUPYTER_CONFIG_PATH"]] if env.get("JUPYTER_CONFIG_PATH")
+                                 else []))
+    env.pop("MPLBACKEND", None)
+    return env
 
 
 def _bin(name: str) -> Path:
@@ -52,21 +66,17 @@ def lab(args) -> int:
     cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)  # Agg here would stop figures from showing in the notebooks
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
 
 
 def present(args) -> int:
     python = ensure_env("")
     if not args:
         args = ["notebooks/02-strategies.ipynb"]
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
     cmd = [python, "-m", "voila", *args]
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
 
 
 def test(args) -> int:

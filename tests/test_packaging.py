@@ -1,4 +1,5 @@
 """The two install routes (pip via pyproject.toml, conda via environment.yml) stay in step."""
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -87,3 +88,36 @@ def test_no_two_test_modules_share_a_name():
     root = Path(__file__).resolve().parents[1]
     names = [p.name for p in (root / "tests").rglob("test_*.py")]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_the_series_jupyter_server_sends_kernel_messages_at_once(monkeypatch):
+    # jupyter-config/ (what `tasks.py lab` and the browser tests give the server) swaps in a
+    # kernel connection that turns Nagle's algorithm off before connecting, and only that
+    from jupyter_server.services.kernels.connection.channels import (
+        ZMQChannelsWebsocketConnection as Base,
+    )
+    from traitlets.config.loader import PyFileConfigLoader
+    import tasks
+    folder = tasks.JUPYTER_CONFIG
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(folder)).load_config()
+    cls = config.ServerApp.kernel_websocket_connection_class
+    assert isinstance(cls, type) and issubclass(cls, Base) and cls is not Base
+    calls = []
+    monkeypatch.setattr(Base, "connect", lambda self: calls.append("connect") or "the future")
+
+    class Handler:
+        ws_connection = None
+
+        def set_nodelay(self, value):
+            calls.append(("nodelay", value))
+
+    conn = cls.__new__(cls)
+    conn._trait_values["websocket_handler"] = Handler()
+    assert conn.connect() == "the future"
+    assert calls == [("nodelay", True), "connect"]
+    # the folder comes first on the server's config path; the user's own stays after it
+    monkeypatch.setenv("JUPYTER_CONFIG_PATH", "/mine")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    env = tasks.jupyter_env()
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(folder), "/mine"]
+    assert "MPLBACKEND" not in env

@@ -32,6 +32,8 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+#: The series' Jupyter server settings (this checkout's, whichever code a kernel imports).
+SERVER_CONFIG = REPO / "jupyter-config"
 
 #: Chromium flags that work as root, headless, with no network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -89,6 +91,9 @@ def _jupyter_env(tmp: Path) -> dict:
         json.dumps({"fetchNews": "false"}))
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    # the series' server settings, as `python3 tasks.py lab` uses them (kernel messages are sent
+    # without Nagle's delay: see the file), and only those
+    env["JUPYTER_CONFIG_PATH"] = str(SERVER_CONFIG)
     env.pop("MPLBACKEND", None)  # Agg here would make every inline figure vanish
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     return env

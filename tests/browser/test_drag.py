@@ -113,3 +113,15 @@ def test_dragging_a_slider_redraws_during_the_drag_and_ends_on_a_fresh_run(page,
         f"{notebook}: the final sentence is not the still twin's for {shown['values']}")
     assert shown["checksum"] == pytest.approx(frame_sum, rel=1e-9, abs=1e-9), (
         f"{notebook}: the final chart is not a fresh run's for {json.dumps(shown['values'])}")
+
+
+def test_the_kernels_messages_are_sent_without_nagles_delay(page, lab):
+    # The series' server settings (jupyter-config/, as `tasks.py lab` uses them) give the kernel
+    # websocket TCP_NODELAY: without it a frame that ends in a part-filled packet waited for the
+    # browser's delayed acknowledgement (up to 40 ms) once per slider value. The server logs the
+    # socket option it reads back once a notebook's kernel connects.
+    H.open_notebook(page, lab, "fixtures/chart_dashboard.ipynb")
+    H.run_all(page)
+    log = lab.log.read_text(errors="replace")
+    assert "bpsim: kernel websocket TCP_NODELAY=1" in log, log[-3000:]
+    assert "bpsim: kernel websocket TCP_NODELAY=0" not in log

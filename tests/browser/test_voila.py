@@ -45,6 +45,9 @@ def test_strategies_dashboard_in_voila(chromium, artifacts):
             failures = H.check_dashboard(page, board["cell"], scope="body", idle=None,
                                          only=sliders)
             assert not failures, f"{notebook.name} in Voila:\n" + "\n".join(failures)
+            # the series' settings reach Voila too (tasks.py present): no Nagle delay
+            log = voila.log.read_text(errors="replace")
+            assert "bpsim: kernel websocket TCP_NODELAY=1" in log, log[-3000:]
         finally:
             page.screenshot(path=str(artifacts / f"voila-{notebook.stem}.png"), full_page=True)
             context.close()
