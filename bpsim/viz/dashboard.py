@@ -16,7 +16,9 @@ values as *the* pending ones and wakes the dashboard's worker thread; the worker
 pending values (older ones are dropped, never queued), calls ``chart(**values)`` and sends the
 frame as one widget message; the page draws the newest frame it has at its next animation frame.
 Values already drawn are not drawn twice. So the chart follows the drag at the pace the
-simulation allows, and the last value always wins.
+simulation allows, and the last value always wins. (The series' Jupyter settings,
+``jupyter-config/`` as ``tasks.py lab`` uses them, send each message at once: with Jupyter
+Server's default a frame could wait up to 40 ms for the browser's TCP acknowledgement.)
 
 Every run is the same simulation as the still figure (the 1 ms tick unless a notebook says
 otherwise): what a learner explores is what the static figures show.
