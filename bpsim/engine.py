@@ -329,8 +329,9 @@ def _poisson_counts(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
             u = pcg64_uniforms(bitgen, _scratch(np.float64, size))  # = rng.random(size)
             # (the counts below 4 the chase keeps per uniform fit a byte: an eighth of the
-            # memory an int64 table takes, and of its traffic)
-            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int8, size))
+            # memory an int64 table takes, and of its traffic; the starts of its ticks, int64)
+            i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int8, size),
+                                   _scratch(np.int64, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved
