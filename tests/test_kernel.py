@@ -320,3 +320,15 @@ def test_the_four_chains_of_the_poisson_chase_give_its_counts(mean):
                                   np.empty(n_u, np.int64))
             assert got == _poisson_chase(one, 2, ticks + 2, enlam, u, np.empty(n_u, np.int8))
             assert np.array_equal(one, four)
+
+
+def test_the_uniforms_of_thirty_two_lanes_are_numpys():
+    """kernel.pcg64_uniforms steps PCG_LANES copies of the generator in vector registers (the
+    128-bit product from 32-bit halves): numpy's uniforms, bit for bit, around whole rounds of
+    lanes and over many rounds (carries between the halves of the state)."""
+    from bpsim.kernel import PCG_LANES, pcg64_uniforms
+    for seed in (0, 1, 2**63 + 11):
+        for n in (PCG_LANES - 1, PCG_LANES, PCG_LANES + 1, 2 * PCG_LANES + 3, 200_003):
+            a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+            got = pcg64_uniforms(a.bit_generator, np.empty(n))
+            assert got.tobytes() == b.random(n).tobytes()
