@@ -341,9 +341,10 @@ def _poisson_draw(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
             u = pcg64_uniforms(bitgen, _scratch(np.float64, size))  # = rng.random(size)
             # (the counts below 4 the chase keeps per uniform fit a byte: an eighth of the
-            # memory an int64 table takes, and of its traffic; the starts of its ticks, int64)
+            # memory an int64 table takes, and of its traffic; the uniforms at which its ticks
+            # start fit an int32: fewer than _CHUNK)
             i, took = poisson_mult(counts, i, stop, enlam, u, _scratch(np.int8, size),
-                                   _scratch(np.int64, size))
+                                   _scratch(np.int32, size))
             used += took
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved

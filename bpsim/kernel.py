@@ -1209,9 +1209,9 @@ def poisson_mult(counts, start, stop, enlam, u, scratch, starts=None):
 
     With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
     a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
-    way (``scratch``: int8 or wider, as long as ``u``); given ``starts`` too (int64, as long as
-    ``u``), :func:`_poisson_chains` follows four stretches of them at once. Below that, almost
-    every tick takes one uniform, and the plain loop is fastest.
+    way (``scratch``: int8 or wider, as long as ``u``); given ``starts`` too (int32 or wider, as
+    long as ``u``), :func:`_poisson_chains` follows four stretches of them at once. Below that,
+    almost every tick takes one uniform, and the plain loop is fastest.
     """
     if enlam <= 0.74 and scratch.size >= u.size:
         if starts is not None and starts.size >= u.size and u.size >= CHAINS_MIN:
