@@ -335,7 +335,7 @@ def _poisson_draw(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             continue
         enlam = math.exp(-mean)  # the C library's exp, as numpy's random_poisson_mult
         saved = bitgen.state
-        i, used = k, 0
+        i, used, moved = k, 0, False
         while i < stop:
             expect = (stop - i) * (mean + 1.0)
             size = min(int(expect + 10 * math.sqrt(expect)) + 64, _CHUNK)
@@ -349,11 +349,16 @@ def _poisson_draw(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
             if i < stop:  # ran out mid-tick: draw on from the first uniform of tick i
                 bitgen.state = saved
                 bitgen.advance(used)
-        bitgen.state = saved
+                moved = True
+        if moved:  # (else the generator is still at ``saved``: pcg64_uniforms leaves it there)
+            bitgen.state = saved
         bitgen.advance(used)
-        state = bitgen.state
-        state["has_uint32"], state["uinteger"] = saved["has_uint32"], saved["uinteger"]
-        bitgen.state = state
+        # advance clears the buffered 32-bit half; put back what rng.poisson would have left
+        # (nothing to put back, mostly: then no round trip through the state's dict)
+        if saved["has_uint32"] or saved["uinteger"]:
+            state = bitgen.state
+            state["has_uint32"], state["uinteger"] = saved["has_uint32"], saved["uinteger"]
+            bitgen.state = state
         total += used - (stop - k)  # (the tick's last uniform ends it: it is no message)
     return counts, total
 
