@@ -301,10 +301,11 @@ def _poisson_draw(rng, n: int, dt: float, rate_steps: list, lo: int = 0,
     falls to ``exp(-mean)``, one uniform per message plus one per tick, each uniform one output of
     the bit generator. For numpy's default bit generator (PCG64) the same uniforms are computed
     here in bulk (what ``rng.random`` would draw, from :func:`bpsim.kernel.pcg64_uniforms`, which
-    steps four copies of the generator at once) and multiplied in compiled code
+    steps 32 copies of the generator at once) and multiplied in compiled code
     (:func:`bpsim.kernel.poisson_mult`),
     then the generator is put exactly where ``rng.poisson`` would have left it (``advance``). The
-    counts, and every later draw, are the same bit for bit; only the time differs (about 1/6).
+    counts, and every later draw, are the same bit for bit; only the time differs (about 1/7: the
+    headline's 60,000 ticks take 0.22 ms, ``rng.poisson`` 1.56 ms).
     Stretches with a mean of 10 or more, and other bit generators, use ``rng.poisson`` itself.
     Only ticks ``lo .. hi-1`` (all by default) are drawn, as an array of ``hi - lo``: drawing a run
     window by window gives the same counts as drawing it at once. The sum comes free where the
