@@ -74,9 +74,7 @@ works, compiled afresh in each process.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
@@ -1201,7 +1199,7 @@ def _drop_head(v, buf, n):
 
 
 @_jit
-def poisson_mult(counts, start, stop, enlam, u, scratch):
+def poisson_mult(counts, start, stop, enlam, u, scratch, starts=None):
     """Poisson counts for ticks ``start..stop-1`` by numpy's multiplication method.
 
     For each tick: multiply uniforms from ``u`` (in order) until the product is at most
@@ -1211,10 +1209,13 @@ def poisson_mult(counts, start, stop, enlam, u, scratch):
 
     With a mean of 0.3 or more per tick (``enlam <= 0.74``) the ticks' ends are hard to predict, and
     a loop that branches on them stalls: :func:`_poisson_chase` computes the same counts another
-    way (``scratch``: int8 or wider, as long as ``u``). Below that, almost every tick takes one
-    uniform, and the plain loop is fastest.
+    way (``scratch``: int8 or wider, as long as ``u``); given ``starts`` too (int32 or wider, as
+    long as ``u``), :func:`_poisson_chains` follows four stretches of them at once. Below that,
+    almost every tick takes one uniform, and the plain loop is fastest.
     """
     if enlam <= 0.74 and scratch.size >= u.size:
+        if starts is not None and starts.size >= u.size and u.size >= CHAINS_MIN:
+            return _poisson_chains(counts, start, stop, enlam, u, scratch, starts)
         return _poisson_chase(counts, start, stop, enlam, u, scratch)
     pos = 0
     n_u = u.size
@@ -1245,8 +1246,15 @@ def _poisson_chase(counts, start, stop, enlam, u, cnt):
     independent of each other, so the processor overlaps them. Then the ticks follow each other
     through that table, one load per tick; a tick of 4 or more, or one that reaches the last
     uniforms, is counted factor by factor as in the plain loop."""
-    n_u = u.size
-    m_end = n_u - 4
+    _chase_table(u, cnt, enlam)
+    return _chase_on(counts, stop, enlam, u, cnt, start, 0)
+
+
+@_inline
+def _chase_table(u, cnt, enlam):
+    """The first pass of :func:`_poisson_chase`: ``cnt[j]`` for ``j < m_end``; returns
+    ``m_end``."""
+    m_end = u.size - 4
     for j in range(max(m_end, 0)):
         p = u[j]
         c = np.int64(p > enlam)
@@ -1257,8 +1265,15 @@ def _poisson_chase(counts, start, stop, enlam, u, cnt):
         p *= u[j + 3]
         c += p > enlam
         cnt[j] = c
-    i = start
-    j = 0
+    return m_end
+
+
+@_inline
+def _chase_on(counts, stop, enlam, u, cnt, i, j):
+    """The second pass of :func:`_poisson_chase` from tick ``i``, which starts at uniform ``j``:
+    ``(first tick not done, uniforms used)``."""
+    n_u = u.size
+    m_end = n_u - 4
     while i < stop:
         if j < m_end and cnt[j] < 4:
             c = cnt[j]
@@ -1284,35 +1299,144 @@ def _poisson_chase(counts, start, stop, enlam, u, cnt):
     return i, j
 
 
-# -- numpy's PCG64, four steps at a time ----------------------------------------------------------
+#: Uniforms from which :func:`poisson_mult` follows four chains (below, one: the stitching
+#: would cost more than it saves).
+CHAINS_MIN = 1 << 14
+
+
+@_inline
+def _tick_end(u, cnt, enlam, j, m_end):
+    """Where the tick that starts at uniform ``j`` ends: the start of the next one (``cnt`` from
+    :func:`_chase_table` below ``m_end``, else factor by factor), or -1 if ``u`` runs out first."""
+    if j < m_end and cnt[j] < 4:
+        return j + cnt[j] + 1
+    n_u = u.size
+    prod = 1.0
+    k = j
+    while True:
+        if k == n_u:
+            return -1
+        prod *= u[k]
+        k += 1
+        if not prod > enlam:
+            return k
+
+
+@_inline
+def _take_starts(counts, i, starts, r, stop_r, after):
+    """The counts of the ticks that start at ``starts[r:stop_r]`` (the next tick at ``after``;
+    -1: the last of them ran out of uniforms), written from ``counts[i]`` on: ``(i, j)``, the
+    next tick and where it starts, or ``-1 - j`` where the one that ran out starts."""
+    m = stop_r - r
+    if m <= 0:  # (none: a chain that never moved, ``after`` its first start)
+        return i, after
+    # differences of neighbours, no chain between them; on views, whose indices from 0 numba
+    # need not check for negative ones (the check kept the loop from being vectorised)
+    out, at = counts[i:], starts[r:]
+    for s in range(m - 1):
+        out[s] = at[s + 1] - at[s] - 1
+    last = starts[stop_r - 1]
+    if after < 0:
+        return i + m - 1, -1 - last
+    counts[i + m - 1] = after - last - 1
+    return i + m, after
+
+
+@_jit
+def _poisson_chains(counts, start, stop, enlam, u, cnt, starts):
+    """:func:`_poisson_chase` with its second pass split four ways, the same counts.
+
+    Following the ticks through the table is a chain of loads, each waiting for the one before
+    (about 2.3 ns a tick, three quarters of the time). So four chains are followed at once, the
+    first from uniform 0 and the others from a quarter, a half and three quarters of ``u``
+    (guesses: positions that may not start a tick), each writing the uniform at which each of its
+    ticks starts into ``starts`` (chain ``q`` from index ``g_q``, its first uniform: a tick takes
+    at least one). Where a tick starts decides everything after it, so once the true chain, walked
+    on from the end of the stretch before, lands on a start of the next chain, that chain's starts
+    from there are the true ones: it is taken over whole (two chains of ticks that take two
+    uniforms on average meet within a few ticks). A chain that the true one never meets is only
+    work thrown away. The counts are the differences of successive starts, less one."""
+    m_end = _chase_table(u, cnt, enlam)
+    need = stop - start
+    seg = m_end // 4
+    g1, g2, g3 = seg, 2 * seg, 3 * seg
+    j0, j1, j2, j3 = 0, g1, g2, g3   # each chain's next tick start (-1: u ran out in it)
+    t0, t1, t2, t3 = 0, g1, g2, g3   # and where it writes that start in ``starts``
+    # (the four at once, each tick from the table or factor by factor, until one is done)
+    while j0 < g1 and t0 < need and j1 < g2 and j2 < g3 and j3 < m_end:
+        c0, c1, c2, c3 = cnt[j0], cnt[j1], cnt[j2], cnt[j3]
+        starts[t0] = j0
+        starts[t1] = j1
+        starts[t2] = j2
+        starts[t3] = j3
+        t0 += 1
+        t1 += 1
+        t2 += 1
+        t3 += 1
+        j0 = j0 + c0 + 1 if c0 < 4 else _tick_end(u, cnt, enlam, j0, 0)
+        j1 = j1 + c1 + 1 if c1 < 4 else _tick_end(u, cnt, enlam, j1, 0)
+        j2 = j2 + c2 + 1 if c2 < 4 else _tick_end(u, cnt, enlam, j2, 0)
+        j3 = j3 + c3 + 1 if c3 < 4 else _tick_end(u, cnt, enlam, j3, 0)
+        if j0 < 0 or j1 < 0 or j2 < 0 or j3 < 0:  # (u ran out: only far from the end, never)
+            break
+    # the rest of chains 1-3, one at a time (a chain that ran out stops where it did)
+    ends = ((j1, t1, g2), (j2, t2, g3), (j3, t3, m_end))
+    # chain 0, then each chain's stretch in turn: the true ticks, walked on until they meet the
+    # next chain's starts, then that chain's starts taken over
+    i, j = _take_starts(counts, start, starts, 0, t0, j0)
+    if i == stop or j < 0:
+        return i, -j - 1 if j < 0 else j
+    for q in range(3):
+        jq, tq, lim = ends[q]
+        r0 = g1 + q * seg  # the chain's first start in ``starts``
+        # its own finish (it stopped with the others)
+        while jq >= 0 and jq < lim:
+            k = _tick_end(u, cnt, enlam, jq, m_end)
+            if k < 0:
+                break
+            starts[tq] = jq
+            tq += 1
+            jq = k
+        r = r0
+        while i < stop and j >= 0:
+            while r < tq and starts[r] < j:
+                r += 1
+            if r < tq and starts[r] == j:  # met: its starts from r on are the true ones
+                m = min(tq - r, stop - i)
+                i, j = _take_starts(counts, i, starts, r, r + m, jq if r + m == tq else
+                                    starts[r + m])
+                if j < 0:
+                    return i, -j - 1
+                break
+            if r == tq and j >= (jq if jq >= 0 else lim):
+                break  # past this chain without meeting it: on to the next one
+            k = _tick_end(u, cnt, enlam, j, m_end)  # one true tick, then look again
+            if k < 0:
+                return i, j
+            counts[i] = k - j - 1
+            i += 1
+            j = k
+        if i == stop:
+            return i, j
+    return _chase_on(counts, stop, enlam, u, cnt, i, j)
+
+
+# -- numpy's PCG64, thirty-two lanes at a time ---------------------------------------------------
 # rng.random() takes one serial 128-bit multiply-add per uniform, through a call per number. The
-# same uniforms, bit for bit, come faster from four interleaved copies of the generator, each
-# stepping four states at once (x -> A x + C with A = M**4, C = inc (M**3 + M**2 + M + 1)): the
-# four multiplications are independent, so the processor overlaps them. The Poisson draws take
-# their uniforms from here (engine._poisson_counts puts the generator where numpy would).
+# same uniforms, bit for bit, come faster from 32 interleaved copies of the generator, each
+# stepping 32 states at once (x -> A x + C with A = M**32, C = inc (M**31 + ... + M + 1), modulo
+# 2**128): the lanes are independent, so the compiler does them in vector registers. There is no
+# 64 x 64 -> 128-bit vector multiply, so the low words' product is made of four 32 x 32 -> 64 ones
+# (the cross terms only need their low 64 bits, which vector units multiply). 32 lanes: 1.37 ns
+# a uniform with four scalar lanes (the integer multiplier's limit), 0.77 ns; 16 lanes took 0.86,
+# 64 no less than 32. The Poisson draws take their uniforms from here (engine._poisson_counts
+# puts the generator where numpy would).
 _PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128, as in numpy
 _M64, _M128 = (1 << 64) - 1, (1 << 128) - 1
-
-
-@intrinsic
-def _mul_add_128(typingctx, hi, lo, mhi, mlo, chi, clo):
-    """``(hi:lo) * (mhi:mlo) + (chi:clo)`` modulo 2**128, as ``(hi, lo)`` (LLVM's i128)."""
-    sig = types.UniTuple(types.uint64, 2)(types.uint64, types.uint64, types.uint64,
-                                           types.uint64, types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        i128 = ir.IntType(128)
-        sh = ir.Constant(i128, 64)
-
-        def wide(a, b):
-            return builder.or_(builder.shl(builder.zext(a, i128), sh), builder.zext(b, i128))
-
-        r = builder.add(builder.mul(wide(args[0], args[1]), wide(args[2], args[3])),
-                        wide(args[4], args[5]))
-        return context.make_tuple(builder, signature.return_type,
-                                  (builder.trunc(builder.lshr(r, sh), ir.IntType(64)),
-                                   builder.trunc(r, ir.IntType(64))))
-    return sig, codegen
+PCG_LANES = 32
+_PCG_JUMP = pow(_PCG_MULT, PCG_LANES, 1 << 128)  # A, and C / inc:
+_PCG_JUMP_SUM = sum(pow(_PCG_MULT, e, 1 << 128) for e in range(PCG_LANES)) & _M128
+_LOW32, _32 = np.uint64(0xFFFFFFFF), np.uint64(32)
 
 
 @_inline
@@ -1326,29 +1450,30 @@ def _pcg_double(hi, lo):
 
 @_jit
 def _pcg_fill(out, lanes, jump):
-    """``out`` from four lanes (``lanes``: hi, lo of states 1..4 ahead), each stepped by
-    ``jump`` (hi, lo of A, then of C)."""
+    """``out`` from :data:`PCG_LANES` lanes (``lanes[0, k]``, ``lanes[1, k]``: hi and lo of the
+    state ``k + 1`` steps ahead, stepped in place), each stepped by ``jump`` (hi, lo of A, then
+    of C) after each output: ``out[j + k]`` is lane ``k``'s output in round ``j / lanes``."""
     n = out.size
-    h0, l0, h1, l1, h2, l2, h3, l3 = (lanes[0], lanes[1], lanes[2], lanes[3], lanes[4], lanes[5],
-                                      lanes[6], lanes[7])
-    mh, ml, ch, cl = jump[0], jump[1], jump[2], jump[3]
+    ah, al, ch, cl = jump[0], jump[1], jump[2], jump[3]
+    a0, a1 = al & _LOW32, al >> _32
     j = 0
-    while j + 4 <= n:
-        out[j] = _pcg_double(h0, l0)
-        out[j + 1] = _pcg_double(h1, l1)
-        out[j + 2] = _pcg_double(h2, l2)
-        out[j + 3] = _pcg_double(h3, l3)
-        h0, l0 = _mul_add_128(h0, l0, mh, ml, ch, cl)
-        h1, l1 = _mul_add_128(h1, l1, mh, ml, ch, cl)
-        h2, l2 = _mul_add_128(h2, l2, mh, ml, ch, cl)
-        h3, l3 = _mul_add_128(h3, l3, mh, ml, ch, cl)
-        j += 4
-    if j < n:
-        out[j] = _pcg_double(h0, l0)
-    if j + 1 < n:
-        out[j + 1] = _pcg_double(h1, l1)
-    if j + 2 < n:
-        out[j + 2] = _pcg_double(h2, l2)
+    while j + PCG_LANES <= n:
+        for k in range(PCG_LANES):
+            h, lo = lanes[0, k], lanes[1, k]
+            out[j + k] = _pcg_double(h, lo)
+            # (h:lo) * (ah:al) + (ch:cl) modulo 2**128; lo * al in 32-bit halves
+            l0, l1 = lo & _LOW32, lo >> _32
+            p00, p01, p10 = l0 * a0, l0 * a1, l1 * a0
+            mid = (p00 >> _32) + (p01 & _LOW32) + (p10 & _LOW32)
+            low = (p00 & _LOW32) | (mid << _32)
+            high = l1 * a1 + (p01 >> _32) + (p10 >> _32) + (mid >> _32)
+            new_lo = low + cl
+            carry = np.uint64(1) if new_lo < low else np.uint64(0)
+            lanes[0, k] = high + lo * ah + h * al + ch + carry
+            lanes[1, k] = new_lo
+        j += PCG_LANES
+    for k in range(n - j):  # the last few: the lanes hold their states already
+        out[j + k] = _pcg_double(lanes[0, k], lanes[1, k])
 
 
 def pcg64_uniforms(bitgen, out):
@@ -1356,14 +1481,13 @@ def pcg64_uniforms(bitgen, out):
     for a ``numpy.random.PCG64`` ``bitgen``, which is left where it was (not advanced)."""
     s = bitgen.state["state"]
     x, inc = s["state"], s["inc"]
-    lanes = []
-    for _ in range(4):  # numpy steps the state, then outputs it
+    lanes = np.empty((2, PCG_LANES), dtype=np.uint64)
+    for k in range(PCG_LANES):  # numpy steps the state, then outputs it
         x = (x * _PCG_MULT + inc) & _M128
-        lanes += [x >> 64, x & _M64]
-    a = pow(_PCG_MULT, 4, 1 << 128)
-    c = (inc * (_PCG_MULT ** 3 + _PCG_MULT ** 2 + _PCG_MULT + 1)) & _M128
-    _pcg_fill(out, np.array(lanes, dtype=np.uint64),
-              np.array([a >> 64, a & _M64, c >> 64, c & _M64], dtype=np.uint64))
+        lanes[0, k], lanes[1, k] = x >> 64, x & _M64
+    c = (inc * _PCG_JUMP_SUM) & _M128
+    _pcg_fill(out, lanes, np.array([_PCG_JUMP >> 64, _PCG_JUMP & _M64, c >> 64, c & _M64],
+                                   dtype=np.uint64))
     return out
 
 
@@ -1452,7 +1576,7 @@ def _ensure_fresh_cache():
     if not _fresh:
         if _compiled_layout() != LAYOUT:
             for f in (_run, _offer, _drop_head, _compiled_layout, poisson_mult, _poisson_chase,
-                      _binned_row, _discard_expired):
+                      _poisson_chains, _binned_row, _discard_expired):
                 f.recompile()  # also replaces the cached copy
         _fresh = True
 

@@ -81,3 +81,16 @@ def test_summary_percentiles_are_numpys():
             for q in ([50, 95, 99], [0, 100, 0.1, 33.3, 99.9]):
                 want = [float(v) for v in np.percentile(a, q)]
                 assert np.array(percentiles(a, q)).tobytes() == np.array(want).tobytes()
+
+
+def test_the_poisson_draws_count_their_messages():
+    """engine._poisson_draw's sum, from the uniforms it used (one more per tick than its count),
+    is the counts' sum, through every way it draws: the chains, the plain loop (means below 0.3),
+    numpy's (10 or more), none (0), and another bit generator."""
+    from bpsim.engine import _poisson_draw
+    steps = [(0, 1000.0), (20_000, 100.0), (30_000, 0.0), (31_000, 15_000.0), (32_000, 700.0)]
+    for rng in (np.random.default_rng(3), np.random.Generator(np.random.MT19937(3))):
+        counts, total = _poisson_draw(rng, 60_000, 0.001, steps)
+        assert total == int(counts.sum())
+        counts, total = _poisson_draw(rng, 60_000, 0.001, steps, 25_000, 40_000)
+        assert total == int(counts.sum())

@@ -307,3 +307,37 @@ def test_the_meters_compiled_percentiles_are_numpys_bit_for_bit():
                 r[(at + np.arange(n)) % size] = a
             got = interval_stats(*ring, at, at + n, dt)
             assert np.array(got).tobytes() == np.array(want, dtype=float).tobytes(), (n, at)
+
+
+@pytest.mark.parametrize("mean", [0.3, 1.0, 2.5, 9.0])
+def test_the_four_chains_of_the_poisson_chase_give_its_counts(mean):
+    """kernel._poisson_chains follows four stretches of the uniforms at once and stitches them:
+    the same counts and the same return as the one chain of _poisson_chase, also where the
+    uniforms run out before the ticks do, where too few ticks are asked for to reach the later
+    chains, and through long ticks (a stretch of uniforms near 1)."""
+    from bpsim.kernel import CHAINS_MIN, _poisson_chains, _poisson_chase
+    rng = np.random.default_rng(int(mean * 10))
+    enlam = float(np.exp(-mean))
+    for n_u in (CHAINS_MIN, 3 * CHAINS_MIN + 7):
+        for share in (0.1, 0.6, 1.0, 1.3):  # ticks asked for, of those the uniforms cover
+            u = rng.random(n_u)
+            if share == 0.6:
+                u[n_u // 2:n_u // 2 + 60] = 0.9999
+            ticks = int(n_u / (mean + 1) * share)
+            one, four = np.full(ticks + 3, -7), np.full(ticks + 3, -7)
+            got = _poisson_chains(four, 2, ticks + 2, enlam, u, np.empty(n_u, np.int8),
+                                  np.empty(n_u, np.int64))
+            assert got == _poisson_chase(one, 2, ticks + 2, enlam, u, np.empty(n_u, np.int8))
+            assert np.array_equal(one, four)
+
+
+def test_the_uniforms_of_thirty_two_lanes_are_numpys():
+    """kernel.pcg64_uniforms steps PCG_LANES copies of the generator in vector registers (the
+    128-bit product from 32-bit halves): numpy's uniforms, bit for bit, around whole rounds of
+    lanes and over many rounds (carries between the halves of the state)."""
+    from bpsim.kernel import PCG_LANES, pcg64_uniforms
+    for seed in (0, 1, 2**63 + 11):
+        for n in (PCG_LANES - 1, PCG_LANES, PCG_LANES + 1, 2 * PCG_LANES + 3, 200_003):
+            a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+            got = pcg64_uniforms(a.bit_generator, np.empty(n))
+            assert got.tobytes() == b.random(n).tobytes()
