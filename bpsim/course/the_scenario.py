@@ -93,8 +93,8 @@ def queue_and_memory_panels(result) -> list:
     sc = result.scenario
     name = result.strategy.name
     color = strategy_color(name)
-    t, (depth, mem) = charts.envelope(result.time_s, [result.queue_depth,
-                                                      result.memory_bytes / 1e6])
+    queue = result.queue_depth   # a copy out of the run's log (0.7 ms at 111 s): read it once
+    t, (depth, mem) = charts.envelope(result.time_s, [queue, result.memory_bytes / 1e6])
     q = charts.Panel("Messages waiting in the queue", "Time (s)", "Queue depth (messages)")
     q.line(f"simulated ({name})", t, depth, color)
     mu = sc.consumer_rate * sc.consumers
@@ -108,9 +108,8 @@ def queue_and_memory_panels(result) -> list:
     crashes = list(result.crash_times_s)
     label = _crash_label(crashes)
     if crashes:
-        k = [max(0, min(len(result.queue_depth) - 1, int(round(c / sc.dt_s)) - 1))
-             for c in crashes]
-        q.line(label, crashes, result.queue_depth[k], COLORS["crash"], kind="marker", size=12)
+        k = [max(0, min(len(queue) - 1, int(round(c / sc.dt_s)) - 1)) for c in crashes]
+        q.line(label, crashes, queue[k], COLORS["crash"], kind="marker", size=12)
     top = float(depth.max()) if len(depth) else 0.0
     q.xlim = (0.0, sc.duration_s)
     q.ylim = (-0.03 * top, 1.45 * top if top > 0 else 1.0)
