@@ -79,7 +79,7 @@ from numba import njit
 from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMPLE, HIST_MANTISSA_BITS, LAT_BINS, LOG_BIN,
                     LOG_COLS, LOG_COUNTER, LOG_TICK, MAX_CRASH_TICKS, S, SCALARS,
                     UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
-from .reference import ring_records
+from .reference import kept_from, ring_records
 from .strategies import DROP, HOLD, REJECT
 
 # -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
@@ -1429,7 +1429,7 @@ def _poisson_chains(counts, start, stop, enlam, u, cnt, starts):
 # 64 x 64 -> 128-bit vector multiply, so the low words' product is made of four 32 x 32 -> 64 ones
 # (the cross terms only need their low 64 bits, which vector units multiply). 32 lanes: 1.37 ns
 # a uniform with four scalar lanes (the integer multiplier's limit), 0.77 ns; 16 lanes took 0.86,
-# 64 no less than 32. The Poisson draws take their uniforms from here (engine._poisson_counts
+# 64 no less than 32. The Poisson draws take their uniforms from here (engine._poisson_draw
 # puts the generator where numpy would).
 _PCG_MULT = 0x2360ED051FC65DA44385DF649FCCF645  # PCG_DEFAULT_MULTIPLIER_128, as in numpy
 _M64, _M128 = (1 << 64) - 1, (1 << 128) - 1
@@ -1537,7 +1537,7 @@ def ring_stats(arrays, lo, hi, n_records, dt):
     """:func:`interval_stats` of records ``lo .. hi-1`` in rings ``arrays`` (``gen``, ``start``,
     ``finish``) after ``n_records`` were written to them: of those the rings still hold (the
     latest ``size``); four NaN when none (both engines' ``record_stats``)."""
-    lo = max(lo, n_records - arrays[0].size, 0)
+    lo = kept_from(lo, n_records, arrays[0].size)
     if hi <= lo:
         return _NO_STATS
     return interval_stats(arrays[0], arrays[1], arrays[2], lo, hi, dt)

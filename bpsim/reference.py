@@ -433,11 +433,17 @@ class ReferenceEngine:
         return list(self.crash_ticks)
 
 
+def kept_from(lo, n_records, size):
+    """The first record from ``lo`` on that a ring of ``size`` still holds once ``n_records``
+    were written to it (the latest ``size``)."""
+    return max(lo, n_records - size, 0)
+
+
 def ring_records(arrays, lo, hi, n_records):
     """Records ``lo .. hi-1`` from ring ``arrays`` after ``n_records`` were written to them: the
     latest ``size`` of those, in order (both engines' ``records``)."""
     size = arrays[0].size
-    lo = max(lo, n_records - size, 0)
+    lo = kept_from(lo, n_records, size)
     if hi <= lo:
         return tuple(a[:0] for a in arrays)
     a, b = lo % size, hi % size or size

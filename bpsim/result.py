@@ -286,7 +286,7 @@ class Result:
         """Quantile ``q`` of generation-to-admission time over admitted messages (s)."""
         h = self._wait_hist_used()
         if h.size == 1:  # no admitted message waited (every rule but block's and retries')
-            return None if h[0] == 0 else 0.0 * self.scenario.dt_s
+            return None if h[0] == 0 else 0.0
         cum = np.cumsum(h)
         total = cum[-1]
         if total == 0:

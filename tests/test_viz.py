@@ -243,6 +243,24 @@ def test_a_frame_puts_every_series_on_one_x_and_marks_its_gaps():
     assert np.isnan(a[b0]) and a[b0 + 1] == 7 and a[b0 + 2] == 8
 
 
+def test_each_frame_a_chart_shows_starts_with_its_own_serial_number():
+    # the page compares a new buffer with the old one byte by byte until they differ: frames
+    # that share their first points must differ in their first number (charts.HEADER), and the
+    # page's checksum leaves that number out
+    from bpsim.viz import charts
+    panel = charts.Panel("t", "x (s)", "y (1)").line("a", [0, 1], [1, 2], "#000000")
+    frame = charts.Frame([panel])
+    chart = charts.Chart()
+    sent = []
+    for _ in range(3):
+        chart.show(frame)
+        sent.append(np.frombuffer(chart.data))
+    _, plain = frame.payload()
+    assert [a[0] for a in sent] == [1.0, 2.0, 3.0]
+    assert all(a[charts.HEADER:].tobytes() == plain[8 * charts.HEADER:] for a in sent)
+    assert charts.checksum(chart.data) == charts.checksum(plain) == 0 + 1 + 1 + 2
+
+
 def test_check_prediction_is_kind_whatever_is_typed(capsys):
     for guess in (None, "lots", 2650, 2000, 10):
         prediction.check_prediction(guess, 2650)

@@ -121,15 +121,15 @@ class Frame:
     preformatted: bool = False
     height: int = HEIGHT_PX
 
-    def payload(self) -> tuple[dict, bytes]:
+    def payload(self, serial: int = 0) -> tuple[dict, bytes]:
         """``(spec, data)``: the description the page reads and every number, as float64 bytes.
 
         Each panel's series are put on one shared x (their union, sorted); a series has NaN
         where it has no point (the page draws across such gaps). The first number,
-        ``data[0]``, is no point but the frame's serial number (0 here; :meth:`Chart.show`
-        numbers its frames): see :data:`HEADER`.
+        ``data[0]``, is no point but the frame's ``serial`` number (:meth:`Chart.show` numbers
+        its frames): see :data:`HEADER`.
         """
-        chunks, spec_panels, offset = [np.zeros(HEADER)], [], HEADER
+        chunks, spec_panels, offset = [np.full(HEADER, float(serial))], [], HEADER
 
         def put(a):
             nonlocal offset
@@ -275,9 +275,8 @@ def _chart_class():
         drawn = traitlets.Dict().tag(sync=True)
 
         def show(self, frame: Frame, values: dict | None = None) -> None:
-            spec, data = frame.payload()
             self._serial = getattr(self, "_serial", 0) + 1
-            data = np.float64(self._serial).tobytes() + data[8 * HEADER:]
+            spec, data = frame.payload(self._serial)
             with self.hold_sync():
                 if spec != self.spec:
                     self.spec = spec
