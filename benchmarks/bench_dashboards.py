@@ -6,8 +6,11 @@ Covers the dashboards of notebooks 01 (crash), 02 (strategies), 04 (the incident
 (the challenge's explore widget) and 07 (clients that give up). Each change is applied through ``Dashboard.update`` (what
 the dashboard's worker does for each value a drag reaches): the simulation at the 1 ms tick (04:
 the story's 2 s), the browser chart's frame (screen-resolution series) and its state sent to the
-page. Median of several repeats, in milliseconds. The browser adds its own share on top (sending,
-drawing with uPlot): see ``benchmarks/slider_latency.py`` for updates per second while dragging.
+page. Median of several repeats, in milliseconds, each with the dashboard's remembered frames
+forgotten first (``Dashboard.forget``), so that every repeat makes its frame. The last table is a
+drag's first steps after the dashboard worked the settings around it out ahead (as it does while
+a page shows it): only sent. The browser adds its own share on top (sending, drawing with uPlot):
+see ``benchmarks/slider_latency.py`` for updates per second while dragging.
 """
 import os
 import time
@@ -16,6 +19,7 @@ import numpy as np
 
 from bpsim.course import adaptive_challenge as challenge_plots, clients_that_give_up as clients
 from bpsim.course import openai_outage as incident, the_scenario, strategies as course_strategies
+from bpsim.viz.dashboard import slider_values
 
 REPEAT = 5
 DEFAULTS = {"crash": dict(producer_rate=1000, consumer_rate=100, memory_limit_mb=100,
@@ -39,6 +43,31 @@ def uncached(dashboard, change):
     return timed(dashboard, change, repeat=1)
 
 
+def ahead(name, dashboard, steps=8):
+    """Median wall and CPU time (ms) of the first ``steps`` steps right of the defaults on the
+    dashboard's first slider, made now and made ahead (``Dashboard.work_ahead``)."""
+    slider = next(n for n, c in dashboard.controls.items() if slider_values(c))
+    grid = slider_values(dashboard.controls[slider])
+    start = grid.index(min(grid, key=lambda v: abs(v - DEFAULTS[name][slider])))
+    row = []
+    for made_ahead in (False, True):
+        dashboard.update(**DEFAULTS[name])
+        dashboard.forget()
+        if name == "incident":
+            incident.outage_run.cache_clear()
+        dashboard.update(**DEFAULTS[name])   # (made again: the defaults' frame)
+        if made_ahead:
+            dashboard.work_ahead(dashboard.ahead)
+        wall, cpu = [], []
+        for v in grid[start + 1:start + 1 + steps]:
+            w, c = time.perf_counter(), time.process_time()
+            dashboard.update(**{slider: v})
+            wall.append(time.perf_counter() - w)
+            cpu.append(time.process_time() - c)
+        row += [1000 * float(np.median(wall)), 1000 * float(np.median(cpu))]
+    print(f"  {name:<10} {slider:<18} {row[0]:9.1f} {row[1]:6.1f} {row[2]:13.2f} {row[3]:6.2f}")
+
+
 def timed(dashboard, change, repeat=REPEAT):
     """Median wall-clock and CPU time (ms) of ``dashboard.update(**change)``.
 
@@ -47,6 +76,7 @@ def timed(dashboard, change, repeat=REPEAT):
     """
     wall, cpu = [], []
     for _ in range(repeat):
+        dashboard.forget()
         w, c = time.perf_counter(), time.process_time()
         dashboard.update(**change)
         wall.append(time.perf_counter() - w)
@@ -111,4 +141,10 @@ if __name__ == "__main__":
             walls = [uncached(d, {})[0] for _ in range(5)]
             print(f"{'':>{len(name)}} ... nothing remembered, median of 5: "
                   f"{np.median(walls):.0f} ms wall")
+    print(f"A drag's first 8 steps right on the first slider (median ms):"
+          f"\n  {'dashboard':<10} {'slider':<18} {'made wall':>9} {'cpu':>6} "
+          f"{'ahead wall':>13} {'cpu':>6}")
+    for name, d in (("crash", crash), ("strategy", strat), ("incident", inc), ("challenge", chal),
+                    ("clients", cli)):
+        ahead(name, d)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -382,3 +382,75 @@ def test_dashboard_sliders_are_not_echoed_back_other_sliders_are():
     assert s.trait_metadata("value", "echo_update", True) is False
     assert s.trait_metadata("value", "sync") is True
     assert w.IntSlider().trait_metadata("value", "echo_update", True) is True
+
+
+def _counting_dashboard(fail_at=None, ahead=None):
+    """A two-slider dashboard whose chart records the settings it is asked for."""
+    from bpsim.viz import charts
+    asked = []
+
+    def chart(n, k):
+        asked.append((n, k))
+        if (n, k) == fail_at:
+            raise ValueError("no picture here")
+        p = charts.Panel(f"n={n}", "x (1)", "y (1)").line("a", range(n + 1), [k] * (n + 1),
+                                                          "#000000")
+        return charts.Frame([p], f"n is {n}, k is {k:g}.")
+
+    def render(fig, n, k):
+        fig.add_subplot().plot(range(n + 1))
+        return f"n is {n}, k is {k:g}."
+    d = dashboard.Dashboard({"n": dashboard.slider(3, 1, 9, 1, "n"),
+                             "k": dashboard.slider(0.3, 0.1, 0.5, 0.1, "k", integer=False)},
+                            render, chart, ahead=ahead)
+    return d, asked
+
+
+def test_a_dashboard_remembers_its_frames_and_sends_them_as_it_made_them():
+    d, asked = _counting_dashboard()
+    fresh, _ = _counting_dashboard()
+    for n in (4, 5, 4, 3, 4):
+        d.update(n=n)
+    assert asked == [(3, 0.3), (4, 0.3), (5, 0.3)] and d.made == 3   # no setting made twice
+    fresh.update(n=4)
+    assert np.array_equal(np.frombuffer(d.chart.data)[1:], np.frombuffer(fresh.chart.data)[1:])
+    assert d.chart.spec == fresh.chart.spec and d.text == fresh.text == "n is 4, k is 0.3."
+    assert np.frombuffer(d.chart.data)[0] == 6      # still a serial number of its own a frame
+
+
+def test_a_dashboard_remembers_at_most_REMEMBER_frames_the_last_shown_kept(monkeypatch):
+    monkeypatch.setattr(dashboard, "REMEMBER", 3)
+    d, asked = _counting_dashboard()
+    for n in (4, 5, 3, 6, 3, 4):   # 4 is forgotten (the oldest shown), 3 is not (shown again)
+        d.update(n=n)
+    assert len(d._frames) == 3
+    assert asked == [(3, 0.3), (4, 0.3), (5, 0.3), (6, 0.3), (4, 0.3)]
+
+
+def test_a_dashboard_works_out_the_settings_next_to_its_own_nearest_first():
+    d, asked = _counting_dashboard(fail_at=(5, 0.3), ahead=7)
+    # one step right and left on each slider, then two ...; a setting whose chart fails is
+    # passed over (the learner sees the error if they move there), the others still made
+    assert d.work_ahead(20) == 6 and d.work_ahead(1) == 0   # 7 asked, one failed
+    assert asked == [(3, 0.3), (4, 0.3), (2, 0.3), (3, 0.4), (3, 0.2), (5, 0.3), (1, 0.3),
+                     (3, 0.5)]
+    # the grids hold the values the page sends, read as Dashboard.values reads them: a float
+    # slider's 0.1 + 0.2 is 0.3 (without_noise)
+    assert dashboard.slider_values(d.controls["k"]) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert dashboard.slider_values(d.controls["n"]) == list(range(1, 10))
+    before = d.made
+    d.update(n=4, k=0.2)   # not next to the first setting: made now
+    d.update(k=0.3)        # made ahead of the first setting: remembered
+    assert d.made == before + 1
+    # work ahead starts again from the setting last drawn, passing over what is remembered
+    assert d.work_ahead(1) == 1 and asked[-1] == (4, 0.4)
+
+
+def test_a_dashboard_works_nothing_out_ahead_without_a_page_or_with_ahead_zero():
+    # nbval, plain Python, a notebook nobody looks at: no page says it shows the chart, and
+    # a page's word outside a kernel starts no worker either
+    d, asked = _counting_dashboard()
+    d._from_page(d.chart, {"event": "shown"}, [])
+    assert d._worker is None and asked == [(3, 0.3)]
+    off, asked = _counting_dashboard(ahead=0)
+    assert off.work_ahead(10) == 0 and asked == [(3, 0.3)]

@@ -129,7 +129,11 @@ class Frame:
         ``data[0]``, is no point but the frame's ``serial`` number (:meth:`Chart.show` numbers
         its frames): see :data:`HEADER`.
         """
-        chunks, spec_panels, offset = [np.full(HEADER, float(serial))], [], HEADER
+        return self.pack().payload(serial)
+
+    def pack(self) -> "Packed":
+        """The frame as the page takes it (see :meth:`payload`), its serial number left open."""
+        chunks, spec_panels, offset = [np.zeros(HEADER)], [], HEADER
 
         def put(a):
             nonlocal offset
@@ -163,10 +167,31 @@ class Frame:
                                     kind=s.kind, size=s.size, y=put(y))
                                for (s, _), y in zip(cols, ys)]
             spec_panels.append(entry)
-        data = np.concatenate(chunks) if chunks else np.zeros(0)
         spec = {"panels": spec_panels, "columns": self.columns, "height": self.height,
                 "font_px": FONT_PX}
-        return spec, data.tobytes()
+        numbers = np.concatenate(chunks)
+        numbers.setflags(write=False)   # kept and sent again: never changed in place
+        return Packed(spec, numbers, self.caption, self.preformatted)
+
+
+@dataclasses.dataclass(frozen=True)
+class Packed:
+    """A :class:`Frame` ready for the page (:meth:`Frame.pack`): kept, it is sent again without
+    being made again (a dashboard remembers the frames of the settings it drew).
+
+    ``numbers`` are every number of the frame (float64) after :data:`HEADER` slots for its serial
+    number; ``spec`` says where each series lies in them.
+    """
+    spec: dict
+    numbers: np.ndarray
+    caption: str = ""
+    preformatted: bool = False
+
+    def payload(self, serial: int = 0) -> tuple[dict, bytes]:
+        """``(spec, data)`` with ``serial`` in the first slot (see :meth:`Frame.payload`)."""
+        data = self.numbers.copy()
+        data[:HEADER] = serial
+        return self.spec, data.tobytes()
 
 
 def _distinct(x):
@@ -274,15 +299,18 @@ def _chart_class():
         #: The values the frame was made from (the page shows them as ``data-values``).
         drawn = traitlets.Dict().tag(sync=True)
 
-        def show(self, frame: Frame, values: dict | None = None) -> None:
+        def show(self, frame, values: dict | None = None) -> None:
+            """Draw ``frame`` (a :class:`Frame` or its :class:`Packed` form), made from
+            ``values``."""
             self._serial = getattr(self, "_serial", 0) + 1
-            spec, data = frame.payload(self._serial)
+            packed = frame if isinstance(frame, Packed) else frame.pack()
+            spec, data = packed.payload(self._serial)
             with self.hold_sync():
                 if spec != self.spec:
                     self.spec = spec
                 self.data = data
-                self.caption = frame.caption
-                self.preformatted = frame.preformatted
+                self.caption = packed.caption
+                self.preformatted = packed.preformatted
                 self.drawn = dict(values or {})
 
     _Chart = Chart

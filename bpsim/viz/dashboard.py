@@ -16,7 +16,16 @@ values as *the* pending ones and wakes the dashboard's worker thread; the worker
 pending values (older ones are dropped, never queued), calls ``chart(**values)`` and sends the
 frame as one widget message; the page draws the newest frame it has at its next animation frame.
 Values already drawn are not drawn twice. So the chart follows the drag at the pace the
-simulation allows, and the last value always wins. (The series' Jupyter settings,
+simulation allows, and the last value always wins.
+
+A dashboard remembers the frames it made (:data:`REMEMBER` of them, the most recently shown
+kept): a setting seen before is sent again without running again. And while a page shows the
+dashboard and no value waits, the worker works out the settings next to the current one along
+each slider, nearest first (:data:`AHEAD` of them; a value from the page is taken as soon as the
+run in hand ends): a drag that starts from where the learner stopped finds its first steps made.
+The page says it shows the chart with one message as it draws it (so nothing is worked out ahead
+in nbval, plain Python or a notebook nobody looks at). ``chart`` must be a function of the values
+alone for this; every course dashboard is. (The series' Jupyter settings,
 ``jupyter-config/`` as ``tasks.py lab`` uses them, send each message at once: with Jupyter
 Server's default a frame could wait up to 40 ms for the browser's TCP acknowledgement.)
 
@@ -48,6 +57,7 @@ at that moment were all lost; 2,500 more arrived while it restarted and were los
 """
 from __future__ import annotations
 
+import collections
 import math
 import textwrap
 import threading
@@ -65,6 +75,11 @@ PREVIEW_MARGINS = dict(left=0.085, right=0.985, bottom=0.165, top=0.91, wspace=0
 SEED = 2024
 #: The tick of the dashboards' runs (s), the same as the static figures'.
 DT_S = 0.001
+#: Frames a dashboard remembers, the most recently shown kept (each a few hundred kB at most).
+REMEMBER = 256
+#: Settings a dashboard works out ahead while a page shows it and nothing is asked (0: none;
+#: on a server shared by a class, fewer spares its cores).
+AHEAD = 64
 
 
 def ticks(duration_s: float, dt_s: float = DT_S) -> float:
@@ -101,6 +116,21 @@ def _in_kernel() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
+#: Cells the kernel is running now (work ahead waits for them: it would slow them down).
+_cells = {"running": 0, "watched": False}
+
+
+def _watch_cells() -> None:
+    """Count the cells the kernel runs (IPython's ``pre_run_cell`` / ``post_run_cell``)."""
+    if _cells["watched"]:
+        return
+    from IPython import get_ipython
+    events = get_ipython().events
+    events.register("pre_run_cell", lambda *_: _cells.__setitem__("running", 1))
+    events.register("post_run_cell", lambda *_: _cells.__setitem__("running", 0))
+    _cells["watched"] = True
+
+
 class Dashboard:
     """Controls, a browser chart and a sentence that follow the controls while they move.
 
@@ -122,6 +152,9 @@ class Dashboard:
         :data:`PREVIEW_MARGINS`.
     preformatted : bool
         Show the text as it is, lines and spaces kept (a small table), instead of as a sentence.
+    ahead : int or None
+        Settings worked out ahead while a page shows the dashboard and nothing is asked (see the
+        module docstring); ``None`` is :data:`AHEAD`.
 
     Attributes
     ----------
@@ -132,11 +165,14 @@ class Dashboard:
     last_text : str
         The sentence of the last update; ``last_values`` the values it was made from.
     last_redraw_s : float
-        Time the last update took in the kernel: simulation, frame, sending (s).
+        Time the last update took in the kernel: simulation, frame, sending (s); a remembered
+        frame is only sent.
+    made : int
+        How many frames ``chart`` was asked for (remembered ones are not made again).
     """
 
     def __init__(self, controls: dict, render, chart, figsize=(10, 3.6), margins=None,
-                 preformatted=False):
+                 preformatted=False, ahead=None):
         import ipywidgets as w
         from . import charts
 
@@ -163,8 +199,14 @@ class Dashboard:
         self._pending = None                   # the newest values not drawn yet
         self._worker = None
         self._quiet = False
+        self._frames = collections.OrderedDict()    # values -> Packed, the last shown at the end
+        self.made = 0
+        self.ahead = AHEAD if ahead is None else int(ahead)
+        self._next = iter(())                   # the settings to work out ahead, nearest first
+        self._watched = False                   # a page shows the chart
         for c in self.controls.values():
             c.observe(self._changed, names="value")
+        self.chart.on_msg(self._from_page)
         self.update()
 
     def values(self) -> dict:
@@ -190,15 +232,76 @@ class Dashboard:
     def _draw(self, values: dict) -> str:
         with self._lock:
             start = time.perf_counter()
-            frame = self._chart(**values)
-            frame.preformatted = self._preformatted
-            self.chart.show(frame, values)
+            packed = self._packed(values)
+            self.chart.show(packed, values)
             self.last_redraw_s = time.perf_counter() - start
-            self.last_text = frame.caption
+            self.last_text = packed.caption
             self.last_values = dict(values)
             self.last_error = None
             self.updates += 1
-            return frame.caption
+            self._next = self._around(values)
+            return packed.caption
+
+    def forget(self) -> None:
+        """Forget every frame remembered: each setting is made anew when next drawn (or worked
+        out ahead)."""
+        with self._lock:
+            self._frames.clear()
+
+    def _key(self, values: dict) -> tuple:
+        return tuple(values[name] for name in self.controls)
+
+    def _packed(self, values: dict):
+        """The frame of ``values``, remembered or made (call with the lock held)."""
+        key = self._key(values)
+        packed = self._frames.get(key)
+        if packed is not None:
+            self._frames.move_to_end(key)
+            return packed
+        frame = self._chart(**values)
+        frame.preformatted = self._preformatted
+        packed = frame.pack()
+        self.made += 1
+        self._frames[key] = packed
+        while len(self._frames) > REMEMBER:
+            self._frames.popitem(last=False)
+        return packed
+
+    def _around(self, values: dict):
+        """The settings next to ``values`` along each slider, nearest first: one step right
+        and left on every slider, then two, ... (at most :attr:`ahead`, none remembered)."""
+        grids = {name: slider_values(c) for name, c in self.controls.items()}
+        grids = {name: g for name, g in grids.items() if g}
+        at = {name: int(np.argmin([abs(v - values[name]) for v in g]))
+              for name, g in grids.items()}
+        reach = max((len(g) for g in grids.values()), default=0)
+        given = 0
+        for d in range(1, reach):
+            for name, g in grids.items():
+                for j in (at[name] + d, at[name] - d):
+                    if given >= min(self.ahead, REMEMBER // 2):
+                        return
+                    if 0 <= j < len(g):
+                        near = {**values, name: g[j]}
+                        if self._key(near) not in self._frames:
+                            given += 1
+                            yield near
+
+    def work_ahead(self, n: int = 1) -> int:
+        """Work out up to ``n`` of the settings next to the last drawn one (see the module
+        docstring); returns how many were made. The worker calls it while nothing is asked."""
+        done = 0
+        while done < n:
+            with self._lock:
+                near = next(self._next, None)
+                if near is None:
+                    break
+                try:
+                    self._packed(near)
+                except Exception:   # shown if the learner ever moves there; not now
+                    continue
+                done += 1
+        return done
 
     @property
     def figure(self):
@@ -236,6 +339,17 @@ class Dashboard:
             return
         with self._wake:
             self._pending = values
+        self._start_worker()
+
+    def _from_page(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("event") == "shown" and not self._watched:
+            self._watched = True
+            if _in_kernel() and self.ahead > 0:
+                _watch_cells()
+                self._start_worker()
+
+    def _start_worker(self):
+        with self._wake:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._follow, daemon=True,
                                                 name="bpsim-dashboard")
@@ -246,10 +360,22 @@ class Dashboard:
         while True:
             with self._wake:
                 while self._pending is None:
+                    if self._watched and self.ahead > 0:
+                        if not _cells["running"]:
+                            break               # nothing asked: work one setting out ahead
+                        self._wake.wait(timeout=0.2)   # a cell runs: wait for it to end
+                        continue
                     if not self._wake.wait(timeout=60):
                         self._worker = None     # idle for a minute: the thread ends
                         return
                 values, self._pending = self._pending, None
+            if values is None:
+                if not self.work_ahead(1):
+                    with self._wake:            # all worked out: wait for the page
+                        if self._pending is None and not self._wake.wait(timeout=60):
+                            self._worker = None
+                            return
+                continue
             if values == self.last_values:
                 continue                        # already on the page
             try:
@@ -309,6 +435,22 @@ def slider(value, lo, hi, step, description, integer=True):
                   layout=w.Layout(width="98%"))
     _no_echo(control)
     return control
+
+
+def slider_values(control) -> list:
+    """Every value a slider can take, in order, as :meth:`Dashboard.values` reads them (a float
+    without noise); none for other controls.
+
+    >>> slider_values(slider(0.3, 0.1, 0.5, 0.1, "k", integer=False))
+    [0.1, 0.2, 0.3, 0.4, 0.5]
+    """
+    step = getattr(control, "step", None)
+    if not step or not hasattr(control, "min") or not hasattr(control, "continuous_update"):
+        return []
+    n = int(round((control.max - control.min) / step))
+    if isinstance(control.value, int):
+        return [control.min + k * step for k in range(n + 1)]
+    return [without_noise(control.min + k * step) for k in range(n + 1)]
 
 
 def _no_echo(control) -> None:

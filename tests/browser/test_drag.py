@@ -125,3 +125,46 @@ def test_the_kernels_messages_are_sent_without_nagles_delay(page, lab):
     log = lab.log.read_text(errors="replace")
     assert "bpsim: kernel websocket TCP_NODELAY=1" in log, log[-3000:]
     assert "bpsim: kernel websocket TCP_NODELAY=0" not in log
+
+
+def test_a_shown_dashboard_works_out_the_settings_next_to_its_own(page, lab):
+    # Once the page shows a dashboard's chart (its view says so in one message), the kernel makes
+    # the frames next to the current setting along each slider while nothing is asked: after
+    # Run All the counting cell says 1 frame made (the first picture); run again once the kernel
+    # has had a moment, AHEAD more. A step of a slider then costs no new frame, and the page
+    # draws the step's own values.
+    notebook = "fixtures/ahead_dashboard.ipynb"
+    H.open_notebook(page, lab, notebook)
+    H.run_all(page)
+    cells = page.locator(H.NOTEBOOK).locator(".jp-Cell")
+    count = cells.nth(2).locator(".jp-OutputArea-output")
+    assert count.inner_text().strip() == "made 1 of 65; rate 6 made 0 times", count.inner_text()
+    deadline = time.monotonic() + 60
+    while True:
+        cells.nth(2).click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+        time.sleep(0.3)
+        if count.inner_text().startswith("made 65 of 65") or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    assert count.inner_text().strip() == "made 65 of 65; rate 6 made 1 times", count.inner_text()
+    control = next(c for c in H.controls(page, 1) if c["kind"] == "slider")
+    handle = cells.nth(1).locator(H.SLIDER).nth(control["index"])
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        """([sel]) => {
+            const c = document.querySelector(sel).querySelectorAll('.jp-Cell')[1]
+                .querySelector('.bpsim-chart');
+            return c && c.dataset.values && JSON.parse(c.dataset.values).rate === 6;
+        }""", arg=[H.NOTEBOOK], timeout=H.REDRAW_TIMEOUT_MS)
+    caption = cells.nth(1).locator(".bpsim-caption").inner_text()
+    assert caption == "A sine at 6 per minute, 1 high.", caption
+    cells.nth(2).click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_selector(H.IDLE, timeout=H.REDRAW_TIMEOUT_MS)
+    time.sleep(0.3)
+    # the step's frame was the one made ahead (the settings next to the new one are made ahead
+    # in turn, so the count of frames may have grown since)
+    assert count.inner_text().strip().endswith("rate 6 made 1 times"), count.inner_text()

@@ -177,6 +177,9 @@ function render({model, el}) {
   model.on("change:caption", schedule);
   model.on("change:drawn", schedule);   // new values, the same picture: still a redraw
   draw();
+  // One message, once per view: a page shows the chart, so the kernel may work out the settings
+  // next to this one while nothing is asked (bpsim.viz.dashboard: AHEAD).
+  model.send({event: "shown"});
 
   const resize = new ResizeObserver((entries) => {
     for (const e of entries) {
