@@ -700,10 +700,11 @@ def _challenge(memory_budget_mb, slowdown):
     return suite(slowdown=slowdown, memory_budget_bytes=int(memory_budget_mb * 1e6))[0]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=4)
 def _fixed_run(capacity, memory_budget_mb, slowdown):
-    """A fixed buffer on the slowdown scenario, remembered: it does not depend on the policy
-    chosen, so changing the policy costs one simulation, not two."""
+    """A fixed buffer on the slowdown scenario, the last few remembered: it does not depend on
+    the policy chosen, so changing the policy costs one simulation, not two. (A run holds 5 MB;
+    the dashboard remembers its frames itself.)"""
     return run_policy(FixedCapacity(capacity), _challenge(memory_budget_mb, slowdown))
 
 
@@ -870,12 +871,12 @@ def policy_dashboard(extra=()):
     """Sliders for the latency target, the memory budget and the slowdown, and a policy menu.
 
     A :class:`bpsim.viz.dashboard.Dashboard`: a browser chart (:func:`policy_frame`) that follows
-    the sliders while they move, every run remembered (the fixed comparison run is shared by all
-    policies).
+    the sliders while they move (the fixed comparison run is shared by all policies; the
+    dashboard remembers the frames it made).
     """
     names = ["adaptive", "codel", "aimd", "fixed"] + [policy_name(p) for p in extra]
 
-    @lru_cache(maxsize=64)   # one cache per widget: a redefined policy of yours is run afresh
+    @lru_cache(maxsize=4)   # one cache per widget: a redefined policy of yours is run afresh
     def policy_run(name, latency_target_s, memory_budget_mb, slowdown):
         return _run(_policies(latency_target_s, extra)[name], memory_budget_mb, slowdown)
 

@@ -628,11 +628,12 @@ def retry_storm_figure(runs: dict, fig=None):
 PREVIEW_DT_S = 2.0
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def outage_run(nodes=2500, per_node_rate=0.5, api_servers=3, fairness=False,
                 retry="immediate", a: Assumptions = Assumptions(), rng=2024):
-    """``(assumptions, run)`` behind :func:`show_outage`, remembered: moving a slider back to a
-    setting already seen redraws at once.
+    """``(assumptions, run)`` behind :func:`show_outage`, the last few remembered: a still twin
+    and the cells around it share a run. (The dashboard remembers its own frames, a few hundred
+    kB each, where a run holds megabytes.)
 
     Treat the result as read-only (it is shared by every call with the same arguments).
     """
