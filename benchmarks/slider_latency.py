@@ -29,7 +29,9 @@ the round trip alone costs on this machine right now: slider -> kernel -> PNG ->
 figures have a baseline of their own, ``fixtures/chart_dashboard.ipynb``: a series dashboard
 (``bpsim.viz.dashboard.Dashboard``, the browser chart) over a sine line that takes microseconds,
 so its row is the most redraws a second the page, the widget messages and the kernel's round
-trip allow right now; a dashboard near it is limited by them, not by its simulation.
+trip allow right now; a dashboard near it is limited by them, not by its simulation. That page is
+small; ``--ceiling`` also drags the same sine dashboard appended to a copy of each notebook
+dragged (the rows "ceiling in NN"): what that notebook's page allows, whatever the simulation.
 
 Then every notebook is run top to bottom in fresh kernels with ``tools/run_notebooks.py`` on a
 copy (the committed notebooks are not touched), and the whole series' wall time is printed.
@@ -258,7 +260,10 @@ def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
          trace: Path | None = None) -> list[dict]:
     rows = []
     for browser, page, nb, board in dashboards_in_lab(notebooks, copy):
-        tracing = trace is not None and not nb.startswith("fixtures/")
+        if nb.startswith(f"{CEILING}/"):   # the appended sine dashboard only, the last one
+            if board["cell"] != max(b["cell"] for b in H.dashboards(page) if b["sliders"]):
+                continue
+        tracing = trace is not None and not nb.startswith(("fixtures/", f"{CEILING}/"))
         if tracing:
             browser.start_tracing(page=page, path=str(trace), categories=[
                 "devtools.timeline", "disabled-by-default-devtools.timeline", "toplevel", "v8"])
@@ -282,6 +287,25 @@ def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
               + ("" if row["keys_ok"] and row["pointer_ok"] else
                  "  (final chart did NOT show the final value)"), flush=True)
     return rows
+
+
+#: The served folder of the notebooks with the sine dashboard appended (``--ceiling``).
+CEILING = "ceiling"
+
+
+def with_sine(notebooks: list[Path], folder: Path) -> list[str]:
+    """Copies of ``notebooks`` in ``folder``, each with the drag baseline's sine dashboard (the
+    fixture's code cell) appended; their served names."""
+    import nbformat
+    fixture = nbformat.read(REPO / "tests" / "browser" / "fixtures" / "chart_dashboard.ipynb", 4)
+    cell = next(c for c in fixture.cells if c.cell_type == "code")
+    names = []
+    for path in notebooks:
+        nb = nbformat.read(path, 4)
+        nb.cells.append(nbformat.v4.new_code_cell(cell.source))
+        nbformat.write(nb, folder / path.name)
+        names.append(f"{CEILING}/{path.name}")
+    return names
 
 
 def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
@@ -344,6 +368,9 @@ def main(argv=None) -> int:
                          "same notebooks, other code, measured in turns)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the baseline (the harness's fixture: a one-line plot, no simulation)")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also drag the baseline's sine dashboard appended to a copy of each "
+                         "notebook: what that notebook's page allows")
     args = ap.parse_args(argv)
     os.environ.pop("MPLBACKEND", None)
     if args.code is not None:
@@ -371,6 +398,13 @@ def main(argv=None) -> int:
         dragged = [n for n in served if not n.startswith("fixtures/")] or served
         if not args.no_baseline and "fixtures/chart_dashboard.ipynb" not in dragged:
             dragged.insert(0, "fixtures/chart_dashboard.ipynb")
+        if args.ceiling:
+            ceiling = Path(tempfile.mkdtemp(prefix="bpsim-ceiling-"))
+            copy[CEILING] = ceiling
+            sines = dict(zip([n for n in dragged if n.startswith("notebooks/")],
+                             with_sine([REPO / n for n in dragged if n.startswith("notebooks/")],
+                                       ceiling)))
+            dragged = [m for n in dragged for m in ([n, sines[n]] if n in sines else [n])]
         rows = drag(dragged, copy, args.drag_sliders, args.drag_s, args.trace)
         print()
         print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
@@ -379,6 +413,8 @@ def main(argv=None) -> int:
             name = f"{Path(r['notebook']).name} cell {r['cell']}"
             if r["notebook"] == "fixtures/chart_dashboard.ipynb":
                 name = "baseline: chart, nothing behind"
+            elif r["notebook"].startswith(f"{CEILING}/"):
+                name = f"  ceiling in {Path(r['notebook']).name[:2]} (the sine)"
             print(f"{name:<36} "
                   f"{r['keys']:>6.1f}/s ({r['keys_in']:>4.1f}/s) {r['pointer']:>6.1f}/s "
                   f"({r['pointer_in']:>4.1f}/s) {r['keys_final_ms']:>8.0f} / "
