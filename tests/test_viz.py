@@ -454,3 +454,37 @@ def test_a_dashboard_works_nothing_out_ahead_without_a_page_or_with_ahead_zero()
     assert d._worker is None and asked == [(3, 0.3)]
     off, asked = _counting_dashboard(ahead=0)
     assert off.work_ahead(10) == 0 and asked == [(3, 0.3)]
+
+
+def test_a_dashboard_works_ahead_only_once_nothing_is_asked_and_no_cell_runs(monkeypatch):
+    # In a kernel, a page showing the chart: the worker works ahead once no value has come for
+    # QUIET_S (a drag's values come faster: its page needs the cores) and no cell runs. The
+    # worker's clock is a fake one here, moved by hand; only the waiting is real.
+    import time as real
+    clock = {"now": 1000.0}
+
+    class Clock:
+        perf_counter = staticmethod(real.perf_counter)
+        monotonic = staticmethod(lambda: clock["now"])
+    monkeypatch.setattr(dashboard, "time", Clock)
+    monkeypatch.setattr(dashboard, "_in_kernel", lambda: True)
+    monkeypatch.setitem(dashboard._cells, "running", 1)
+    d, asked = _counting_dashboard(ahead=4)
+    d._watched = True
+    d.request({"n": 5})             # a value from the page: drawn by the worker at once
+
+    def made(n, within_s=10.0):
+        end = real.monotonic() + within_s
+        while d.made < n and real.monotonic() < end:
+            real.sleep(0.01)
+        return d.made
+    assert made(2) == 2 and asked[-1] == (5, 0.3)
+    clock["now"] += 1.0             # quiet for a second, but a cell runs
+    real.sleep(0.5)
+    assert d.made == 2
+    dashboard._cells["running"] = 0
+    clock["now"] -= 0.9             # no cell, but a value came 0.1 s ago: a drag may go on
+    real.sleep(0.5)
+    assert d.made == 2
+    clock["now"] += 0.9
+    assert made(6) == 6 and asked[2:] == [(6, 0.3), (4, 0.3), (5, 0.4), (5, 0.2)]

@@ -20,9 +20,11 @@ simulation allows, and the last value always wins.
 
 A dashboard remembers the frames it made (:data:`REMEMBER` of them, the most recently shown
 kept): a setting seen before is sent again without running again. And while a page shows the
-dashboard and no value waits, the worker works out the settings next to the current one along
-each slider, nearest first (:data:`AHEAD` of them; a value from the page is taken as soon as the
-run in hand ends): a drag that starts from where the learner stopped finds its first steps made.
+dashboard and nothing has been asked for a moment (:data:`QUIET_S`: not during a drag, whose
+values come every few tens of milliseconds and whose page needs the cores), the worker works out
+the settings next to the current one along each slider, nearest first (:data:`AHEAD` of them; a
+value from the page is taken as soon as the run in hand ends): a drag that starts from where the
+learner stopped finds its first steps made.
 The page says it shows the chart with one message as it draws it (so nothing is worked out ahead
 in nbval, plain Python or a notebook nobody looks at). ``chart`` must be a function of the values
 alone for this; every course dashboard is. (The series' Jupyter settings,
@@ -80,6 +82,8 @@ REMEMBER = 256
 #: Settings a dashboard works out ahead while a page shows it and nothing is asked (0: none;
 #: on a server shared by a class, fewer spares its cores).
 AHEAD = 64
+#: How long nothing must be asked before a dashboard works ahead (s).
+QUIET_S = 0.25
 
 
 def ticks(duration_s: float, dt_s: float = DT_S) -> float:
@@ -204,6 +208,7 @@ class Dashboard:
         self.ahead = AHEAD if ahead is None else int(ahead)
         self._next = iter(())                   # the settings to work out ahead, nearest first
         self._watched = False                   # a page shows the chart
+        self._asked_at = -math.inf              # when a value last came (time.monotonic, s)
         for c in self.controls.values():
             c.observe(self._changed, names="value")
         self.chart.on_msg(self._from_page)
@@ -339,6 +344,7 @@ class Dashboard:
             return
         with self._wake:
             self._pending = values
+            self._asked_at = time.monotonic()
         self._start_worker()
 
     def _from_page(self, _widget, content, _buffers):
@@ -361,9 +367,12 @@ class Dashboard:
             with self._wake:
                 while self._pending is None:
                     if self._watched and self.ahead > 0:
-                        if not _cells["running"]:
+                        quiet = time.monotonic() - self._asked_at
+                        if not _cells["running"] and quiet >= QUIET_S:
                             break               # nothing asked: work one setting out ahead
-                        self._wake.wait(timeout=0.2)   # a cell runs: wait for it to end
+                        # a cell runs, or a drag may go on: wait for either to end
+                        self._wake.wait(timeout=max(0.01, QUIET_S - quiet)
+                                        if not _cells["running"] else 0.2)
                         continue
                     if not self._wake.wait(timeout=60):
                         self._worker = None     # idle for a minute: the thread ends
