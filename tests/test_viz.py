@@ -393,7 +393,8 @@ def _counting_dashboard(fail_at=None, ahead=None):
         asked.append((n, k))
         if (n, k) == fail_at:
             raise ValueError("no picture here")
-        p = charts.Panel(f"n={n}", "x (1)", "y (1)").line("a", range(n + 1), [k] * (n + 1),
+        # (every frame the same size: ten points)
+        p = charts.Panel(f"n={n}", "x (1)", "y (1)").line("a", range(10), [n * k] * 10,
                                                           "#000000")
         return charts.Frame([p], f"n is {n}, k is {k:g}.")
 
@@ -418,20 +419,29 @@ def test_a_dashboard_remembers_its_frames_and_sends_them_as_it_made_them():
     assert np.frombuffer(d.chart.data)[0] == 6      # still a serial number of its own a frame
 
 
-def test_a_dashboard_remembers_at_most_REMEMBER_frames_the_last_shown_kept(monkeypatch):
-    monkeypatch.setattr(dashboard, "REMEMBER", 3)
+def test_the_dashboards_of_a_kernel_remember_REMEMBER_BYTES_of_frames_the_last_used_kept(
+        monkeypatch):
     d, asked = _counting_dashboard()
-    for n in (4, 5, 3, 6, 3, 4):   # 4 is forgotten (the oldest shown), 3 is not (shown again)
+    size = dashboard._frames.get(d._key(d.values())).numbers.nbytes
+    monkeypatch.setattr(dashboard, "REMEMBER_BYTES", 3 * size)
+    for n in (4, 5, 3, 6, 3, 4):   # 4 is forgotten (the least recently used), 3 is not
         d.update(n=n)
-    assert len(d._frames) == 3
     assert asked == [(3, 0.3), (4, 0.3), (5, 0.3), (6, 0.3), (4, 0.3)]
+    assert dashboard._frames.bytes <= 3 * size
+    # a dashboard made again (its cell run again) shares the same memory: the old one's frames
+    # age out instead of staying for the kernel's life
+    again, _ = _counting_dashboard()
+    again.update(n=7)
+    assert dashboard._frames.bytes <= 3 * size
+    d.update(n=3)                  # the old dashboard's 6 and 3 were the oldest: 3 made again
+    assert asked[-1] == (3, 0.3)
 
 
 def test_a_dashboard_works_out_the_settings_next_to_its_own_nearest_first():
     d, asked = _counting_dashboard(fail_at=(5, 0.3), ahead=7)
     # one step right and left on each slider, then two ...; a setting whose chart fails is
     # passed over (the learner sees the error if they move there), the others still made
-    assert d.work_ahead(20) == 6 and d.work_ahead(1) == 0   # 7 asked, one failed
+    assert d.work_ahead(20) == 7 and d.work_ahead(1) == 0   # 7 tried, one failed
     assert asked == [(3, 0.3), (4, 0.3), (2, 0.3), (3, 0.4), (3, 0.2), (5, 0.3), (1, 0.3),
                      (3, 0.5)]
     # the grids hold the values the page sends, read as Dashboard.values reads them: a float
@@ -442,8 +452,21 @@ def test_a_dashboard_works_out_the_settings_next_to_its_own_nearest_first():
     d.update(n=4, k=0.2)   # not next to the first setting: made now
     d.update(k=0.3)        # made ahead of the first setting: remembered
     assert d.made == before + 1
-    # work ahead starts again from the setting last drawn, passing over what is remembered
-    assert d.work_ahead(1) == 1 and asked[-1] == (4, 0.4)
+    # work ahead starts again from the setting last drawn, passing over what is remembered (a
+    # setting that failed is not: it is tried again)
+    assert d.work_ahead(2) == 2 and asked[-2:] == [(5, 0.3), (4, 0.4)]
+
+
+def test_a_failing_setting_ahead_counts_as_one_run_and_sliders_alone_are_walked():
+    # a value from the page waits for one run ahead at most, even past a setting that fails
+    d, asked = _counting_dashboard(fail_at=(4, 0.3), ahead=3)
+    assert d.work_ahead(1) == 1 and d.made == 1 and asked[-1] == (4, 0.3)
+    assert d.work_ahead(1) == 1 and d.made == 2
+    import ipywidgets as w
+    assert dashboard.slider_values(w.IntRangeSlider(value=(2, 4), min=0, max=9)) == []
+    assert dashboard.slider_values(w.FloatLogSlider(value=10, base=10, min=-1, max=2)) == []
+    assert dashboard.slider_values(w.Dropdown(options=["a", "b"])) == []
+    assert dashboard.slider_values(dashboard.slider(4, 0, 11, 2, "n"))[-1] == 10   # not 12
 
 
 def test_a_dashboard_works_nothing_out_ahead_without_a_page_or_with_ahead_zero():
@@ -482,8 +505,8 @@ def test_a_dashboard_works_ahead_only_once_nothing_is_asked_and_no_cell_runs(mon
     clock["now"] += 1.0             # quiet for a second, but a cell runs
     real.sleep(0.5)
     assert d.made == 2
-    dashboard._cells["running"] = 0
     clock["now"] -= 0.9             # no cell, but a value came 0.1 s ago: a drag may go on
+    dashboard._cells["running"] = 0
     real.sleep(0.5)
     assert d.made == 2
     clock["now"] += 0.9

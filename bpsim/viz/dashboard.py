@@ -18,8 +18,9 @@ frame as one widget message; the page draws the newest frame it has at its next 
 Values already drawn are not drawn twice. So the chart follows the drag at the pace the
 simulation allows, and the last value always wins.
 
-A dashboard remembers the frames it made (:data:`REMEMBER` of them, the most recently shown
-kept): a setting seen before is sent again without running again. And while a page shows the
+A dashboard remembers the frames it made: a setting seen before is sent again without running
+again. (The dashboards of a kernel share :data:`REMEMBER_BYTES`, the most recently used frames
+kept: a dashboard cell run again leaves its old frames to age out.) And while a page shows the
 dashboard and nothing has been asked for a moment (:data:`QUIET_S`: not during a drag, whose
 values come every few tens of milliseconds and whose page needs the cores), the worker works out
 the settings next to the current one along each slider, nearest first (:data:`AHEAD` of them; a
@@ -60,6 +61,7 @@ at that moment were all lost; 2,500 more arrived while it restarted and were los
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 import textwrap
 import threading
@@ -77,8 +79,9 @@ PREVIEW_MARGINS = dict(left=0.085, right=0.985, bottom=0.165, top=0.91, wspace=0
 SEED = 2024
 #: The tick of the dashboards' runs (s), the same as the static figures'.
 DT_S = 0.001
-#: Frames a dashboard remembers, the most recently shown kept (each a few hundred kB at most).
-REMEMBER = 256
+#: Bytes of frames the dashboards of a kernel remember together, the most recently used kept (a
+#: frame is 50-200 kB: some 300-1,300 frames).
+REMEMBER_BYTES = 64_000_000
 #: Settings a dashboard works out ahead while a page shows it and nothing is asked (0: none;
 #: on a server shared by a class, fewer spares its cores).
 AHEAD = 64
@@ -135,6 +138,45 @@ def _watch_cells() -> None:
     _cells["watched"] = True
 
 
+class _Frames:
+    """The frames the dashboards of a kernel remember, by ``(dashboard, values)``, within
+    :data:`REMEMBER_BYTES`: the least recently used go first. Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._frames = collections.OrderedDict()
+        self.bytes = 0
+
+    def get(self, key):
+        with self._lock:
+            packed = self._frames.get(key)
+            if packed is not None:
+                self._frames.move_to_end(key)
+            return packed
+
+    def __contains__(self, key):
+        return self.get(key) is not None   # (a look refreshes it: a near setting is kept)
+
+    def put(self, key, packed) -> None:
+        with self._lock:
+            if key in self._frames:
+                return
+            self._frames[key] = packed
+            self.bytes += packed.numbers.nbytes
+            while self.bytes > REMEMBER_BYTES and len(self._frames) > 1:
+                _, old = self._frames.popitem(last=False)
+                self.bytes -= old.numbers.nbytes
+
+    def forget(self, owner) -> None:
+        with self._lock:
+            for key in [k for k in self._frames if k[0] == owner]:
+                self.bytes -= self._frames.pop(key).numbers.nbytes
+
+
+_frames = _Frames()
+_dashboards = itertools.count()
+
+
 class Dashboard:
     """Controls, a browser chart and a sentence that follow the controls while they move.
 
@@ -159,6 +201,8 @@ class Dashboard:
     ahead : int or None
         Settings worked out ahead while a page shows the dashboard and nothing is asked (see the
         module docstring); ``None`` is :data:`AHEAD`.
+
+    ``chart`` must be a function of the values alone: the dashboard remembers its frames.
 
     Attributes
     ----------
@@ -203,7 +247,7 @@ class Dashboard:
         self._pending = None                   # the newest values not drawn yet
         self._worker = None
         self._quiet = False
-        self._frames = collections.OrderedDict()    # values -> Packed, the last shown at the end
+        self._number = next(_dashboards)        # its frames' share of the kernel's memory
         self.made = 0
         self.ahead = AHEAD if ahead is None else int(ahead)
         self._next = iter(())                   # the settings to work out ahead, nearest first
@@ -232,7 +276,10 @@ class Dashboard:
                 self.controls[name].value = v
         finally:
             self._quiet = False
-        return self._draw(self.values())
+        text = self._draw(self.values())
+        if self._watched and self.ahead > 0 and _in_kernel():
+            self._start_worker()    # work ahead around the new setting (once the cell ends)
+        return text
 
     def _draw(self, values: dict) -> str:
         with self._lock:
@@ -250,31 +297,36 @@ class Dashboard:
     def forget(self) -> None:
         """Forget every frame remembered: each setting is made anew when next drawn (or worked
         out ahead)."""
-        with self._lock:
-            self._frames.clear()
+        _frames.forget(self._number)
 
-    def _key(self, values: dict) -> tuple:
-        return tuple(values[name] for name in self.controls)
+    def _key(self, values: dict):
+        """The key of ``values`` among the remembered frames; None if they cannot be one (a
+        menu of lists: such settings are made each time)."""
+        key = (self._number, tuple(values[name] for name in self.controls))
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def _packed(self, values: dict):
         """The frame of ``values``, remembered or made (call with the lock held)."""
         key = self._key(values)
-        packed = self._frames.get(key)
+        packed = None if key is None else _frames.get(key)
         if packed is not None:
-            self._frames.move_to_end(key)
             return packed
         frame = self._chart(**values)
         frame.preformatted = self._preformatted
         packed = frame.pack()
         self.made += 1
-        self._frames[key] = packed
-        while len(self._frames) > REMEMBER:
-            self._frames.popitem(last=False)
+        if key is not None:
+            _frames.put(key, packed)
         return packed
 
     def _around(self, values: dict):
         """The settings next to ``values`` along each slider, nearest first: one step right
-        and left on every slider, then two, ... (at most :attr:`ahead`, none remembered)."""
+        and left on every slider, then two, ... (at most :attr:`ahead`, none remembered: those
+        are kept longer instead)."""
         grids = {name: slider_values(c) for name, c in self.controls.items()}
         grids = {name: g for name, g in grids.items() if g}
         at = {name: int(np.argmin([abs(v - values[name]) for v in g]))
@@ -284,28 +336,31 @@ class Dashboard:
         for d in range(1, reach):
             for name, g in grids.items():
                 for j in (at[name] + d, at[name] - d):
-                    if given >= min(self.ahead, REMEMBER // 2):
+                    if given >= self.ahead:
                         return
                     if 0 <= j < len(g):
                         near = {**values, name: g[j]}
-                        if self._key(near) not in self._frames:
+                        key = self._key(near)
+                        if key is not None and key not in _frames:
                             given += 1
                             yield near
 
     def work_ahead(self, n: int = 1) -> int:
         """Work out up to ``n`` of the settings next to the last drawn one (see the module
-        docstring); returns how many were made. The worker calls it while nothing is asked."""
+        docstring); returns how many were tried (a setting whose chart fails counts: it is
+        shown, with its error, if the learner moves there). The worker calls it one at a time
+        while nothing is asked, so that a value from the page waits for one run at most."""
         done = 0
         while done < n:
             with self._lock:
-                near = next(self._next, None)
-                if near is None:
-                    break
                 try:
+                    near = next(self._next, None)
+                    if near is None:
+                        break
+                    done += 1
                     self._packed(near)
-                except Exception:   # shown if the learner ever moves there; not now
+                except Exception:
                     continue
-                done += 1
         return done
 
     @property
@@ -374,14 +429,15 @@ class Dashboard:
                         self._wake.wait(timeout=max(0.01, QUIET_S - quiet)
                                         if not _cells["running"] else 0.2)
                         continue
-                    if not self._wake.wait(timeout=60):
+                    if not self._wake.wait(timeout=60) and self._pending is None:
                         self._worker = None     # idle for a minute: the thread ends
                         return
                 values, self._pending = self._pending, None
             if values is None:
                 if not self.work_ahead(1):
                     with self._wake:            # all worked out: wait for the page
-                        if self._pending is None and not self._wake.wait(timeout=60):
+                        if (self._pending is None and not self._wake.wait(timeout=60)
+                                and self._pending is None):
                             self._worker = None
                             return
                 continue
@@ -392,6 +448,7 @@ class Dashboard:
             except Exception as err:            # show it where the learner looks
                 self.last_error = err
                 with self._lock:
+                    self.last_values = None     # (moving back to the last picture redraws it)
                     self.chart.caption = ("This setting could not be drawn: "
                                           f"{type(err).__name__}: {err}\n"
                                           + traceback.format_exc(limit=3))
@@ -447,19 +504,21 @@ def slider(value, lo, hi, step, description, integer=True):
 
 
 def slider_values(control) -> list:
-    """Every value a slider can take, in order, as :meth:`Dashboard.values` reads them (a float
-    without noise); none for other controls.
+    """Every value a slider (``IntSlider``, ``FloatSlider``) can take, in order, as
+    :meth:`Dashboard.values` reads them (a float without noise); none for other controls.
 
     >>> slider_values(slider(0.3, 0.1, 0.5, 0.1, "k", integer=False))
     [0.1, 0.2, 0.3, 0.4, 0.5]
+    >>> slider_values(slider(4, 0, 11, 2, "n"))
+    [0, 2, 4, 6, 8, 10]
     """
-    step = getattr(control, "step", None)
-    if not step or not hasattr(control, "min") or not hasattr(control, "continuous_update"):
+    import ipywidgets as w
+    if type(control) not in (w.IntSlider, w.FloatSlider) or not control.step > 0:
         return []
-    n = int(round((control.max - control.min) / step))
-    if isinstance(control.value, int):
-        return [control.min + k * step for k in range(n + 1)]
-    return [without_noise(control.min + k * step) for k in range(n + 1)]
+    n = int(math.floor((control.max - control.min) / control.step + 1e-9))
+    if isinstance(control, w.IntSlider):
+        return [control.min + k * control.step for k in range(n + 1)]
+    return [without_noise(control.min + k * control.step) for k in range(n + 1)]
 
 
 def _no_echo(control) -> None:
@@ -491,6 +550,7 @@ def redraw_times(dashboard: Dashboard, changes, repeat: int = 3) -> np.ndarray:
     for change in changes:
         times = []
         for _ in range(repeat):
+            dashboard.forget()              # each repeat makes its frame
             start = time.perf_counter()
             dashboard.update(**change)
             times.append(time.perf_counter() - start)
