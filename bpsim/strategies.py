@@ -48,6 +48,7 @@ flow control does; ``shed`` is an HTTP 429 or 503; ``sample`` keeps 1 in N by co
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Callable, NamedTuple, Protocol
@@ -165,6 +166,13 @@ def param(default, *, keyword: str, check: Callable, unit: str = "", help: str =
 
 def params_of(cls) -> tuple[Param, ...]:
     """The declared parameters of a strategy class (or instance), in field order."""
+    return _class_params(cls if isinstance(cls, type) else type(cls))
+
+
+@functools.cache
+def _class_params(cls) -> tuple[Param, ...]:
+    # once per class: its fields are fixed when it is made, and every strategy made reads them
+    # twice (make_strategy, then __post_init__'s checks), 2 us each
     if not is_dataclass(cls):
         return ()
     out = []

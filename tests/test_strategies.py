@@ -161,3 +161,23 @@ def test_constant_arrivals_offer_exactly_rate_times_duration(rate, dt, duration)
     s = simulate(producer_rate=rate, dt_s=dt, duration_s=duration, strategy="drop_newest",
                  capacity=0).summary()
     assert s["offered"] == round(rate * duration)
+
+
+def test_a_subclass_declares_its_own_parameters():
+    """params_of reads a class's fields once: a subclass's added parameter is its own, its
+    parent's list stays as it was, and an instance's list is its class's."""
+    from dataclasses import dataclass
+    from bpsim import Sample
+    from bpsim.strategies import param, params_of
+    before = params_of(Sample)
+
+    @dataclass(frozen=True, repr=False)
+    class Bursty(Sample):
+        burst: int = param(3, keyword="burst_every", unit="N", help="a burst in N",
+                           check=lambda name, v: v)
+
+    assert [p.keyword for p in params_of(Bursty)] == ["sample_every", "sample_start_fraction",
+                                                      "burst_every"]
+    assert params_of(Sample) == before
+    assert params_of(Bursty(burst=5)) == params_of(Bursty)
+    assert params_of(Sample(every=4)) == before
