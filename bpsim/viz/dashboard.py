@@ -154,9 +154,6 @@ class _Frames:
                 self._frames.move_to_end(key)
             return packed
 
-    def __contains__(self, key):
-        return self.get(key) is not None   # (a look refreshes it: a near setting is kept)
-
     def put(self, key, packed) -> None:
         with self._lock:
             if key in self._frames:
@@ -251,6 +248,7 @@ class Dashboard:
         self.made = 0
         self.ahead = AHEAD if ahead is None else int(ahead)
         self._next = iter(())                   # the settings to work out ahead, nearest first
+        self._ahead_done = True                 # ... all of them worked out
         self._watched = False                   # a page shows the chart
         self._asked_at = -math.inf              # when a value last came (time.monotonic, s)
         for c in self.controls.values():
@@ -291,7 +289,7 @@ class Dashboard:
             self.last_values = dict(values)
             self.last_error = None
             self.updates += 1
-            self._next = self._around(values)
+            self._next, self._ahead_done = self._around(values), False
             return packed.caption
 
     def forget(self) -> None:
@@ -341,7 +339,8 @@ class Dashboard:
                     if 0 <= j < len(g):
                         near = {**values, name: g[j]}
                         key = self._key(near)
-                        if key is not None and key not in _frames:
+                        # (a remembered one is refreshed by the look: a near setting kept)
+                        if key is not None and _frames.get(key) is None:
                             given += 1
                             yield near
 
@@ -356,6 +355,7 @@ class Dashboard:
                 try:
                     near = next(self._next, None)
                     if near is None:
+                        self._ahead_done = True
                         break
                     done += 1
                     self._packed(near)
@@ -417,29 +417,29 @@ class Dashboard:
                 self._worker.start()
             self._wake.notify()
 
+    def _idle_wait(self) -> float:
+        """With nothing asked: how long to wait before working ahead (0: now; 60: nothing to
+        work out, so wait for the page)."""
+        if not self._watched or self.ahead <= 0 or self._ahead_done:
+            return 60.0
+        if _cells["running"]:
+            return 0.2                          # a cell runs: wait for it to end
+        return max(0.0, QUIET_S - (time.monotonic() - self._asked_at))   # a drag may go on
+
     def _follow(self):
         while True:
             with self._wake:
                 while self._pending is None:
-                    if self._watched and self.ahead > 0:
-                        quiet = time.monotonic() - self._asked_at
-                        if not _cells["running"] and quiet >= QUIET_S:
-                            break               # nothing asked: work one setting out ahead
-                        # a cell runs, or a drag may go on: wait for either to end
-                        self._wake.wait(timeout=max(0.01, QUIET_S - quiet)
-                                        if not _cells["running"] else 0.2)
-                        continue
-                    if not self._wake.wait(timeout=60) and self._pending is None:
+                    wait_s = self._idle_wait()
+                    if wait_s == 0:
+                        break                   # nothing asked: work one setting out ahead
+                    if (not self._wake.wait(timeout=wait_s) and wait_s == 60.0
+                            and self._pending is None):
                         self._worker = None     # idle for a minute: the thread ends
                         return
                 values, self._pending = self._pending, None
             if values is None:
-                if not self.work_ahead(1):
-                    with self._wake:            # all worked out: wait for the page
-                        if (self._pending is None and not self._wake.wait(timeout=60)
-                                and self._pending is None):
-                            self._worker = None
-                            return
+                self.work_ahead(1)
                 continue
             if values == self.last_values:
                 continue                        # already on the page
