@@ -17,7 +17,9 @@ the slider's final value: the ``data-values`` a browser chart reports, or, for a
 its last new image).
 
 For each notebook: JupyterLab (from the installed package, on a free loopback port) opens it in
-headless Chromium (Debian's ``chromium``), runs it from the Run menu, and on every dashboard (a
+headless Chromium (Debian's ``chromium``), with JupyterLab's default windowing as a learner has
+it (cells out of view are not drawn; ``--windowing none`` draws every cell, as the browser tests
+do: a heavier page, and slower drags in long notebooks), runs it from the Run menu, and on every dashboard (a
 cell with sliders and widget outputs) moves each slider ``--moves`` times with the keyboard,
 alternating ArrowRight/ArrowLeft so it stays around its default value. One latency is the time
 from the ``keydown`` event in the page to the new plot image decoded in the page (an ipympl
@@ -229,12 +231,13 @@ def trace_summary(path: Path, redraws: int) -> str:
     return "\n".join(out)
 
 
-def dashboards_in_lab(notebooks: list[str], copy: dict, on_open=None):
+def dashboards_in_lab(notebooks: list[str], copy: dict, on_open=None, windowing=None):
     """``(browser, page, notebook, board)`` for every dashboard with sliders of ``notebooks``,
     each notebook opened and run in JupyterLab in headless Chromium (one page at a time; its
-    kernel shut down after it). ``on_open(notebook, seconds)`` hears how long a run took."""
+    kernel shut down after it). ``on_open(notebook, seconds)`` hears how long a run took;
+    ``windowing`` is the notebook's windowing mode (None: JupyterLab's default, a learner's)."""
     from playwright.sync_api import sync_playwright
-    with H.LabServer(copy) as lab, sync_playwright() as p:
+    with H.LabServer(copy, windowing=windowing) as lab, sync_playwright() as p:
         browser = H.launch_chromium(p)
         try:
             for nb in notebooks:
@@ -257,9 +260,9 @@ def dashboards_in_lab(notebooks: list[str], copy: dict, on_open=None):
 
 
 def drag(notebooks: list[str], copy: dict, sliders: int, drag_s: float,
-         trace: Path | None = None) -> list[dict]:
+         trace: Path | None = None, windowing: str | None = None) -> list[dict]:
     rows = []
-    for browser, page, nb, board in dashboards_in_lab(notebooks, copy):
+    for browser, page, nb, board in dashboards_in_lab(notebooks, copy, windowing=windowing):
         if nb.startswith(f"{CEILING}/"):   # the appended sine dashboard only, the last one
             if board["cell"] != max(b["cell"] for b in H.dashboards(page) if b["sliders"]):
                 continue
@@ -308,13 +311,13 @@ def with_sine(notebooks: list[Path], folder: Path) -> list[str]:
     return names
 
 
-def latency(notebooks: list[str], copy: dict, moves: int) -> list[dict]:
+def latency(notebooks: list[str], copy: dict, moves: int, windowing=None) -> list[dict]:
     rows = []
 
     def opened(nb, took):
         print(f"  {nb}: ran in the browser in {took:.1f} s", flush=True)
 
-    for _, page, nb, board in dashboards_in_lab(notebooks, copy, opened):
+    for _, page, nb, board in dashboards_in_lab(notebooks, copy, opened, windowing):
         per_slider = measure_dashboard(page, board["cell"], moves)
         all_ms = [x for v in per_slider.values() for x in v]
         rows.append({"notebook": nb, "cell": board["cell"], "sliders": len(per_slider),
@@ -371,7 +374,12 @@ def main(argv=None) -> int:
     ap.add_argument("--ceiling", action="store_true",
                     help="also drag the baseline's sine dashboard appended to a copy of each "
                          "notebook: what that notebook's page allows")
+    ap.add_argument("--windowing", choices=["default", "none"], default="default",
+                    help="the notebooks' windowing mode in JupyterLab: its default, as a learner "
+                         "has it (cells out of view are not drawn), or none (every cell drawn, "
+                         "as the browser tests have it: a heavier page); default: default")
     args = ap.parse_args(argv)
+    windowing = None if args.windowing == "default" else args.windowing
     os.environ.pop("MPLBACKEND", None)
     if args.code is not None:
         H.REPO = args.code.resolve()   # the servers' kernels put this checkout first on their path
@@ -393,7 +401,8 @@ def main(argv=None) -> int:
         raise SystemExit("no `chromium` on PATH (apt-get install -y chromium)")
     if not args.no_drag:
         print(f"Dragging, {args.drag_sliders} sliders per dashboard, {args.drag_s:g} s each "
-              f"(redraws per second while the input moves; last move -> final chart); load "
+              f"(redraws per second while the input moves; last move -> final chart), windowing "
+              f"{args.windowing}; load "
               f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
         dragged = [n for n in served if not n.startswith("fixtures/")] or served
         if not args.no_baseline and "fixtures/chart_dashboard.ipynb" not in dragged:
@@ -405,7 +414,7 @@ def main(argv=None) -> int:
                              with_sine([REPO / n for n in dragged if n.startswith("notebooks/")],
                                        ceiling)))
             dragged = [m for n in dragged for m in ([n, sines[n]] if n in sines else [n])]
-        rows = drag(dragged, copy, args.drag_sliders, args.drag_s, args.trace)
+        rows = drag(dragged, copy, args.drag_sliders, args.drag_s, args.trace, windowing)
         print()
         print(f"{'dashboard':<36} {'held key (values)':>18} {'pointer (values)':>18} "
               f"{'last move -> final':>20}")
@@ -426,7 +435,7 @@ def main(argv=None) -> int:
             raise SystemExit("no `chromium` on PATH (apt-get install -y chromium)")
         print(f"Slider latency, {args.moves} moves per slider (keydown -> new plot decoded); "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
-        rows = latency(served, copy, args.moves)
+        rows = latency(served, copy, args.moves, windowing)
         print()
         print(f"{'dashboard':<38} {'sliders':>7} {'moves':>5} {'median':>8} {'p95':>8} "
               f"{'max':>8}  goal (<= {GOAL_MEDIAN_MS} / {GOAL_P95_MS} ms)")

@@ -71,20 +71,24 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
 
 
-def _jupyter_env(tmp: Path) -> dict:
-    """Environment for a server: private Jupyter folders, this checkout's bpsim, inline plots."""
+def _jupyter_env(tmp: Path, windowing: str | None = "none") -> dict:
+    """Environment for a server: private Jupyter folders, this checkout's bpsim, inline plots.
+
+    ``windowing`` is the notebook's windowing mode (JupyterLab's ``windowingMode`` setting); None
+    leaves JupyterLab's default, what a learner's JupyterLab uses."""
     env = dict(os.environ)
     for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                       ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
                       ("JUPYTERLAB_SETTINGS_DIR", "settings")]:
         (tmp / sub).mkdir(parents=True, exist_ok=True)
         env[name] = str(tmp / sub)
-    # Render every cell (no virtual scrolling), so errors and widgets far down a notebook are in
-    # the DOM, and never prompt about news.
-    notebook_settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
-    notebook_settings.mkdir(parents=True, exist_ok=True)
-    (notebook_settings / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none"}))
+    # The tests render every cell ("none": no virtual scrolling, no skipped rendering), so errors
+    # and widgets far down a notebook are in the DOM and laid out; never prompt about news.
+    if windowing is not None:
+        notebook_settings = tmp / "settings" / "@jupyterlab" / "notebook-extension"
+        notebook_settings.mkdir(parents=True, exist_ok=True)
+        (notebook_settings / "tracker.jupyterlab-settings").write_text(
+            json.dumps({"windowingMode": windowing}))
     apputils_settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
     apputils_settings.mkdir(parents=True, exist_ok=True)
     (apputils_settings / "notification.jupyterlab-settings").write_text(
@@ -144,11 +148,17 @@ class LabServer:
     The notebooks are copied (``copy`` maps a name in the served folder to a source folder) so that
     JupyterLab's autosave can never write an executed notebook over a committed one.
 
+    ``windowing``: the notebooks' windowing mode (``"none"``, every cell attached and drawn, as the
+    tests want; None for JupyterLab's default, as a learner has it: ``"contentVisibility"``,
+    cells out of view not drawn).
+
     Use as a context manager; ``url(path)`` gives a page address with the token.
     """
 
-    def __init__(self, copy: dict[str, Path], startup_timeout_s: float = 60):
+    def __init__(self, copy: dict[str, Path], startup_timeout_s: float = 60,
+                 windowing: str | None = "none"):
         self.copy = copy
+        self.windowing = windowing
         self.startup_timeout_s = startup_timeout_s
         self.token = uuid.uuid4().hex
         self.port = free_port()
@@ -173,7 +183,7 @@ class LabServer:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.root,
-                                         env=_jupyter_env(tmp))
+                                         env=_jupyter_env(tmp, self.windowing))
         try:
             _wait_http(self.api("status"), self.proc, self.log, self.startup_timeout_s)
         except BaseException:

@@ -25,3 +25,16 @@ def test_harness_catches_a_broken_notebook(page, lab, artifacts):
     assert len(boards) == 1, boards
     failures = H.check_dashboard(page, boards[0]["cell"])
     assert any("plot identical" in f for f in failures), failures
+
+
+def test_a_server_gets_the_windowing_mode_asked_for(tmp_path):
+    """The tests' servers draw every cell ("none"); the drag benchmark's leave JupyterLab's
+    default (a learner's: cells out of view not drawn), so its figures are a learner's page."""
+    import json
+
+    H._jupyter_env(tmp_path / "tests")
+    settings = json.loads((tmp_path / "tests" / "settings" / "@jupyterlab" / "notebook-extension"
+                           / "tracker.jupyterlab-settings").read_text())
+    assert settings == {"windowingMode": "none"}
+    H._jupyter_env(tmp_path / "learner", windowing=None)
+    assert not (tmp_path / "learner" / "settings" / "@jupyterlab" / "notebook-extension").exists()
