@@ -71,6 +71,13 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
 
 
+def off_the_machine(urls: list[str]) -> list[str]:
+    """The requests of ``urls`` that would leave this machine (a classroom is often offline:
+    everything a page of the series needs comes from its own server)."""
+    return [u for u in urls if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:",
+                                                 "data:", "blob:"))]
+
+
 def _jupyter_env(tmp: Path, windowing: str | None = "none") -> dict:
     """Environment for a server: private Jupyter folders, this checkout's bpsim, inline plots.
 

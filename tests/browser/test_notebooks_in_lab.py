@@ -1,7 +1,8 @@
 """Every notebook, as a learner meets it: opened in JupyterLab in Chromium and run from the Run menu.
 
 For each notebook (``notebooks/*.ipynb``, discovered): after Run All, the page must show no
-traceback, no "Error displaying widget", no widget view left unrendered and no cell left unrun.
+traceback, no "Error displaying widget", no widget view left unrendered and no cell left unrun,
+and the page must have asked nothing of a server other than its own.
 On every dashboard (a cell whose output holds sliders or selectors and widget outputs), each
 slider moved with the keyboard and each selector changed must redraw the plot and the computed
 text. A screenshot of each notebook goes to ``test-artifacts/browser/<name>.png``.
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.browser
 
 def test_notebook_runs_and_dashboards_respond(page, lab, notebook, artifacts):
     shot = artifacts / (Path(notebook).stem + ".png")
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
     start = time.perf_counter()
     H.open_notebook(page, lab, notebook)
     opened = time.perf_counter() - start
@@ -38,6 +41,8 @@ def test_notebook_runs_and_dashboards_respond(page, lab, notebook, artifacts):
         for board in boards:
             failures += H.check_dashboard(page, board["cell"])
         assert not failures, f"{notebook}: dashboards that do not respond:\n" + "\n".join(failures)
+        # nothing from the internet: a classroom is often offline
+        assert not H.off_the_machine(requested), H.off_the_machine(requested)
         print(f"{notebook}: opened in {opened:.1f} s, ran in {took:.1f} s, {found['views']} "
               f"widget views, {len(boards)} dashboards checked in "
               f"{time.perf_counter() - checked:.1f} s")

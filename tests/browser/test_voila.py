@@ -18,13 +18,6 @@ pytestmark = pytest.mark.browser
 FIXTURE = Path(__file__).parent / "fixtures" / "dashboard.ipynb"
 
 
-def off_the_machine(urls: list[str]) -> list[str]:
-    """The requests of ``urls`` that would leave this machine (a classroom is often offline:
-    everything a projected page needs comes from its own server)."""
-    return [u for u in urls if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:",
-                                                 "data:", "blob:"))]
-
-
 def strategies_notebook() -> Path:
     found = sorted((H.REPO / "notebooks").glob("02-*.ipynb"))
     return found[0] if found else FIXTURE
@@ -56,7 +49,7 @@ def test_strategies_dashboard_in_voila(chromium, artifacts):
             log = voila.log.read_text(errors="replace")
             assert "bpsim: kernel websocket TCP_NODELAY=1" in log, log[-3000:]
             # ... and its page template: Voila's own asks a CDN for Font Awesome in <head>
-            assert not off_the_machine(requested), off_the_machine(requested)
+            assert not H.off_the_machine(requested), H.off_the_machine(requested)
         finally:
             page.screenshot(path=str(artifacts / f"voila-{notebook.stem}.png"), full_page=True)
             context.close()
