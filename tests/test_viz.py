@@ -511,3 +511,17 @@ def test_a_dashboard_works_ahead_only_once_nothing_is_asked_and_no_cell_runs(mon
     assert d.made == 2
     clock["now"] += 0.9
     assert made(6) == 6 and asked[2:] == [(6, 0.3), (4, 0.3), (5, 0.4), (5, 0.2)]
+
+
+def test_every_browser_view_gets_the_vendored_uplot_then_its_own_files():
+    from pathlib import Path
+
+    from bpsim.viz import assets
+    viz = Path(assets.__file__).parent
+    uplot = (viz / "vendor" / "uplot.iife.min.js").read_text()
+    for name in assets.VIEWS:
+        js, css = assets.page_assets(name)
+        assert js.startswith(uplot) and js.endswith((viz / "static" / f"{name}.js").read_text())
+        assert css.endswith((viz / "static" / f"{name}.css").read_text())
+    with pytest.raises(ValueError, match=r"name='plots' is not valid: use one of chart, messages"):
+        assets.page_assets("plots")

@@ -4,8 +4,8 @@ A dashboard's live picture is a :class:`Frame`: panels (one chart each) of :clas
 titles, labelled axes (units in the labels), a legend and the series' palette colours, plus the
 sentence under it. :class:`Chart` (an ``anywidget`` widget) sends a frame to the page as numbers
 (one binary buffer) and a small description; uPlot, vendored from the npm registry with its
-licence (``vendor/``, see ``vendor/README.md``), draws it. No PNG is made, no figure drawn in the
-kernel: a redraw costs the simulation and a few milliseconds.
+licence (``vendor/``, handed to the page by :mod:`.assets`), draws it. No PNG is made, no figure
+drawn in the kernel: a redraw costs the simulation and a few milliseconds.
 
 Lines are sent at the resolution of the screen, not thinned by skipping ticks:
 :func:`envelope` keeps each bucket's lowest and highest value (a run of 300,000 ticks becomes
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -44,8 +42,6 @@ FONT_PX = 14
 #: thousands of bytes (the time axis), so without a serial up front that comparison alone took
 #: 20 ms of the page's main thread per redraw of notebook 07's chart.
 HEADER = 1
-
-_HERE = Path(__file__).parent
 
 
 # -- what a chart shows -------------------------------------------------------------------------
@@ -268,16 +264,6 @@ def scatter_cells(x, y, xlim, ylim, log_y: bool = False, cells=CELLS):
 
 
 # -- the widget ----------------------------------------------------------------------------------
-@lru_cache(maxsize=None)
-def page_assets(name: str) -> tuple[str, str]:
-    """``(js, css)`` of a browser view: the vendored uPlot (``vendor/``), then the view's own
-    ``static/<name>.js`` and ``static/<name>.css`` (``"chart"``, ``"messages"``). Read once."""
-    vendor, static = _HERE / "vendor", _HERE / "static"
-    js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (static / f"{name}.js").read_text()
-    css = (vendor / "uplot.min.css").read_text() + "\n" + (static / f"{name}.css").read_text()
-    return js, css
-
-
 def _chart_class():
     """The widget class, made on first use (anywidget and traitlets load only then)."""
     global _Chart
@@ -286,6 +272,7 @@ def _chart_class():
     import anywidget
     import traitlets
 
+    from .assets import page_assets
     js, css = page_assets("chart")
 
     class Chart(anywidget.AnyWidget):

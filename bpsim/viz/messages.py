@@ -577,7 +577,7 @@ def _widget_class():
     if _Widget is None:
         import anywidget
         import traitlets
-        from .charts import page_assets
+        from .assets import page_assets
         js, css = page_assets("messages")
 
         class MessageWidget(anywidget.AnyWidget):
