@@ -19,12 +19,12 @@ its last new image).
 For each notebook: JupyterLab (from the installed package, on a free loopback port) opens it in
 headless Chromium (Debian's ``chromium``), with JupyterLab's default windowing as a learner has
 it (cells out of view are not drawn; ``--windowing none`` draws every cell, as the browser tests
-do: a heavier page, and slower drags in long notebooks), runs it from the Run menu, and on every dashboard (a
-cell with sliders and widget outputs) moves each slider ``--moves`` times with the keyboard,
-alternating ArrowRight/ArrowLeft so it stays around its default value. One latency is the time
-from the ``keydown`` event in the page to the new plot image decoded in the page (an ipympl
-canvas: to its pixels changing), so it is what a learner feels, without the test driver's own
-round trips. Between moves the kernel is left to go idle.
+do: a heavier page, and slower drags in long notebooks), and runs it from the Run menu. On every
+dashboard (a cell with sliders and widget outputs) the latency figures move each slider
+``--moves`` times with the keyboard, alternating ArrowRight/ArrowLeft so it stays around its
+default value. One latency is the time from the ``keydown`` event in the page to the new plot
+image decoded in the page (an ipympl canvas: to its pixels changing), so it is what a learner
+feels, without the test driver's own round trips. Between moves the kernel is left to go idle.
 
 A baseline row (the harness's fixture dashboard: a one-line sine plot, no simulation) shows what
 the round trip alone costs on this machine right now: slider -> kernel -> PNG -> browser. The drag
