@@ -3,7 +3,8 @@
 * The kernel connection of ``jupyter_server_config.py``, whose messages are sent at once (see
   there).
 * The page template ``bpsim`` (``share/voila/templates/bpsim``): Voila's lab template without the
-  stylesheets it asks a CDN for, so that a projected dashboard opens offline as fast as online.
+  stylesheets it asks a CDN for (its notebook page, and page.html, the frame of its other
+  pages), so that a projected dashboard opens offline as fast as online.
   (Its folder is put first on ``JUPYTER_PATH``, where Voila looks for templates; ``--template``
   on the command line still chooses another.)
 """

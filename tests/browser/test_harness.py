@@ -2,7 +2,7 @@
 
 ``fixtures/broken.ipynb`` displays a widget whose model does not exist, has a slider whose plot
 ignores it, and ends with an exception. A harness that reported nothing here would pass broken
-notebooks too.
+notebooks too. (And the harness's servers get the windowing mode asked for.)
 """
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 
 import labharness as H
 
-pytestmark = pytest.mark.browser
 
-
+@pytest.mark.browser
 def test_harness_catches_a_broken_notebook(page, lab, artifacts):
     H.open_notebook(page, lab, "fixtures/broken.ipynb")
     H.run_all(page)
@@ -27,7 +26,7 @@ def test_harness_catches_a_broken_notebook(page, lab, artifacts):
     assert any("plot identical" in f for f in failures), failures
 
 
-def test_a_server_gets_the_windowing_mode_asked_for(tmp_path):
+def test_a_server_environment_gets_the_windowing_mode_asked_for(tmp_path):
     """The tests' servers draw every cell ("none"); the drag benchmark's leave JupyterLab's
     default (a learner's: cells out of view not drawn), so its figures are a learner's page."""
     import json

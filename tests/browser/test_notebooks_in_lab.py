@@ -2,7 +2,7 @@
 
 For each notebook (``notebooks/*.ipynb``, discovered): after Run All, the page must show no
 traceback, no "Error displaying widget", no widget view left unrendered and no cell left unrun,
-and the page must have asked nothing of a server other than its own.
+and the page must have asked nothing of another machine.
 On every dashboard (a cell whose output holds sliders or selectors and widget outputs), each
 slider moved with the keyboard and each selector changed must redraw the plot and the computed
 text. A screenshot of each notebook goes to ``test-artifacts/browser/<name>.png``.
