@@ -87,6 +87,8 @@ REMEMBER_BYTES = 64_000_000
 AHEAD = 64
 #: How long nothing must be asked before a dashboard works ahead (s).
 QUIET_S = 0.25
+#: How long a dashboard's worker thread waits with nothing to do before it ends (s).
+_IDLE_S = 60.0
 
 
 def ticks(duration_s: float, dt_s: float = DT_S) -> float:
@@ -418,10 +420,10 @@ class Dashboard:
             self._wake.notify()
 
     def _idle_wait(self) -> float:
-        """With nothing asked: how long to wait before working ahead (0: now; 60: nothing to
-        work out, so wait for the page)."""
+        """With nothing asked: how long to wait before working ahead (0: now; :data:`_IDLE_S`:
+        nothing to work out, so wait for the page, and end the thread if nothing comes)."""
         if not self._watched or self.ahead <= 0 or self._ahead_done:
-            return 60.0
+            return _IDLE_S
         if _cells["running"]:
             return 0.2                          # a cell runs: wait for it to end
         return max(0.0, QUIET_S - (time.monotonic() - self._asked_at))   # a drag may go on
@@ -433,7 +435,7 @@ class Dashboard:
                     wait_s = self._idle_wait()
                     if wait_s == 0:
                         break                   # nothing asked: work one setting out ahead
-                    if (not self._wake.wait(timeout=wait_s) and wait_s == 60.0
+                    if (not self._wake.wait(timeout=wait_s) and wait_s == _IDLE_S
                             and self._pending is None):
                         self._worker = None     # idle for a minute: the thread ends
                         return

@@ -233,11 +233,16 @@ class LabServer:
 
 
 class VoilaServer:
-    """Voila serving one notebook as a stand-alone app (presentation mode)."""
+    """Voila serving one notebook as a stand-alone app (presentation mode).
 
-    def __init__(self, notebook: Path, startup_timeout_s: float = 60):
+    ``browser``: a command Voila opens the app with (``%s`` is the address of the page it
+    writes, in the server's own temporary folder, to send the browser on); None: none opened.
+    """
+
+    def __init__(self, notebook: Path, startup_timeout_s: float = 60, browser: str | None = None):
         self.notebook = Path(notebook)
         self.startup_timeout_s = startup_timeout_s
+        self.browser = browser
         self.port = free_port()
         self.proc = None
 
@@ -248,12 +253,14 @@ class VoilaServer:
         shutil.copytree(self.notebook.parent, root,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         self.log = tmp / "voila.log"
-        cmd = [sys.executable, "-m", "voila", str(root / self.notebook.name), "--no-browser",
+        opens = ["--no-browser"] if self.browser is None else [f"--Voila.browser={self.browser}"]
+        cmd = [sys.executable, "-m", "voila", str(root / self.notebook.name), *opens,
                f"--port={self.port}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0"]
+        env = _jupyter_env(tmp)
+        env["TMPDIR"] = str(tmp)     # where Voila writes the page that opens the browser
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=root,
-                                         env=_jupyter_env(tmp))
+                                         stdin=subprocess.DEVNULL, cwd=root, env=env)
         try:  # ready when it accepts connections (a GET of the page would start the kernel)
             _wait_port(self.port, self.proc, self.log, self.startup_timeout_s)
         except BaseException:

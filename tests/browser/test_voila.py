@@ -93,36 +93,23 @@ def test_the_message_view_plays_in_voila(chromium, artifacts):
             context.close()
 
 
-def test_the_page_that_opens_the_browser_asks_no_cdn(tmp_path):
+def test_the_page_that_opens_the_browser_asks_no_cdn():
     # `tasks.py present` lets Voila open the browser: Voila writes a page that sends it on to the
     # app once loaded. That page (like Voila's folder listing and error pages) is framed by
     # page.html, whose own copy links a Font Awesome stylesheet from a CDN in <head>; the
     # series' template frames it without. The browser here is `echo`, which prints the page.
     import re
-    import subprocess
-    import sys
     import time
     from urllib.parse import urlparse
     from urllib.request import url2pathname
 
-    env = H._jupyter_env(tmp_path)
-    env["TMPDIR"] = str(tmp_path)            # where Voila writes the page
-    log = tmp_path / "voila.log"
-    cmd = [sys.executable, "-m", "voila", str(FIXTURE), f"--port={H.free_port()}",
-           "--Voila.ip=127.0.0.1", "--Voila.port_retries=0",
-           "--Voila.browser=echo BROWSER-OPENS %s"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
-    try:
+    with H.VoilaServer(FIXTURE, browser="echo BROWSER-OPENS %s") as voila:
         deadline, found = time.monotonic() + 60, None
-        while found is None and time.monotonic() < deadline and proc.poll() is None:
-            found = re.search(r"BROWSER-OPENS (file:\S+)", log.read_text(errors="replace"))
+        while found is None and time.monotonic() < deadline:
+            found = re.search(r"BROWSER-OPENS (file:\S+)", voila.log.read_text(errors="replace"))
             time.sleep(0.2)
-    finally:
-        H._stop(proc)
-    assert found, log.read_text(errors="replace")[-3000:]
-    opened = Path(url2pathname(urlparse(found.group(1)).path)).read_text()
+        assert found, voila.log.read_text(errors="replace")[-3000:]
+        opened = Path(url2pathname(urlparse(found.group(1)).path)).read_text()
     assert 'http-equiv="refresh"' in opened, opened    # the page that opens the app
     links = [u for u in re.findall(r'(?:href|src)="([^"]+)"', opened) if "://" in u]
     assert links and not H.off_the_machine(links), links
