@@ -61,8 +61,24 @@ def ensure_env(extras: str) -> Path:
     return python
 
 
+def warm_up_in_background(python: Path) -> subprocess.Popen:
+    """Compile the series' engines while the page opens (``bpsim.course.warmup``): about a
+    minute of CPU on a fresh install, then numba's cache keeps them, and a second or two after
+    that. Without it the first run of notebook 01, and again of 04, would wait for the compiler.
+    It goes on by itself if the server is stopped first (a compile cut short caches nothing);
+    what it prints goes to ``warm-up.log`` in the virtual environment's folder."""
+    log = VENV / "warm-up.log"
+    print(f"Compiling the simulator in the background (about a minute the first time; "
+          f"log: {log})", flush=True)
+    with open(log, "w") as out:
+        return subprocess.Popen([str(python), "-m", "bpsim.course.warmup"], cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, env=jupyter_env(),
+                                start_new_session=True)
+
+
 def lab(args) -> int:
     python = ensure_env("")
+    warm_up_in_background(python)
     cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
@@ -72,6 +88,7 @@ def lab(args) -> int:
 
 def present(args) -> int:
     python = ensure_env("")
+    warm_up_in_background(python)
     if not args:
         args = ["notebooks/02-strategies.ipynb"]
     cmd = [python, "-m", "voila", *args]

@@ -4,7 +4,8 @@ The naming rule: notebook ``NN-some-title.ipynb`` calls ``bpsim.course.some_titl
 dropped, dashes as underscores). Each module calls the library (:mod:`bpsim`) and the figures
 (:mod:`bpsim.viz`) and adds only what its notebook needs: its runs, its sentences, its figures and
 its dashboard (named as :mod:`bpsim.viz.dashboard` says). :mod:`.prediction` checks a learner's
-guess and serves every notebook.
+guess and serves every notebook; :mod:`.warmup` compiles, ahead of the first run, every compiled
+path the notebooks take (``tasks.py lab`` starts it in the background).
 
 ========================  ============================================
 notebook                  module
