@@ -273,3 +273,59 @@ def test_the_still_twin_names_and_colours_each_lane(capsys):
     for ax in fig.axes:
         assert ax.get_title() and ax.get_xlabel() and ax.get_legend() is not None
     plt.close("all")
+
+
+@pytest.mark.parametrize("capacity, rate", [(50, 1500), (3, 3000)])
+def test_drop_oldest_drops_leave_from_the_head_as_the_engine_evicts_them(monkeypatch, capacity,
+                                                                         rate):
+    """``head_drops`` against the reference engine's own evictions, tick by tick, wherever its
+    docstring says it is exact (one batch a tick, not larger than the room plus the capacity
+    while there is room); with 3 slots and 3 messages a tick, many are turned away at the door."""
+    from bpsim.reference import ReferenceEngine
+    from bpsim.strategies import DropOldest
+    evicted, batches, exact = {}, {}, {}
+    evict, admit = ReferenceEngine.evict_oldest, DropOldest.admit
+
+    def counting(self, n):
+        evicted[self.tick] = evicted.get(self.tick, 0) + n
+        evict(self, n)
+
+    def watched(self, q, gen, n, attempt):
+        room = q.room()
+        batches[q.tick] = batches.get(q.tick, 0) + 1
+        exact[q.tick] = batches[q.tick] == 1 and not (room > 0 and n > room + capacity)
+        admit(self, q, gen, n, attempt)
+
+    monkeypatch.setattr(ReferenceEngine, "evict_oldest", counting)
+    monkeypatch.setattr(DropOldest, "admit", watched)
+    r = bpsim.simulate(strategy="drop_oldest", producer_rate=rate, consumer_rate=1000,
+                       capacity=capacity, duration_s=5, arrivals="poisson",
+                       service="exponential", engine="reference", rng=3)
+    truth = np.zeros(len(r.dropped), np.int64)
+    for tick, n in evicted.items():
+        truth[tick] += n
+    ok = np.ones(len(truth), bool)             # (a tick without a batch drops nothing)
+    ok[[t for t, e in exact.items() if not e]] = False
+    assert truth.sum() > 100 and ok.mean() > 0.9              # it evicted, often; mostly exact
+    head = M.head_drops(r.dropped, r.admitted)
+    np.testing.assert_array_equal(head[ok], truth[ok])
+    assert np.all(head >= truth) and np.all(head <= r.dropped)   # elsewhere: between the two
+    if capacity == 3:  # the door turned many away: not every drop was drawn at the head
+        assert (r.dropped[ok] - head[ok]).sum() > 100
+
+
+def test_a_drop_oldest_lane_sends_its_drops_from_the_head_and_drop_newest_from_the_door():
+    view = M.MessageView(strategy="drop_oldest", compare="drop_newest", speed=1.0, **SMALL)
+    sent = [{"dropped": 0, "dropped_head": 0}, {"dropped": 0, "dropped_head": 0}]
+    first = [lane.last["tot"]["dropped"] for lane in view.lanes]
+    for _ in range(60):
+        for f in view.step():
+            for name in sent[f["lane"]]:
+                sent[f["lane"]][name] += sum(f["c"].get(name, ()))
+    last = [lane.last["tot"]["dropped"] for lane in view.lanes]
+    oldest, newest = sent
+    assert oldest["dropped_head"] > 0 and newest["dropped_head"] == 0
+    assert newest["dropped"] > 0
+    # the split only moves where a drop is drawn: together they are the engine's drops
+    for lane in (0, 1):
+        assert sent[lane]["dropped"] + sent[lane]["dropped_head"] == last[lane] - first[lane]

@@ -116,11 +116,15 @@ def _ints(a) -> list:
     return np.asarray(a, dtype=np.int64).tolist()
 
 
-def encode(ev, lane: int = 0, k: int = 1, strategy: str = "", seq: int = 0) -> dict:
+def encode(ev, lane: int = 0, k: int = 1, strategy: str = "", seq: int = 0,
+           evicts: bool = False) -> dict:
     """One lane's frame for the page: ``ev`` (a ``bpsim.simulation.Events``) as lists and numbers.
 
     Keys: ``lane``, ``seq``, ``t0``, ``t1`` (s), ``ticks``, ``k`` (messages per dot),
-    ``strategy``, ``c`` (name -> per-tick counts, only the names that happened), ``lat`` (a sample
+    ``strategy``, ``c`` (name -> per-tick counts, only the names that happened; with ``evicts``,
+    a strategy that makes room by pushing out the oldest, its drops are split between
+    ``dropped_head``, those it pushed out of the buffer's head, and ``dropped``, those turned away
+    at the entrance: see :func:`head_drops`), ``lat`` (a sample
     of at most :data:`LATENCIES_SENT` latencies of the messages served, s), ``served`` and
     ``late`` (how many were served, how many after their client left), ``s`` (the state: depth,
     capacity, in_service, held, retry_pending, down, mem, mem_limit, active, ``w`` = ``[busy,
@@ -130,8 +134,12 @@ def encode(ev, lane: int = 0, k: int = 1, strategy: str = "", seq: int = 0) -> d
     """
     t1 = float(ev.t1_s)
     counts = {}
-    for name in COUNTS:
-        a = ev.counts.get(name)
+    split = dict(ev.counts)
+    if evicts and "dropped" in split:
+        split["dropped_head"] = head_drops(split["dropped"], split["admitted"])
+        split["dropped"] = split["dropped"] - split["dropped_head"]
+    for name in COUNTS + ("dropped_head",):
+        a = split.get(name)
         if a is not None and len(a) and np.any(a):
             counts[name] = _ints(a)
     served = ev.served
@@ -170,6 +178,21 @@ def encode(ev, lane: int = 0, k: int = 1, strategy: str = "", seq: int = 0) -> d
     }
 
 
+def head_drops(dropped, admitted) -> np.ndarray:
+    """Of a tick's drops by a strategy that evicts the oldest for what arrives, those pushed out
+    of the buffer's head: ``min(dropped, admitted)`` per tick (messages).
+
+    Such a rule admits what fits, then for each message left over pushes one out of the head and
+    admits it in its place; only what is left once the whole buffer has been pushed out is turned
+    away at the entrance. So every eviction has an admission beside it, and for a tick's one
+    batch the count is exact unless the batch is larger than the buffer's room plus its capacity
+    while it has room. In a tick where a burst comes besides the arrivals, the arrivals admitted
+    before it may be drawn as pushed out too. Only the drawing depends on this: the two counts
+    add up to the engine's ``dropped``, and the totals are the engine's.
+    """
+    return np.minimum(np.asarray(dropped, np.int64), np.asarray(admitted, np.int64))
+
+
 # -- one lane: a simulation and what the view remembers of it ------------------------------------
 class Lane:
     """One simulation of the view, its strategy's name, its label and colour (the view names its
@@ -194,7 +217,9 @@ class Lane:
         flow = sc.producer_rate + sc.consumers * sc.consumer_rate
         cap = int(ev.state["capacity"])
         self.k = dot_scale(flow, speed, cap)
-        f = encode(ev, self.index, self.k, self.strategy, seq)
+        rule = self.sim.strategy.rule()  # declared: where its drops leave from
+        f = encode(ev, self.index, self.k, self.strategy, seq,
+                   evicts=rule is not None and rule.evict_oldest)
         h = self.history
         h["t"].append(f["t1"])
         h["depth"].append(f["s"]["depth"])
@@ -601,7 +626,8 @@ GLYPHS = {
     "delivered": {"shape": "disc", "fill": "#4D4D4D", "motion": "leaves to the right"},
     "timed_out": {"shape": "diamond", "fill": "#8C8C8C", "motion": "leaves to the right, sinking"},
     "expired": {"shape": "ring", "fill": "#FFFFFF", "motion": "drops out of the buffer's head"},
-    "dropped": {"shape": "triangle", "fill": "#BDBDBD", "motion": "falls away at the buffer"},
+    "dropped": {"shape": "triangle", "fill": "#BDBDBD",
+                "motion": "falls away at the buffer's door (pushed out: from its head)"},
     "shed": {"shape": "square", "fill": "#FFFFFF", "motion": "bounces back to the producer"},
     "retried": {"shape": "square", "fill": "strategy", "motion": "comes back from the producer"},
     "sampled_out": {"shape": "ring", "fill": "#E0E0E0", "motion": "fades where it was"},

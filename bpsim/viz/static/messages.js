@@ -237,6 +237,11 @@ class Lane {
     emit("admitted", ADMIT, () => { const [cx, cy] = this.cell(Math.min(tail, (this.cells.n - 1)));
                                    tail = Math.max(0, tail - 1); return [px, jitter(), cx, cy]; });
     emit("dropped", DROP, () => [px, jitter(), ex, py]);
+    // pushed out of the head by what arrived (drop_oldest): down out of the buffer, then away
+    emit("dropped_head", DROP, () => {
+      const [cx, cy] = this.cell(0);
+      return [cx, cy, cx, B.y + B.h + 6];
+    });
     emit("shed", SHED, () => [px, jitter(), ex, py]);
     emit("retried", RETRY, () => [P.x + P.w / 2, P.y - 10, ex, py]);
     emit("sampled_out", SAMPLED, () => [px + 4, jitter(), px + 40, py]);
