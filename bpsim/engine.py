@@ -50,6 +50,7 @@ from .state import (DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_NONE, DERIVE_
 from .result import Result
 from .scenario import ORDERS, SCENARIO_FIELDS, Scenario
 from . import validate
+from .validate import InputError
 from .strategies import DROP, HOLD, Strategy, keywords, make_strategy
 
 #: Per-message records kept per run (messages served: generation tick, start, end). Up to this
@@ -608,7 +609,7 @@ def _make_engine(inputs, strat, engine):
     if engine == "reference" or (engine == "auto" and rule is None):
         return ReferenceEngine(inputs, strat)
     if rule is None:
-        raise ValueError(f"engine='fast' is not valid for {strat!r}: it has no compiled rule; "
+        raise InputError(f"engine='fast' is not valid for {strat!r}: it has no compiled rule; "
                          "use engine='auto' or 'reference'.")
     from .kernel import FastEngine  # numba is a dependency: a failing import must be seen
     return FastEngine(inputs, strat, rule)

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import validate
+from .validate import InputError
 from .control import Observation, memory_slots
 from .schedule import Schedule
 from .strategies import Adaptive, ControlledCapacity
@@ -99,7 +100,7 @@ class Policy:
 def _not_a_class(policy) -> None:
     """A class where an instance belongs (``Smoothed`` for ``Smoothed()``) is an easy slip."""
     if isinstance(policy, type):
-        raise ValueError(f"policy={policy.__name__} is a class, not a policy: pass an instance "
+        raise InputError(f"policy={policy.__name__} is a class, not a policy: pass an instance "
                          f"of it, {policy.__name__}() (with its parameters, if it has any).")
 
 
@@ -384,9 +385,9 @@ class PolicyStrategy(ControlledCapacity):
         _not_a_class(policy)
         if hasattr(policy, "decide"):
             if not callable(policy.decide):
-                raise ValueError(f"policy={policy!r} is not valid: its decide must be a method.")
+                raise InputError(f"policy={policy!r} is not valid: its decide must be a method.")
         elif not callable(policy):
-            raise ValueError(f"policy={policy!r} is not valid: use a function f(obs) that returns "
+            raise InputError(f"policy={policy!r} is not valid: use a function f(obs) that returns "
                              "a capacity, or an object with a decide(obs) method "
                              "(see bpsim.policies.Policy).")
         self.policy = policy
@@ -456,12 +457,12 @@ class PolicyStrategy(ControlledCapacity):
                 "memory_budget_bytes": self.memory_budget_bytes}
 
 
-class PolicyError(ValueError):
+class PolicyError(InputError):
     """A policy answered with something that is not a capacity (raised by :func:`check_decision`).
 
     The message names the policy, the value, the time and what would work; the traceback behind
-    it is the engine's, not the learner's, so :func:`bpsim.challenge.run_suite` shows the message
-    alone.
+    it is the engine's, not the learner's, so it is shown as its message alone (an
+    :class:`bpsim.validate.InputError`, a ValueError).
     """
 
 

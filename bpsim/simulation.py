@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import validate
+from .validate import InputError
 from .control import Meter
 from .engine import (MAX_POOL, MAX_RECORDS, StepSeries, _apply, _inputs, _poisson_counts,
                      _steps, build_scenario, split_keywords, streams)
@@ -235,7 +236,7 @@ class Simulation:
         scenario_kw, strategy_kw = split_keywords(changes, where="Simulation.set")
         for key in scenario_kw:
             if key not in SETTABLE:
-                raise ValueError(f"{key}={scenario_kw[key]!r} is not valid with Simulation.set: "
+                raise InputError(f"{key}={scenario_kw[key]!r} is not valid with Simulation.set: "
                                  f"it is fixed for a Simulation's life; use one of "
                                  f"{', '.join(SETTABLE)}, or start a new Simulation.")
         # check every value before anything changes (a bad one changes nothing)
@@ -424,7 +425,7 @@ class Simulation:
         """A strategy that rejects but never retries cannot take over retries already due."""
         rule, pending = strategy.rule(), self._engine.scalars()["retry_pending"]
         if pending and strategy.retries == 0 and rule is not None and rule.overflow == REJECT:
-            raise ValueError(f"strategy={strategy.name!r} is not valid now: {pending} messages "
+            raise InputError(f"strategy={strategy.name!r} is not valid now: {pending} messages "
                              "wait to be retried and it rejects without retries; wait until "
                              "they are back, or choose one with retries=1 or more")
 

@@ -54,8 +54,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Callable, NamedTuple, Protocol
 
 from .control import memory_slots
-from .validate import (MAX_BYTES, MAX_DURATION_S, MAX_RETRIES, bad, choice, number, optional,
-                       whole)
+from .validate import (MAX_BYTES, MAX_DURATION_S, MAX_RETRIES, InputError, bad, choice, number,
+                       optional, whole)
 
 # Overflow actions, shared with the compiled kernel.
 DROP, HOLD, REJECT = 0, 1, 2
@@ -581,15 +581,15 @@ def make_strategy(strategy="drop_newest", **kwargs) -> Strategy:
 
     >>> make_strategy("sample", sample_every=5)
     Sample(every=5, start_fraction=0.5)
-    >>> make_strategy("block", retries=3)
+    >>> make_strategy("block", retries=3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: retries=3 is not valid with strategy='block': use it with shed, which takes it, or leave it out.
+    bpsim.validate.InputError: retries=3 is not valid with strategy='block': use it with shed, ...
     """
     if isinstance(strategy, Strategy):
         if kwargs:
             name = sorted(kwargs)[0]
-            raise ValueError(f"{name}={kwargs[name]!r} is not valid with a strategy object: set "
+            raise InputError(f"{name}={kwargs[name]!r} is not valid with a strategy object: set "
                              f"it on the object itself, or pass the strategy by name.")
         return strategy
     if isinstance(strategy, type) and issubclass(strategy, Strategy):
@@ -606,9 +606,9 @@ def make_strategy(strategy="drop_newest", **kwargs) -> Strategy:
         known = keywords()  # (every strategy's keywords: only to say what went wrong)
         if key in known:
             users = ", ".join(known[key])
-            raise ValueError(f"{key}={kwargs[key]!r} is not valid with strategy={cls.name!r}: "
+            raise InputError(f"{key}={kwargs[key]!r} is not valid with strategy={cls.name!r}: "
                              f"use it with {users}, which take{'s' if len(known[key]) == 1 else ''}"
                              f" it, or leave it out.")
-        raise ValueError(f"{key}={kwargs[key]!r} is not a parameter bpsim knows: use a scenario "
+        raise InputError(f"{key}={kwargs[key]!r} is not a parameter bpsim knows: use a scenario "
                          f"field or one of {', '.join(sorted(known))}.")
     return cls(**{own[k]: v for k, v in kwargs.items()})

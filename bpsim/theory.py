@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from . import validate
+from .validate import InputError
 
 __all__ = ["queue_growth_per_s", "time_to_exhaust_memory_s", "drop_fraction",
            "mm1k_stationary", "mm1k_blocking_probability", "mm1k_mean_in_system",
@@ -306,10 +307,10 @@ def _mmck_args(arrival_rate, service_rate, servers, capacity):
     lam = _rate("arrival_rate", arrival_rate)
     mu = _rate("service_rate", service_rate, allow_zero=False)
     if isinstance(servers, bool) or not float(servers).is_integer() or servers < 1:
-        raise ValueError(f"servers={servers!r} is not valid: use a whole number of consumers, "
+        raise InputError(f"servers={servers!r} is not valid: use a whole number of consumers, "
                          "1 or more.")
     if isinstance(capacity, bool) or not float(capacity).is_integer() or capacity < 0:
-        raise ValueError(f"capacity={capacity!r} is not valid: use a whole number of buffer "
+        raise InputError(f"capacity={capacity!r} is not valid: use a whole number of buffer "
                          "slots, 0 or more (the system then holds capacity + servers messages).")
     return lam, mu, int(servers), int(capacity) + int(servers)
 

@@ -2,12 +2,13 @@
 
 Every public entry (``simulate``, :class:`bpsim.Scenario`, the strategies, the policies, the
 command line, the API-server model, the challenge) checks what it is given here, and a bad value
-always gets the same kind of answer: a :class:`ValueError` that names the parameter, repeats the
-value and says what would work::
+always gets the same kind of answer: an :class:`InputError` (a :class:`ValueError`) that names the
+parameter, repeats the value and says what would work::
 
     capacity=-1 is not valid: use a whole number of slots, from 0 to 1,000,000,000,000.
 
-The command line turns that message into one line on stderr and exit status 2.
+The command line turns that message into one line on stderr and exit status 2; a notebook shows
+it as one line too, without the traceback through bpsim's code (:class:`InputError`).
 
 The ranges
 ----------
@@ -27,15 +28,16 @@ minute, or what keeps the arithmetic exact.
 
 >>> whole("capacity", 50, low=0, high=MAX_CAPACITY, what="a whole number of slots")
 50
->>> number("producer_rate", -3, low=0, high=MAX_RATE, what="a rate in msg/s")
+>>> number("producer_rate", -3, low=0, high=5000, what="a rate in msg/s")
 Traceback (most recent call last):
 ...
-ValueError: producer_rate=-3 is not valid: use a rate in msg/s, from 0 to 1,000,000,000.
+bpsim.validate.InputError: producer_rate=-3 is not valid: use a rate in msg/s, from 0 to 5,000.
 """
 from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -59,9 +61,32 @@ MAX_RETRIES = 10
 MAX_SEED = 2 ** 128
 
 
+#: Set (to anything but "" or "0") to see an InputError's whole traceback in a notebook too.
+TRACEBACKS_ENV = "BPSIM_TRACEBACKS"
+
+
+class InputError(ValueError):
+    """A value handed to bpsim is not valid; the message names it and says what would work.
+
+    It is a :class:`ValueError`, so ``except ValueError`` catches it. In IPython and Jupyter it is
+    shown as its one line (``InputError: capacity=-1 is not valid: use ...``), not as a traceback
+    through bpsim's own code: the message is the whole answer, and a learner who passed a wrong
+    value has nothing to find in the library's frames. A bug in bpsim is never an InputError, and
+    keeps its traceback. Instructors and contributors who want the frames anyway set the
+    environment variable ``BPSIM_TRACEBACKS=1`` before starting Jupyter.
+    """
+
+    def _render_traceback_(self):  # IPython's hook: the lines to show instead of a traceback
+        if os.environ.get(TRACEBACKS_ENV, "") not in ("", "0"):
+            from IPython import get_ipython
+            return get_ipython().InteractiveTB.structured_traceback(
+                type(self), self, self.__traceback__)
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
 def bad(name: str, value, what: str):
     """Raise the one error bpsim gives: ``name=value is not valid: use what.``"""
-    raise ValueError(f"{name}={shown(value)} is not valid: use {what}.")
+    raise InputError(f"{name}={shown(value)} is not valid: use {what}.")
 
 
 def shown(value) -> str:
@@ -151,7 +176,7 @@ def optional(check, name, value, *args, none_means: str, **kwargs):
         return check(name, value, *args, **kwargs)
     except ValueError as err:
         text = str(err)
-        raise ValueError(text[:-1] + f", or None for {none_means}.") from None
+        raise InputError(text[:-1] + f", or None for {none_means}.") from None
 
 
 def steps(name: str, value, check_value, *, what: str) -> tuple:
@@ -213,5 +238,5 @@ def keywords(given: dict, known, *, where: str) -> None:
     unknown = sorted(k for k in given if k not in known)
     if unknown:
         name = unknown[0]
-        raise ValueError(f"{name}={shown(given[name])} is not a parameter {where} takes: use one "
+        raise InputError(f"{name}={shown(given[name])} is not a parameter {where} takes: use one "
                          f"of {', '.join(sorted(known))}.")

@@ -2,10 +2,10 @@
 
 Every value a user can hand bpsim (a scenario field, a strategy's parameter, a policy's answer,
 a command-line flag) is tried with junk: wrong types, nan and infinities, huge and tiny numbers,
-negative ones. The only acceptable outcomes are a run whose books balance, or a ValueError
-whose message starts with the parameter's name and the value and says what would work
+negative ones. The only acceptable outcomes are a run whose books balance, or an InputError (a
+ValueError) whose message starts with the parameter's name and the value and says what would work
 (``name=value is not valid: use ...``); from the command line, exit 2 with one line on stderr and
-no traceback.
+no traceback; in a notebook, that one line and no traceback either.
 """
 import math
 import subprocess
@@ -38,6 +38,8 @@ junk = st.one_of(
 
 
 def assert_clear_error(err: ValueError, name: str):
+    # an InputError: a notebook shows it as this one line, not as a traceback through bpsim
+    assert isinstance(err, validate.InputError), (type(err), err)
     text = str(err)
     assert text.startswith(f"{name}="), (name, text)
     assert "is not valid" in text or "is not a parameter" in text, text
@@ -199,3 +201,43 @@ def test_validate_ranges_are_stated_in_the_message():
         validate.number("x", -1, low=0, high=10, what="a rate")
     assert validate.whole("n", 3.0, low=0, what="n") == 3
     assert math.isinf(validate.MAX_DURATION_S) is False
+
+
+def _run_cells(*sources):
+    """Execute ``sources`` as one notebook in a fresh kernel; each cell's error output, if any."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    return [next((o for o in c.outputs if o.output_type == "error"), None) for c in nb.cells]
+
+
+def _plain(lines) -> list[str]:
+    import re
+    return [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+
+
+BAD_CELLS = ("import bpsim\nbpsim.simulate(capacity=-1)",
+             "from bpsim.viz.messages import messages_dashboard\nmessages_dashboard(speed=0.3)",
+             "1 / 0")
+
+
+def test_a_notebook_shows_a_bad_value_as_its_one_line_and_a_bug_with_its_traceback(monkeypatch):
+    monkeypatch.delenv(validate.TRACEBACKS_ENV, raising=False)
+    capacity, speed, bug = _run_cells(*BAD_CELLS)
+    assert _plain(capacity.traceback) == [
+        "InputError: capacity=-1 is not valid: use a whole number of slots, from 0 to "
+        "1,000,000,000,000."]
+    assert capacity.ename == "InputError"
+    (line,) = _plain(speed.traceback)
+    assert line.startswith("InputError: speed=0.3 is not valid: use one of 0.01, 0.02")
+    # anything else keeps IPython's whole traceback: the hook is the InputError's alone
+    assert bug.ename == "ZeroDivisionError" and len(bug.traceback) > 1
+
+
+def test_bpsim_tracebacks_gives_an_instructor_the_whole_traceback(monkeypatch):
+    monkeypatch.setenv(validate.TRACEBACKS_ENV, "1")
+    capacity, _, _ = _run_cells(*BAD_CELLS)
+    text = "\n".join(_plain(capacity.traceback))
+    assert len(capacity.traceback) > 1 and "validate.py" in text, text
+    assert "capacity=-1 is not valid" in text

@@ -73,6 +73,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import validate
+from ..validate import InputError
 from ..control import memory_slots
 from ..engine import prepare, simulate
 from ..policies import (AIMD, CoDel, FixedCapacity, PolicyError, PolicyStrategy, LittlesLaw,
@@ -493,7 +494,7 @@ class Scoreboard:
         ``score`` a first row with the ceiling, the best score possible.
         """
         if metric not in self.FORMATS:
-            raise ValueError(f"metric={metric!r} is not valid: use one of "
+            raise InputError(f"metric={metric!r} is not valid: use one of "
                              f"{', '.join(self.FORMATS)}.")
         fmt = self.FORMATS[metric]
         width = max(12, *(len(p) + 1 for p in self.policies))
@@ -552,7 +553,7 @@ def run_suite(policies, challenges=None, *, latency_target_s: float = LATENCY_TA
     names = [policy_name(p) for p in policies]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
-        raise ValueError(f"two policies are called {dup!r}: give one another name (a function's "
+        raise InputError(f"two policies are called {dup!r}: give one another name (a function's "
                          "name, or the name attribute of a Policy).")
     scores, results = [], {}
     for policy in policies:
@@ -862,7 +863,7 @@ def show_policy(name="adaptive", latency_target_s=LATENCY_TARGET_S, memory_budge
     """
     pols = _policies(latency_target_s, extra)
     if name not in pols:
-        raise ValueError(f"name={name!r} is not valid: use one of {', '.join(pols)}.")
+        raise InputError(f"name={name!r} is not valid: use one of {', '.join(pols)}.")
     compare_policy(pols[name], latency_target_s, memory_budget_mb, slowdown)
     plt.show()
 

@@ -30,6 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MultipleLocator, NullFormatter
 
 from .. import validate
+from ..validate import InputError
 from ..apiserver import (ApiServerModel, DnsCache, PriorityLevel, Removal, Switch, TrafficClass,
                          simulate_apiserver)
 from ..viz import charts
@@ -520,7 +521,7 @@ def run_fixes(a: Assumptions = Assumptions(), rng=2024, base=None) -> dict:
     if base is None:
         base = run_incident(a, rng=rng)
     if first_admin_success(base) is not None:
-        raise ValueError("base: the operator's delete succeeds in this run without fixes, so "
+        raise InputError("base: the operator's delete succeeds in this run without fixes, so "
                          "it cannot stand for the run without the delete; pass base=None.")
     out = {"none": (base, base)}
     for f in FIXES:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from ..validate import InputError
+
 _HERE = Path(__file__).parent
 
 #: The views that have page code (``static/<name>.js`` and ``static/<name>.css``).
@@ -26,7 +28,7 @@ def page_assets(name: str) -> tuple[str, str]:
     """``(js, css)`` of the browser view ``name`` (one of :data:`VIEWS`): the vendored uPlot,
     then the view's own files. Read once."""
     if name not in VIEWS:
-        raise ValueError(f"name={name!r} is not valid: use one of {', '.join(VIEWS)}.")
+        raise InputError(f"name={name!r} is not valid: use one of {', '.join(VIEWS)}.")
     vendor, static = _HERE / "vendor", _HERE / "static"
     js = (vendor / "uplot.iife.min.js").read_text() + "\n" + (static / f"{name}.js").read_text()
     css = (vendor / "uplot.min.css").read_text() + "\n" + (static / f"{name}.css").read_text()

@@ -70,6 +70,8 @@ import traceback
 
 import numpy as np
 
+from ..validate import InputError
+
 
 #: Resolution of a dashboard's still figure (:attr:`Dashboard.figure`; dots per inch).
 PREVIEW_DPI = 72
@@ -268,7 +270,7 @@ class Dashboard:
         unknown = set(values) - set(self.controls)
         if unknown:
             name = sorted(unknown)[0]
-            raise ValueError(f"{name}={values[name]!r} is not a control of this dashboard: use "
+            raise InputError(f"{name}={values[name]!r} is not a control of this dashboard: use "
                              f"one of {', '.join(self.controls)}.")
         self._quiet = True
         try:

@@ -48,6 +48,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import validate
+from ..validate import InputError
 from .palette import OUTCOMES, lane_colors
 
 #: Frames a second the page asks for while it plays.
@@ -361,7 +362,7 @@ class MessageView:
         except ValueError as err:
             if len(self.lanes) != 1:    # lane 1 is refused in its own words
                 raise
-            raise ValueError(f"compare={validate.shown(compare)} does not make a second lane: "
+            raise InputError(f"compare={validate.shown(compare)} does not make a second lane: "
                              f"{err}") from None
         if isinstance(compare, Mapping):
             self._changes_something(compare)
