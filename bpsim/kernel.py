@@ -81,6 +81,7 @@ from .state import (COLUMNS, DERIVE_DROP, DERIVE_EVICT, DERIVE_HOLD, DERIVE_SAMP
                     UNBOUNDED_CAPACITY, WAIT_EXACT, n_bins, wait_bins)
 from .reference import kept_from, ring_records
 from .strategies import DROP, HOLD, REJECT
+from .validate import InputError
 
 # -- the state vector ``v`` (int64): the reference's scalars, then the kernel's own ----------------
 # Scalars first, at the same index as state.S, so scalars() is a view of v[:N_SCALARS].
@@ -1620,10 +1621,10 @@ class FastEngine:
         x = inputs
         self.strategy, self.rule = strategy, rule
         if rule.overflow not in (DROP, HOLD, REJECT):
-            raise ValueError(f"rule.overflow={rule.overflow!r} is not valid: use "
+            raise InputError(f"rule.overflow={rule.overflow!r} is not valid: use "
                              "bpsim.strategies.DROP, HOLD or REJECT.")
         if rule.bounded != (x.capacity != UNBOUNDED_CAPACITY):
-            raise ValueError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
+            raise InputError(f"rule.bounded={rule.bounded!r} does not match {strategy!r} "
                              f"(bounded={strategy.bounded!r}): make them agree.")
         n = x.n_ticks
         offered = int(x.offered_max)

@@ -30,6 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
+from . import validate
 from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
                     WAIT_EXACT, derive_stretches, hist_percentiles, lat_value, percentiles,
                     wait_bin, wait_value)
@@ -283,7 +284,9 @@ class Result:
                                     _wait_index(self._scalars["max_wait"]) + 1)]
 
     def producer_wait_quantile(self, q: float) -> float | None:
-        """Quantile ``q`` of generation-to-admission time over admitted messages (s)."""
+        """Quantile ``q`` (from 0 to 1) of generation-to-admission time over admitted messages
+        (s); ``None`` if no message was admitted."""
+        q = validate.number("q", q, low=0, high=1, what="a quantile")
         h = self._wait_hist_used()
         if h.size == 1:  # no admitted message waited (every rule but block's and retries')
             return None if h[0] == 0 else 0.0

@@ -69,19 +69,55 @@ class InputError(ValueError):
     """A value handed to bpsim is not valid; the message names it and says what would work.
 
     It is a :class:`ValueError`, so ``except ValueError`` catches it. In IPython and Jupyter it is
-    shown as its one line (``InputError: capacity=-1 is not valid: use ...``), not as a traceback
-    through bpsim's own code: the message is the whole answer, and a learner who passed a wrong
-    value has nothing to find in the library's frames. A bug in bpsim is never an InputError, and
-    keeps its traceback. Instructors and contributors who want the frames anyway set the
-    environment variable ``BPSIM_TRACEBACKS=1`` before starting Jupyter.
+    shown as its one line (``InputError: capacity=-1 is not valid: use ...``) when it was raised
+    by bpsim for a value the notebook's cell gave it: the message is the whole answer, and the
+    frames of the library's own code would only hide it. When the error passed through code of
+    the learner's own that bpsim called (a policy, say), the whole traceback is shown, so that
+    the learner's line is in it; notes added to the error are shown either way. bpsim raises it
+    only for a value it was given: any other error keeps its traceback. Instructors and
+    contributors who want the frames anyway set the environment variable ``BPSIM_TRACEBACKS=1``
+    before starting Jupyter.
     """
 
     def _render_traceback_(self):  # IPython's hook: the lines to show instead of a traceback
-        if os.environ.get(TRACEBACKS_ENV, "") not in ("", "0"):
+        try:
+            if os.environ.get(TRACEBACKS_ENV, "") in ("", "0") and not _through_other_code(self):
+                return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}",
+                        *getattr(self, "__notes__", ())]
             from IPython import get_ipython
             return get_ipython().InteractiveTB.structured_traceback(
                 type(self), self, self.__traceback__)
-        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+        except Exception:  # not in an IPython shell after all: Python's own traceback
+            import traceback
+            return traceback.format_exception(type(self), self, self.__traceback__)
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _libraries() -> tuple:
+    import sysconfig
+    paths = sysconfig.get_paths()
+    return tuple(os.path.abspath(paths[k]) + os.sep for k in ("stdlib", "purelib", "platlib"))
+
+
+def _through_other_code(err) -> bool:
+    """Whether ``err`` passed through someone's own code after it entered bpsim (a learner's
+    policy, or a function of theirs the engine called): a frame after bpsim's first that is
+    neither bpsim's, nor Python's or an installed library's, nor generated (``<string>``, as a
+    dataclass's ``__init__``). Then its traceback shows that person's line."""
+    tb, inside, libraries = err.__traceback__, False, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        path = os.path.abspath(name)
+        if path.startswith(_PACKAGE):
+            inside = True
+        elif inside and not name.startswith("<"):
+            libraries = libraries or _libraries()
+            if not path.startswith(libraries):
+                return True
+        tb = tb.tb_next
+    return False
 
 
 def bad(name: str, value, what: str):

@@ -219,12 +219,15 @@ def _plain(lines) -> list[str]:
 
 BAD_CELLS = ("import bpsim\nbpsim.simulate(capacity=-1)",
              "from bpsim.viz.messages import messages_dashboard\nmessages_dashboard(speed=0.3)",
-             "1 / 0")
+             "1 / 0",
+             # a learner's policy that hands bpsim a bad value: its own line must stay in view
+             "def my_policy(obs):\n    return bpsim.make_strategy('block', retries=3)\n"
+             "bpsim.simulate(strategy=bpsim.PolicyStrategy(my_policy), duration_s=1)")
 
 
 def test_a_notebook_shows_a_bad_value_as_its_one_line_and_a_bug_with_its_traceback(monkeypatch):
     monkeypatch.delenv(validate.TRACEBACKS_ENV, raising=False)
-    capacity, speed, bug = _run_cells(*BAD_CELLS)
+    capacity, speed, bug, policy = _run_cells(*BAD_CELLS)
     assert _plain(capacity.traceback) == [
         "InputError: capacity=-1 is not valid: use a whole number of slots, from 0 to "
         "1,000,000,000,000."]
@@ -233,11 +236,25 @@ def test_a_notebook_shows_a_bad_value_as_its_one_line_and_a_bug_with_its_traceba
     assert line.startswith("InputError: speed=0.3 is not valid: use one of 0.01, 0.02")
     # anything else keeps IPython's whole traceback: the hook is the InputError's alone
     assert bug.ename == "ZeroDivisionError" and len(bug.traceback) > 1
+    # through the learner's own code: the whole traceback, their line and the engine's note
+    text = "\n".join(_plain(policy.traceback))
+    assert policy.ename == "InputError" and len(policy.traceback) > 1
+    assert "return bpsim.make_strategy('block', retries=3)" in text, text
+    assert "raised by policy 'my_policy'" in text, text
 
 
 def test_bpsim_tracebacks_gives_an_instructor_the_whole_traceback(monkeypatch):
     monkeypatch.setenv(validate.TRACEBACKS_ENV, "1")
-    capacity, _, _ = _run_cells(*BAD_CELLS)
+    capacity, *_ = _run_cells(*BAD_CELLS)
     text = "\n".join(_plain(capacity.traceback))
     assert len(capacity.traceback) > 1 and "validate.py" in text, text
     assert "capacity=-1 is not valid" in text
+
+
+@pytest.mark.parametrize("q", [2, -0.1, float("nan"), "0.5", None])
+def test_a_wait_quantile_outside_0_to_1_is_a_clear_error(q):
+    r = bpsim.simulate(strategy="block", producer_rate=300, capacity=10, **SMALL)
+    assert r.producer_wait_quantile(0.5) is not None
+    with pytest.raises(validate.InputError) as err:
+        r.producer_wait_quantile(q)
+    assert_clear_error(err.value, "q")

@@ -453,9 +453,10 @@ class Dashboard:
                 self.last_error = err
                 with self._lock:
                     self.last_values = None     # (moving back to the last picture redraws it)
+                    # (a value refused is its message alone; anything else shows where)
+                    where = "" if isinstance(err, InputError) else traceback.format_exc(limit=3)
                     self.chart.caption = ("This setting could not be drawn: "
-                                          f"{type(err).__name__}: {err}\n"
-                                          + traceback.format_exc(limit=3))
+                                          f"{type(err).__name__}: {err}\n" + where)
 
     def _changed(self, change):
         if not self._quiet:
