@@ -188,8 +188,11 @@ def head_drops(dropped, admitted) -> np.ndarray:
     away at the entrance. So every eviction has an admission beside it, and for a tick's one
     batch the count is exact unless the batch is larger than the buffer's room plus its capacity
     while it has room. In a tick where a burst comes besides the arrivals, the arrivals admitted
-    before it may be drawn as pushed out too. Only the drawing depends on this: the two counts
-    add up to the engine's ``dropped``, and the totals are the engine's.
+    before it may be drawn as pushed out too. And while the buffer holds more than its capacity
+    (just after the capacity was lowered: the buffer is not trimmed), each arrival pushes one
+    out and is turned away as well, with no admission beside it: those pushed out are drawn at
+    the door until the buffer is back within its capacity. Only the drawing depends on this:
+    the two counts add up to the engine's ``dropped``, and the totals are the engine's.
     """
     return np.minimum(np.asarray(dropped, np.int64), np.asarray(admitted, np.int64))
 
