@@ -18,7 +18,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("BPSIM_VENV", ROOT / ".venv"))
+VENV = Path(os.environ.get("BPSIM_VENV", ROOT / ".venv")).resolve()
 #: The series' Jupyter server settings (see its file: the kernel's messages are sent at once).
 JUPYTER_CONFIG = ROOT / "jupyter-config"
 
@@ -70,30 +70,35 @@ def warm_up_in_background(python: Path) -> subprocess.Popen:
     log = VENV / "warm-up.log"
     print(f"Compiling the simulator in the background (about a minute the first time; "
           f"log: {log})", flush=True)
-    with open(log, "w") as out:
+    with open(log, "w") as out:  # (the child keeps its own copy of the file)
         return subprocess.Popen([str(python), "-m", "bpsim.course.warmup"], cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, env=jupyter_env(),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                env={**jupyter_env(), "MPLBACKEND": "Agg"},
                                 start_new_session=True)
 
 
 def lab(args) -> int:
     python = ensure_env("")
-    warm_up_in_background(python)
+    warm = warm_up_in_background(python)
     cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
+    rc = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
+    warm.poll()  # collected if it has finished; else it finishes by itself
+    return rc
 
 
 def present(args) -> int:
     python = ensure_env("")
-    warm_up_in_background(python)
+    warm = warm_up_in_background(python)
     if not args:
         args = ["notebooks/02-strategies.ipynb"]
     cmd = [python, "-m", "voila", *args]
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
+    rc = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
+    warm.poll()
+    return rc
 
 
 def test(args) -> int:

@@ -34,7 +34,10 @@ def warmed(tmp_path_factory):
         mp.setattr(tasks, "VENV", tmp)  # its log goes to the environment's folder
         mp.setenv("NUMBA_CACHE_DIR", str(cache))
         proc = tasks.warm_up_in_background(Path(sys.executable))
-    rc = proc.wait(timeout=600)
+    try:
+        rc = proc.wait(timeout=600)
+    finally:
+        proc.kill()  # (in its own session: nothing else would stop it; a no-op once it ended)
     log = (tmp / "warm-up.log").read_text()
     assert rc == 0, log
     return cache, log

@@ -79,7 +79,7 @@ def main() -> int:
     seconds = warm_up()
     parts = ", ".join(f"the {name}'s {s:.0f} s" for name, s in seconds.items())
     print(f"bpsim's compiled engines are ready ({parts}); numba's cache keeps them, so later "
-          "runs load them in about a second.", flush=True)
+          "sessions load them in about half a second each.", flush=True)
     return 0
 
 
