@@ -77,28 +77,28 @@ def warm_up_in_background(python: Path) -> subprocess.Popen:
                                 start_new_session=True)
 
 
-def lab(args) -> int:
-    python = ensure_env("")
+def _serve(python: Path, cmd: list) -> int:
+    """Run a Jupyter server of the series (``cmd``) with the warm-up beside it."""
     warm = warm_up_in_background(python)
-    cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
     print("+", " ".join(str(c) for c in cmd), flush=True)
     rc = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
     warm.poll()  # collected if it has finished; else it finishes by itself
     return rc
 
 
+def lab(args) -> int:
+    python = ensure_env("")
+    cmd = [python, "-m", "jupyter", "lab", "notebooks/00-start-here.ipynb", *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # JupyterLab refuses to run as root otherwise
+    return _serve(python, cmd)
+
+
 def present(args) -> int:
     python = ensure_env("")
-    warm = warm_up_in_background(python)
     if not args:
         args = ["notebooks/02-strategies.ipynb"]
-    cmd = [python, "-m", "voila", *args]
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    rc = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=jupyter_env())
-    warm.poll()
-    return rc
+    return _serve(python, [python, "-m", "voila", *args])
 
 
 def test(args) -> int:

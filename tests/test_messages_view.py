@@ -278,20 +278,37 @@ def test_the_still_twin_names_and_colours_each_lane(capsys):
     plt.close("all")
 
 
-@pytest.mark.parametrize("capacity, rate", [(50, 1500), (3, 3000)])
-def test_drop_oldest_drops_leave_from_the_head_as_the_engine_evicts_them(monkeypatch, capacity,
-                                                                         rate):
-    """``head_drops`` against the reference engine's own evictions, tick by tick, wherever its
-    docstring says it is exact (one batch a tick, not larger than the room plus the capacity
-    while there is room); with 3 slots and 3 messages a tick, many are turned away at the door."""
+@pytest.fixture
+def evictions(monkeypatch):
+    """The reference engine's own evictions from the head, counted as it makes them: call the
+    fixture with a run's number of ticks for the messages pushed out in each (int64)."""
     from bpsim.reference import ReferenceEngine
-    from bpsim.strategies import DropOldest
-    evicted, batches, exact = {}, {}, {}
-    evict, admit = ReferenceEngine.evict_oldest, DropOldest.admit
+    evicted = {}
+    evict = ReferenceEngine.evict_oldest
 
     def counting(self, n):
         evicted[self.tick] = evicted.get(self.tick, 0) + n
         evict(self, n)
+
+    monkeypatch.setattr(ReferenceEngine, "evict_oldest", counting)
+
+    def per_tick(n_ticks):
+        truth = np.zeros(n_ticks, np.int64)
+        for tick, n in evicted.items():
+            truth[tick] += n
+        return truth
+    return per_tick
+
+
+@pytest.mark.parametrize("capacity, rate", [(50, 1500), (3, 3000)])
+def test_drop_oldest_drops_leave_from_the_head_as_the_engine_evicts_them(monkeypatch, evictions,
+                                                                         capacity, rate):
+    """``head_drops`` against the reference engine's own evictions, tick by tick, wherever its
+    docstring says it is exact (one batch a tick, not larger than the room plus the capacity
+    while there is room); with 3 slots and 3 messages a tick, many are turned away at the door."""
+    from bpsim.strategies import DropOldest
+    batches, exact = {}, {}
+    admit = DropOldest.admit
 
     def watched(self, q, gen, n, attempt):
         room = q.room()
@@ -299,14 +316,11 @@ def test_drop_oldest_drops_leave_from_the_head_as_the_engine_evicts_them(monkeyp
         exact[q.tick] = batches[q.tick] == 1 and not (room > 0 and n > room + capacity)
         admit(self, q, gen, n, attempt)
 
-    monkeypatch.setattr(ReferenceEngine, "evict_oldest", counting)
     monkeypatch.setattr(DropOldest, "admit", watched)
     r = bpsim.simulate(strategy="drop_oldest", producer_rate=rate, consumer_rate=1000,
                        capacity=capacity, duration_s=5, arrivals="poisson",
                        service="exponential", engine="reference", rng=3)
-    truth = np.zeros(len(r.dropped), np.int64)
-    for tick, n in evicted.items():
-        truth[tick] += n
+    truth = evictions(len(r.dropped))
     ok = np.ones(len(truth), bool)             # (a tick without a batch drops nothing)
     ok[[t for t, e in exact.items() if not e]] = False
     assert truth.sum() > 100 and ok.mean() > 0.9              # it evicted, often; mostly exact
@@ -329,18 +343,10 @@ def test_a_drop_oldest_lane_sends_its_drops_from_the_head_and_drop_newest_from_t
     assert newest["dropped"] > 0
 
 
-def test_after_the_capacity_is_lowered_head_drops_stay_between_none_and_all(monkeypatch):
+def test_after_the_capacity_is_lowered_head_drops_stay_between_none_and_all(evictions):
     """The case ``head_drops`` states it misses: a buffer above its new capacity."""
-    from bpsim.reference import ReferenceEngine
-    evicted = {}
-    evict = ReferenceEngine.evict_oldest
-
-    def counting(self, n):
-        evicted[self.tick] = evicted.get(self.tick, 0) + n
-        evict(self, n)
-
-    monkeypatch.setattr(ReferenceEngine, "evict_oldest", counting)
     from bpsim.engine import prepare
+    from bpsim.reference import ReferenceEngine
     from bpsim.result import Result
     sc = bpsim.Scenario(producer_rate=1500, consumer_rate=1000, capacity=200, duration_s=2,
                         arrivals="poisson", service="exponential")
@@ -351,9 +357,7 @@ def test_after_the_capacity_is_lowered_head_drops_stay_between_none_and_all(monk
     eng.set_capacity(20)             # as the page's capacity control does, mid-run
     eng.run(1000, x.n_ticks)
     r = Result(sc, strategy, x, eng)
-    truth = np.zeros(len(r.dropped), np.int64)
-    for tick, n in evicted.items():
-        truth[tick] += n
+    truth = evictions(len(r.dropped))
     head = M.head_drops(r.dropped, r.admitted)
     assert np.all(head >= 0) and np.all(head <= r.dropped)
     assert np.all(truth <= r.dropped)
