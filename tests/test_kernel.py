@@ -119,8 +119,14 @@ STRATEGY_OBJECTS = strategy_examples()
          order="adaptive_lifo", speed_schedule=((0.5, 0.2), (1.0, 1.0))),
     dict(duration_s=2, producer_rate=500, capacity=300, client_timeout_s=0.3, drop_expired=True,
          memory_limit_bytes=250_000, restart_s=0.05),
+    # one worker behind a full buffer, served late and newest first (the quiet stretch serves
+    # the ticks in which it finishes), then adaptive LIFO on a buffer that drains below its depth
+    dict(duration_s=2, producer_rate=1500, capacity=50, arrivals="poisson", service="exponential",
+         client_timeout_s=0.2, order="lifo"),
+    dict(duration_s=3, producer_rate=150, capacity=30, arrivals="poisson", service="exponential",
+         order="adaptive_lifo", rate_schedule=((1.0, 2000), (1.5, 60))),
 ], ids=["course", "crashes", "schedules", "quiet", "timeouts-lifo", "expired-adaptive",
-        "expired-fifo-crashes"])
+        "expired-fifo-crashes", "one-worker-lifo", "one-worker-adaptive"])
 def test_kernel_equals_reference(strategy, case):
     run_both(build_scenario(**case), strategy, seed=7,
              segments=[(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))])
