@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("BPSIM_VENV", ROOT / ".venv")).resolve()
-#: The series' Jupyter server settings (see its file: the kernel's messages are sent at once).
+#: The series' Jupyter settings (see jupyter_server_config.py there: the kernel's messages are
+#: sent at once, and JupyterLab shows the kernel's status in its status bar).
 JUPYTER_CONFIG = ROOT / "jupyter-config"
 
 

@@ -121,3 +121,25 @@ def test_the_series_jupyter_server_sends_kernel_messages_at_once(monkeypatch):
     env = tasks.jupyter_env()
     assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep) == [str(folder), "/mine"]
     assert "MPLBACKEND" not in env
+
+
+def test_the_series_jupyterlab_shows_the_kernels_status_in_the_status_bar(monkeypatch, tmp_path):
+    # jupyter-config/labconfig/default_setting_overrides.json gives JupyterLab one default of the
+    # series; asked through JupyterLab's own settings code, the notebook's kernel status is in the
+    # status bar with the series' folder on the config path, and in the toolbar without it (a
+    # setting JupyterLab renamed would be ignored without a word: this would say so)
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import get_settings
+    import tasks
+
+    def shown_on_status_bar(config_path):
+        monkeypatch.setenv("JUPYTER_CONFIG_PATH", str(config_path))
+        monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "user-config"))
+        found, _ = get_settings(str(tmp_path / "app-settings"),
+                                str(Path(get_app_dir()) / "schemas"), str(tmp_path / "user"),
+                                schema_name="@jupyterlab/notebook-extension:tracker")
+        return found["schema"]["properties"]["kernelStatus"]["default"]["showOnStatusBar"]
+
+    assert shown_on_status_bar(tasks.JUPYTER_CONFIG) is True
+    assert shown_on_status_bar(tmp_path / "none") is False
+

@@ -102,8 +102,9 @@ def _jupyter_env(tmp: Path, windowing: str | None = "none") -> dict:
         json.dumps({"fetchNews": "false"}))
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    # the series' server settings, as `python3 tasks.py lab` uses them (kernel messages are sent
-    # without Nagle's delay: see the file), and only those
+    # the series' Jupyter settings, as `python3 tasks.py lab` uses them (kernel messages are sent
+    # without Nagle's delay, the kernel's status in the status bar: see jupyter-config/), and only
+    # those
     env["JUPYTER_CONFIG_PATH"] = str(SERVER_CONFIG)
     env.pop("MPLBACKEND", None)  # Agg here would make every inline figure vanish
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
@@ -281,13 +282,16 @@ class VoilaServer:
 # ---------------------------------------------------------------- JupyterLab pages
 
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
-IDLE = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
+# The kernel's status: in the status bar with the series' settings (jupyter-config/labconfig),
+# in the notebook's toolbar with JupyterLab's defaults
+IDLE = ("#jp-main-statusbar .jp-Notebook-ExecutionIndicator[data-status='idle'], "
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']")
 
 
 def open_notebook(page, server: LabServer, notebook: str, timeout_ms: float = 90_000) -> None:
     """Open ``notebook`` in a clean workspace and wait until its kernel is connected and idle.
 
-    The toolbar says "idle" before the kernel is really connected (and Run All then does
+    The kernel's status says "idle" before the kernel is really connected (and Run All then does
     nothing), so readiness is asked of the server too: the notebook's kernel must be idle with a
     connection open.
     """

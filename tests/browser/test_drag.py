@@ -127,6 +127,17 @@ def test_the_kernels_messages_are_sent_without_nagles_delay(page, lab):
     assert "bpsim: kernel websocket TCP_NODELAY=0" not in log
 
 
+def test_the_kernels_status_is_shown_in_the_status_bar(page, lab):
+    # The series' JupyterLab default (jupyter-config/labconfig): in the notebook's toolbar each
+    # change of the kernel's status made the toolbar ask where its items are, a layout of the page,
+    # twice per value of a dragged slider
+    H.open_notebook(page, lab, "fixtures/chart_dashboard.ipynb")
+    where = page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')]
+        .map(e => e.closest('#jp-main-statusbar') ? 'status bar'
+                  : e.closest('.jp-NotebookPanel-toolbar') ? 'toolbar' : 'elsewhere')""")
+    assert where == ["status bar"], where
+
+
 def test_a_shown_dashboard_works_out_the_settings_next_to_its_own(page, lab):
     # Once the page shows a dashboard's chart (its view says so in one message), the kernel makes
     # the frames next to the current setting along each slider while nothing is asked: after
