@@ -18,7 +18,8 @@ from bpsim import Adaptive, DropNewest, Sample, Shed, Strategy
 from bpsim.engine import _make_engine, build_scenario, prepare
 from bpsim.kernel import FastEngine
 from bpsim.reference import ReferenceEngine
-from bpsim.state import SCALARS
+from bpsim.result import Result
+from bpsim.state import COLUMNS, SCALARS
 from helpers import strategy_examples
 
 
@@ -98,38 +99,80 @@ def test_same_rule_same_books_when_a_crash_interrupts_an_admission(seed):
 STRATEGY_OBJECTS = strategy_examples()
 
 
-@pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
-@pytest.mark.parametrize("case", [
-    dict(duration_s=3, arrivals="poisson", service="exponential"),
-    dict(duration_s=2, producer_rate=4000, consumers=3, capacity=50, arrivals="poisson",
-         service="exponential", memory_limit_bytes=40_000, restart_s=0.05),
-    dict(duration_s=2, producer_rate=800, capacity=40, consumers=2,
-         rate_schedule=((0.5, 5000), (0.8, 300)), speed_schedule=((0.3, 0.0), (0.6, 0.4)),
-         consumers_schedule=((1.0, 0), (1.3, 4))),
+#: The fixed scenarios, by name.
+CASES = {
+    "course": dict(duration_s=3, arrivals="poisson", service="exponential"),
+    "crashes": dict(duration_s=2, producer_rate=4000, consumers=3, capacity=50,
+                    arrivals="poisson", service="exponential", memory_limit_bytes=40_000,
+                    restart_s=0.05),
+    "schedules": dict(duration_s=2, producer_rate=800, capacity=40, consumers=2,
+                      rate_schedule=((0.5, 5000), (0.8, 300)),
+                      speed_schedule=((0.3, 0.0), (0.6, 0.4)),
+                      consumers_schedule=((1.0, 0), (1.3, 4))),
     # mostly quiet ticks (the kernel skips them on a fast path): sparse arrivals, a paused
     # consumer, retries falling due in otherwise empty ticks, then a full buffer that only counts
-    dict(duration_s=3, producer_rate=20, consumer_rate=30, capacity=3, consumers=2,
-         arrivals="poisson", service="exponential", restart_s=0.01,
-         speed_schedule=((0.5, 0.0), (1.5, 1.0)), rate_schedule=((2.0, 900),)),
+    "quiet": dict(duration_s=3, producer_rate=20, consumer_rate=30, capacity=3, consumers=2,
+                  arrivals="poisson", service="exponential", restart_s=0.01,
+                  speed_schedule=((0.5, 0.0), (1.5, 1.0)), rate_schedule=((2.0, 900),)),
     # clients that give up (served late, or discarded at dequeue), with each order of service
-    dict(duration_s=2, producer_rate=3000, consumers=2, capacity=200, arrivals="poisson",
-         service="exponential", client_timeout_s=0.05, order="lifo"),
-    dict(duration_s=2, producer_rate=3000, consumers=3, capacity=200, arrivals="poisson",
-         service="exponential", client_timeout_s=0.05, drop_expired=True,
-         order="adaptive_lifo", speed_schedule=((0.5, 0.2), (1.0, 1.0))),
-    dict(duration_s=2, producer_rate=500, capacity=300, client_timeout_s=0.3, drop_expired=True,
-         memory_limit_bytes=250_000, restart_s=0.05),
+    "timeouts-lifo": dict(duration_s=2, producer_rate=3000, consumers=2, capacity=200,
+                          arrivals="poisson", service="exponential", client_timeout_s=0.05,
+                          order="lifo"),
+    "expired-adaptive": dict(duration_s=2, producer_rate=3000, consumers=3, capacity=200,
+                             arrivals="poisson", service="exponential", client_timeout_s=0.05,
+                             drop_expired=True, order="adaptive_lifo",
+                             speed_schedule=((0.5, 0.2), (1.0, 1.0))),
+    "expired-fifo-crashes": dict(duration_s=2, producer_rate=500, capacity=300,
+                                 client_timeout_s=0.3, drop_expired=True,
+                                 memory_limit_bytes=250_000, restart_s=0.05),
     # one worker behind a full buffer, served late and newest first (the quiet stretch serves
     # the ticks in which it finishes), then adaptive LIFO on a buffer that drains below its depth
-    dict(duration_s=2, producer_rate=1500, capacity=50, arrivals="poisson", service="exponential",
-         client_timeout_s=0.2, order="lifo"),
-    dict(duration_s=3, producer_rate=150, capacity=30, arrivals="poisson", service="exponential",
-         order="adaptive_lifo", rate_schedule=((1.0, 2000), (1.5, 60))),
-], ids=["course", "crashes", "schedules", "quiet", "timeouts-lifo", "expired-adaptive",
-        "expired-fifo-crashes", "one-worker-lifo", "one-worker-adaptive"])
+    "one-worker-lifo": dict(duration_s=2, producer_rate=1500, capacity=50, arrivals="poisson",
+                            service="exponential", client_timeout_s=0.2, order="lifo"),
+    "one-worker-adaptive": dict(duration_s=3, producer_rate=150, capacity=30, arrivals="poisson",
+                                service="exponential", order="adaptive_lifo",
+                                rate_schedule=((1.0, 2000), (1.5, 60))),
+}
+#: Controls between ticks in the fixed cases: (fraction of the run, what, value).
+CONTROLS = [(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))]
+
+
+@pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_kernel_equals_reference(strategy, case):
-    run_both(build_scenario(**case), strategy, seed=7,
-             segments=[(0.3, ("drop_head", 7)), (0.6, ("capacity", 20))])
+    run_both(build_scenario(**case), strategy, seed=7, segments=CONTROLS)
+
+
+@pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
+@pytest.mark.parametrize("case", ["course", "crashes", "schedules", "quiet", "timeouts-lifo"])
+def test_the_log_gives_the_state_of_every_tick(strategy, case):
+    # The oracle: the reference engine stopped after every tick and asked for its state. A tick
+    # that writes no row must be what the last row predicts (bpsim.state.derive), so the series a
+    # Result reads from either engine's log is, tick by tick, that state.
+    sc = build_scenario(**CASES[case])
+    x = prepare(sc, strategy, 7)
+    stepped, ref = ReferenceEngine(x, strategy), ReferenceEngine(x, strategy)
+    fast = FastEngine(x, strategy, strategy.rule())
+    controls = {int(round(frac * x.n_ticks)): c for frac, c in CONTROLS}
+    truth, start = [], 0
+    for i in range(x.n_ticks + 1):
+        if i in controls or i == x.n_ticks:
+            for e in (ref, fast):  # the others run in one call from control to control
+                e.run(start, i)
+            start = i
+        if i in controls:
+            what, value = controls[i]
+            for e in (stepped, ref, fast):
+                if what == "drop_head":
+                    e.drop_head(value)
+                elif strategy.bounded:
+                    e.set_capacity(value)
+        if i < x.n_ticks:
+            stepped.run(i, i + 1)
+            state = stepped.scalars()
+            truth.append([state[name] for name in COLUMNS])
+    for engine in (ref, fast):
+        np.testing.assert_array_equal(Result(sc, strategy, x, engine).table, np.array(truth))
 
 
 @pytest.mark.parametrize("strategy", STRATEGY_OBJECTS, ids=repr)
