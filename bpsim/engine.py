@@ -104,10 +104,11 @@ class Inputs:
     lifo_depth: int = 0         # adaptive_lifo: LIFO while more than this many messages wait
     derive: int = 0             # how the series log predicts quiet ticks (state.derive)
     sample_every: int = 1       # ... with the rule's 1-in-N (DERIVE_SAMPLE)
+    sample_from: float = 1.0    # ... and the fill fraction from which it samples
     stream: object = None       # a long run's ArrivalStream (then arrivals is None)
     offered_max: int = -1       # at most this many messages offered (offered, or a bound)
-    derive_steps: tuple = ()    # ((first_tick, derive, sample_every), ...) if they change
-                                # in the run (a Simulation's new strategy), else empty
+    derive_steps: tuple = ()    # ((first_tick, derive, sample_every, sample_from), ...) if
+                                # they change in the run (a Simulation's new strategy), else ()
 
     def window(self, i: int):
         """``(a0, arrivals, speed, consumers)`` for the kernel: per-tick arrays that cover tick
@@ -473,10 +474,13 @@ def _inputs(sc, strategy, **arrays) -> Inputs:
     n, dt = sc.n_ticks, sc.dt_s
     retries = strategy.retries  # declared by the strategy (Strategy.retries), never by its name
     rule = strategy.rule()
-    derive, every = DERIVE_NONE, 1
+    derive, every, sample_from = DERIVE_NONE, 1, 1.0
     if rule is not None and rule.overflow == DROP and not rule.evict_oldest:
         sampling = rule.sample_every > 1 or rule.sample_from < 1.0
-        derive, every = (DERIVE_SAMPLE, rule.sample_every) if sampling else (DERIVE_DROP, 1)
+        if sampling:
+            derive, every, sample_from = DERIVE_SAMPLE, rule.sample_every, rule.sample_from
+        else:
+            derive = DERIVE_DROP
     elif (rule is not None and rule.overflow == HOLD and not rule.evict_oldest
           and rule.sample_every == 1 and rule.sample_from >= 1.0 and retries == 0):
         derive = DERIVE_HOLD
@@ -496,7 +500,7 @@ def _inputs(sc, strategy, **arrays) -> Inputs:
         timeout=math.inf if sc.client_timeout_s is None else float(sc.client_timeout_s),
         drop_expired=bool(sc.drop_expired), order=ORDERS.index(sc.order),
         lifo_depth=max(1, math.ceil(ADAPTIVE_LIFO_S * sc.consumer_rate * sc.consumers)),
-        derive=derive, sample_every=int(every), **arrays)
+        derive=derive, sample_every=int(every), sample_from=float(sample_from), **arrays)
 
 
 def build_scenario(scenario=None, **overrides) -> Scenario:

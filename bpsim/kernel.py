@@ -204,14 +204,14 @@ def _lifo_now(v, cfg):
 
 
 @_inline
-def _record(v, log, env, cfg, i):
+def _record(v, log, env, cfg, fcfg, i):
     """Step 5 of tick ``i``: the series log (bpsim.state; reference._record). Nothing is written
     when the state is what the last row predicts (state.derive)."""
     r = v[N_ROWS] - 1
     same = True
     for c in range(N_COLUMNS):
         if (c != OFFERED and c != ATTEMPTS and c != DROPPED and c != SAMPLED_OUT and c != HELD
-                and c != ADMITTED):
+                and c != ADMITTED and c != DEPTH):
             if log[r, LOG_COLS + c] != v[c]:
                 same = False
                 break
@@ -220,19 +220,32 @@ def _record(v, log, env, cfg, i):
         mode = cfg[C_DERIVE]
         dropped, sampled = log[r, LOG_COLS + DROPPED], log[r, LOG_COLS + SAMPLED_OUT]
         held, admitted = log[r, LOG_COLS + HELD], log[r, LOG_COLS + ADMITTED]
+        depth, cap = log[r, LOG_COLS + DEPTH], log[r, LOG_COLS + CAPACITY]
+        queued = 0
         if mode == DERIVE_HOLD:
             held += arrived
         elif mode == DERIVE_EVICT:
             dropped += arrived
             admitted += arrived
-        elif mode == DERIVE_DROP:
-            dropped += arrived
-        elif mode == DERIVE_SAMPLE:
-            passed = (log[r, LOG_COUNTER] + arrived) // cfg[C_SAMPLE_EVERY]
-            dropped += passed
-            sampled += arrived - passed
+        elif mode == DERIVE_DROP or mode == DERIVE_SAMPLE:
+            room = arrived if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
+            if mode == DERIVE_DROP:
+                queued = min(arrived, room)
+                dropped += arrived - queued
+            else:
+                threshold = np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * cap))
+                free = min(arrived, max(0, threshold - depth), room)
+                rest = arrived - free
+                passed = (log[r, LOG_COUNTER] + rest) // cfg[C_SAMPLE_EVERY]
+                q = min(passed, room - free)
+                sampled += rest - passed
+                dropped += passed - q
+                queued = free + q
+            admitted += queued
+        # (a binned run writes each change of the depth: its bin's extremes take it in)
         same = (v[ATTEMPTS] == log[r, LOG_COLS + ATTEMPTS] + arrived and v[DROPPED] == dropped
-                and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted)
+                and v[SAMPLED_OUT] == sampled and v[HELD] == held and v[ADMITTED] == admitted
+                and v[DEPTH] == depth + queued and (cfg[C_BIN] == 1 or queued == 0))
     if not same:
         _write_row(v, log, env, cfg, i)
 
@@ -786,7 +799,7 @@ def _step(v, fv, buf, hold, rq, wi, wf, rec_gen, rec_t, log, env, wait_hist, lat
         _serve(v, fv, cfg, fcfg, buf, wi, wf, rec_gen, rec_t, lat_hist, speed, consumers, pool,
                i, a0)
     # 5. record: the columns are the first scalars (state.SCALARS)
-    _record(v, log, env, cfg, i)
+    _record(v, log, env, cfg, fcfg, i)
 
 
 @_inline
@@ -801,8 +814,11 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     ``dt * speed`` off each busy worker's work and adds ``dt`` to the busy time: exactly the
     operations :func:`_step` would do, in the same order, on local copies, leaving out those that
     change nothing (adding ``0.0``; ``budget - 0.0`` is ``budget``). Sampling at or above its
-    threshold, a batch of which none passes the 1-in-N is quiet too (it only counts). A quiet tick
-    writes nothing to the log: its state is what the last row predicts (bpsim.state.derive). With
+    threshold, a batch of which none passes the 1-in-N is quiet too (it only counts). The loop
+    below also takes ticks whose arrivals are queued behind busy workers, evict for their slot or
+    are held or rejected at a full buffer. A tick writes nothing to the log unless it rejects
+    (or, in a binned run, changes the depth): its state is what the last row predicts
+    (bpsim.state.derive). With
     all workers idle and nothing waiting, ticks without arrivals are skipped in a scan of
     ``arrivals``. This is what makes the cost follow events rather than ticks.
     """
@@ -827,7 +843,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
     # depth stays; dropped and admitted grow; the log predicts them: DERIVE_EVICT)
     evicting = _evicts_quietly(cfg) and cap != UNBOUNDED_CAPACITY and depth == cap
     # drop_newest, unbounded: what fits is queued, if memory allows and no worker takes it this
-    # tick (the depth changes, so the tick writes its row); the rest is dropped
+    # tick; the rest is dropped (the log predicts both: DERIVE_DROP; a binned run writes the
+    # depth's change, for its bin's extremes)
     queuing = countable and not sampling
     qroom = ENDLESS_ROOM if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
     max_memory = cfg[C_MAX_IN_MEMORY]
@@ -865,6 +882,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
             # drop_oldest's buffer head and length, and the messages it admitted with a wait of
             # 0, in registers through the stretch (stored back after it)
             head, blen, size, wait0, owe = v[BUF_HEAD], v[BUF_LEN], buf.shape[1], 0, 0
+            max_depth, peak = v[MAX_DEPTH], v[PEAK]
             while i < last:
                 if rem <= budget:
                     break
@@ -876,8 +894,13 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         break
                 elif sampling:
                     total = counter + new
-                    if total >= every and not (countable and full):
-                        break  # a message passes the 1-in-N: not quiet
+                    # a message passes the 1-in-N into a buffer with room: it is queued below
+                    # (the log predicts it: DERIVE_SAMPLE), unless the run is binned (then the
+                    # change of depth writes its row), memory would overflow or the ring is full
+                    if total >= every and not (countable and full) and (
+                            not per_tick or blen == size or depth + v[IN_SERVICE]
+                            + min(total // every, max(0, cap - depth)) > max_memory):
+                        break
                 rem -= budget
                 busy_s += dt
                 offered += new
@@ -914,25 +937,39 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         passed = total // every
                         counter = total % every
                         sampled_out += new - passed
-                        dropped += passed
+                        q = min(passed, max(0, cap - depth))  # (what fits: _enqueue, wait 0)
+                        dropped += passed - q
+                        if q > 0:  # (the tail is of an earlier tick: no merge)
+                            j = head + blen
+                            if j >= size:
+                                j -= size
+                            buf[0, j] = i
+                            buf[1, j] = q
+                            blen += 1
+                            depth += q
+                            admitted += q
+                            wait0 += q
+                            max_depth = max(max_depth, depth)
+                            peak = max(peak, depth + v[IN_SERVICE])
+                            full = depth >= cap
                 else:
                     dropped += new
                 i += 1
             if owe > 0:
                 head, blen = _pop_owed(buf, head, blen, owe)
-            v[BUF_HEAD], v[BUF_LEN] = head, blen
+            v[BUF_HEAD], v[BUF_LEN], v[DEPTH] = head, blen, depth
+            v[MAX_DEPTH], v[PEAK] = max_depth, peak
             wait_hist[0] += wait0
             if i == last:
                 break
         if one and busy0 and steady and queuing and not full and per_tick:
             # unbounded (or drop_newest below capacity), its one worker busy at a steady speed:
-            # each tick what arrives is queued, a new batch and a new row, until the worker would
-            # finish, the buffer fills or memory would overflow. The loop below's operations in
-            # its order, with the buffer's and the row's counters in registers
+            # each tick what arrives is queued (a new batch; no row: the log predicts it), until
+            # the worker would finish, the buffer fills or memory would overflow. The loop
+            # below's operations in its order, with the buffer's counters in registers
             budget = dt * speed[0]
             in_service = v[IN_SERVICE]
             head, blen, size = v[BUF_HEAD], v[BUF_LEN], buf.shape[1]
-            r = v[N_ROWS] - 1
             max_depth, peak = v[MAX_DEPTH], v[PEAK]
             while i < last:
                 if rem <= budget:
@@ -946,7 +983,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 offered += new
                 attempts += new
                 dropped += new - q
-                if q > 0:  # _enqueue with a wait of 0, then _write_row
+                if q > 0:  # _enqueue with a wait of 0
                     tail = head + blen - 1
                     if tail >= size:
                         tail -= size
@@ -967,35 +1004,16 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     max_depth = max(max_depth, depth)
                     peak = max(peak, depth + in_service)
                     qroom -= q
-                    r += 1
-                    log[r, LOG_BIN] = i
-                    log[r, LOG_TICK] = i
-                    log[r, LOG_COUNTER] = counter
-                    for c in range(N_COLUMNS):
-                        x = v[c]
-                        if c == DEPTH:
-                            x = depth
-                        elif c == OFFERED:
-                            x = offered
-                        elif c == ATTEMPTS:
-                            x = attempts
-                        elif c == ADMITTED:
-                            x = admitted
-                        elif c == DROPPED:
-                            x = dropped
-                        elif c == HELD:
-                            x = held
-                        elif c == SAMPLED_OUT:
-                            x = sampled_out
-                        log[r, LOG_COLS + c] = x
                 i += 1
                 if qroom == 0:
                     full = True
                     break
-            v[DEPTH], v[BUF_LEN], v[N_ROWS] = depth, blen, r + 1
+            v[DEPTH], v[BUF_LEN] = depth, blen
             v[MAX_DEPTH], v[PEAK] = max_depth, peak
             if i == last:
                 break
+            if full:  # it filled the buffer: on in the stretch of a full buffer, above
+                continue
         new = arrivals[i - a0]
         # (the tests that do not read the count come first: a branch on a Poisson count is
         # mispredicted often, and its cost was most of a quiet tick's)
@@ -1049,8 +1067,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 if wi[0, w]:
                     busy_s += dt
         # 2.-3. arrivals (no branch on new > 0 where adding 0 is the same: Poisson counts
-        # mispredict), then 5. the row, for the two kinds of tick that change the depth or the
-        # retries (the others are what the log predicts)
+        # mispredict), then 5. the row, for a tick that rejects (the retries change) or, in a
+        # binned run, changes the depth (the others are what the log predicts)
         offered += new
         attempts += new
         row = False
@@ -1103,7 +1121,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 qroom -= q
                 full = qroom == 0
                 idle = False
-                row = True
+                row = not per_tick  # (a binned run writes the change of depth for its bin)
         elif sampling:
             total = counter + new
             if total < every:  # (most ticks: no division, whose latency the counter waits on)
@@ -1127,10 +1145,10 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                 depth = v[DEPTH]
                 full = depth >= cap
                 idle = False
-                row = True
+                row = not per_tick
         else:
             dropped += new
-        if row:  # the depth or the rejected count changed: the row differs, no need to compare
+        if row:  # the rejected count changed (or a binned depth): the row differs, no compare
             v[OFFERED], v[ATTEMPTS], v[ADMITTED] = offered, attempts, admitted
             v[DROPPED], v[SAMPLED_OUT], v[HELD] = dropped, sampled_out, held
             v[SAMPLE_COUNTER] = counter  # (the row keeps the 1-in-N counter too)

@@ -282,10 +282,11 @@ class ReferenceEngine:
         if s["offered"] == last["offered"] and row == [last[name] for name in COLUMNS]:
             return  # nothing changed
         predicted = dict(last)
-        predicted.update(derive(last, s["offered"] - last["offered"], x.derive, x.sample_every))
-        if [predicted[name] for name in COLUMNS] == row:
-            return  # what the last row predicts (bpsim.state): nothing to write
+        predicted.update(derive(last, s["offered"] - last["offered"], x.derive, x.sample_every,
+                                x.sample_from))
         k = x.bin_ticks
+        if [predicted[name] for name in COLUMNS] == row and (k == 1 or s["depth"] == last["depth"]):
+            return  # what the last row predicts (bpsim.state): nothing to write
         b = i // k
         depth, mem, cap = s["depth"], s["depth"] + s["in_service"], s["capacity"]
         if log[r, 0] == b:  # the same bin: its last state, and its extremes

@@ -31,11 +31,10 @@ from functools import cached_property
 import numpy as np
 
 from . import validate
-from .state import (COL, COLUMNS, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER, UNBOUNDED_CAPACITY,
-                    WAIT_EXACT, derive_stretches, hist_percentiles, lat_value, percentiles,
-                    wait_bin, wait_value)
+from .state import (COL, COLUMNS, DERIVED, LEVELS, LOG_BIN, LOG_COLS, LOG_COUNTER,
+                    UNBOUNDED_CAPACITY, WAIT_EXACT, derive_stretches, hist_percentiles, lat_value,
+                    percentiles, wait_bin, wait_value)
 
-_DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted")
 
 #: The summary's terms of the accounting identity: every message offered is in exactly one of
 #: them, ``offered == sum(summary[k] for k in IDENTITY_TERMS)``, at the end and after every tick.
@@ -108,11 +107,11 @@ class Result:
         x, rows = self._inputs, self._rows
         k, n = x.bin_ticks, x.n_ticks
         ends = np.minimum((np.arange(rows.size) + 1) * k, n) - 1  # each point's last tick
-        row = {name: self._log[rows, LOG_COLS + COL[name]] for name in _DERIVED}
+        row = {name: self._log[rows, LOG_COLS + COL[name]] for name in DERIVED + ("capacity",)}
         arrived = x.offered_at(ends) - row["offered"]  # since the row's tick
         row["counter"] = self._log[rows, LOG_COUNTER]
         # the rule may have changed in the run (a Simulation's set(strategy=...))
-        stretches = x.derive_steps or ((0, x.derive, x.sample_every),)
+        stretches = x.derive_steps or ((0, x.derive, x.sample_every, x.sample_from),)
         return derive_stretches(row, arrived, ends, stretches)
 
     @cached_property
@@ -121,7 +120,7 @@ class Result:
         return np.column_stack([self._col(name) for name in COLUMNS])
 
     def _col(self, name):
-        if name in _DERIVED:
+        if name in DERIVED:
             return self._derived[name]
         return self._log[self._rows, LOG_COLS + COL[name]]
 
@@ -177,11 +176,7 @@ class Result:
     @cached_property
     def memory_bytes(self) -> np.ndarray:
         """Memory the server uses for messages (bytes)."""
-        # added row by row in the log, then spread over the points: one pass over the log's
-        # rows (they are 160 bytes apart) rather than one per column
-        log = self._log
-        held = log[:, LOG_COLS + COL["depth"]] + log[:, LOG_COLS + COL["in_service"]]
-        return held[self._rows] * self.scenario.message_bytes
+        return (self._col("depth") + self._col("in_service")) * self.scenario.message_bytes
 
     @cached_property
     def producer_backlog(self) -> np.ndarray:

@@ -44,7 +44,7 @@ from .engine import (MAX_POOL, MAX_RECORDS, StepSeries, _apply, _inputs, _poisso
                      _steps, build_scenario, split_keywords, streams)
 from .reference import ReferenceEngine
 from .result import IDENTITY_TERMS, Result
-from .state import (COL, COLUMNS, LOG_COLS, LOG_COUNTER, LOG_TICK, PER_TICK_MAX,
+from .state import (COL, COLUMNS, DERIVED, LOG_COLS, LOG_COUNTER, LOG_TICK, PER_TICK_MAX,
                     UNBOUNDED_CAPACITY, derive_stretches)
 from .strategies import REJECT, Strategy, make_strategy, params_of
 
@@ -159,7 +159,7 @@ class Simulation:
         self._pending = 0    # injected, for the next tick
         self._carry = (0.0, 0.0)  # evenly spaced arrivals: running sum and its floor
         self._pool = np.zeros(0)
-        self._derive = []    # (first tick, derive mode, sample every) of each stretch
+        self._derive = []    # (first tick, derive mode, 1-in-N, sample from) of each stretch
         self._batches = FIRST_BATCHES  # the rings' size (batches), grown as needed
         self._workers = max(1, sc.max_consumers)
         self._feed = _Feed(self)
@@ -402,7 +402,7 @@ class Simulation:
         x = replace(x, n_workers=self._workers)
         self._engine_inputs, self._engine_workers = x, self._workers
         self._derive = [d for d in self._derive if d[0] < self._now]
-        self._derive.append((self._now, x.derive, x.sample_every))
+        self._derive.append((self._now, x.derive, x.sample_every, x.sample_from))
         if rule is None:
             if old is not None:  # the reference engine's state grows as it goes
                 old.strategy, old.inputs = strategy, x
@@ -523,8 +523,7 @@ class Simulation:
         out = {name: log[r, LOG_COLS + COL[name]] for name in COLUMNS}
         offered = np.where(ticks >= 0, self._cum[np.maximum(ticks, 0)], 0)
         arrived = offered - out["offered"]
-        row = {name: out[name] for name in ("offered", "attempts", "dropped", "sampled_out",
-                                              "held", "admitted")}
+        row = {name: out[name] for name in DERIVED + ("capacity",)}
         row["counter"] = log[r, LOG_COUNTER]
         out.update(derive_stretches(row, arrived, np.maximum(ticks, 0), self._derive))
         return out

@@ -20,13 +20,16 @@ bins. Row 0 is the state before the first tick (bin and tick -1).
 
 After each tick the engine compares the state with what the log's last row *predicts* for it
 (:func:`derive`: the same, except that the ``A`` messages offered since that row's tick were also
-attempted and, for a rule that only counts what a full buffer turns away, dropped or sampled
-out, for ``block``'s rule held, for ``drop_oldest``'s admitted in place of as many evicted). Only if they differ does it write: into the last row if it is of the same bin, else a new
-row. So a tick in which nothing happened but arrivals turned away writes nothing, and a run's
-log grows with its events, not its ticks; the state at any tick is :func:`derive` of the last row
-at or before it, given the arrivals since. With bins of more than one tick, ``env`` holds, for
-each row, the least and greatest end-of-tick :data:`LEVELS` over its bin's ticks (depth, messages
-in memory, capacity), so that no peak vanishes between two points.
+attempted and, for a rule that drops what does not fit or samples, queued as far as the rule lets
+them in and the rest dropped or sampled out, for ``block``'s rule held, for ``drop_oldest``'s
+admitted in place of as many evicted). Only if they differ does it write: into the last row if it
+is of the same bin, else a new row. So a tick in which nothing happened but arrivals queued behind
+busy workers or turned away writes nothing, and a run's log grows with its events (a worker
+starting or finishing, a crash, a retry), not its ticks; the state at any tick is :func:`derive`
+of the last row at or before it, given the arrivals since. With bins of more than one tick, a tick
+that changes the depth also writes (into its bin's row), and ``env`` holds, for each row, the
+least and greatest end-of-tick :data:`LEVELS` over its bin's ticks (depth, messages in memory,
+capacity), so that no peak vanishes between two points.
 
 Histograms
 ----------
@@ -53,11 +56,14 @@ COLUMNS = ("depth", "in_service", "held", "retry_pending", "capacity", "down",
 COL = {name: i for i, name in enumerate(COLUMNS)}
 #: The series log's first columns: bin, tick, sampling counter; then COLUMNS.
 LOG_BIN, LOG_TICK, LOG_COUNTER, LOG_COLS = 0, 1, 2, 3
-#: How the log predicts the counters of a tick with arrivals only (:func:`derive`): not at all,
-#: all arrivals dropped, all sampled (1 in ``every`` passes the counter, then is dropped), or all
-#: held by the producer (``block``), or each admitted in place of one of the oldest, evicted
-#: (``drop_oldest``).
+#: How the log predicts the state after a tick with arrivals only (:func:`derive`): not at all,
+#: queued as far as there is room and the rest dropped, queued freely below the sampling
+#: threshold and the rest sampled (1 in ``every`` passes the counter, then is queued if there is
+#: room, else dropped), all held by the producer (``block``), or each admitted in place of one of
+#: the oldest, evicted (``drop_oldest``).
 DERIVE_NONE, DERIVE_DROP, DERIVE_SAMPLE, DERIVE_HOLD, DERIVE_EVICT = 0, 1, 2, 3, 4
+#: The columns :func:`derive` predicts; the others stay as the row has them.
+DERIVED = ("offered", "attempts", "dropped", "sampled_out", "held", "admitted", "depth")
 
 #: Scalar state of a run, by name: counts of messages, ticks, flags. The table's columns come
 #: first, in the same order, so that the compiled kernel writes a row as one slice copy.
@@ -81,41 +87,67 @@ BINNED_POINTS = 100_000
 LEVELS = ("depth", "in_memory", "capacity")
 
 
-def derive(row, arrived, mode: int, every: int) -> dict:
-    """What a log row predicts for the counters after ``arrived`` more messages were offered
-    (arrays allowed): ``offered``, ``attempts``, ``dropped``, ``sampled_out``, ``held``,
-    ``admitted``. ``row`` maps those names, and ``"counter"``, to the row's values."""
+def derive(row, arrived, mode: int, every: int, sample_from: float = 1.0) -> dict:
+    """What a log row predicts for the state after ``arrived`` more messages were offered, if
+    nothing else happened (arrays allowed): ``offered``, ``attempts``, ``dropped``,
+    ``sampled_out``, ``held``, ``admitted`` and ``depth``. ``row`` maps those names,
+    ``"capacity"`` and ``"counter"`` (the 1-in-N counter) to the row's values; ``sample_from``
+    is the rule's (the fill fraction from which it samples, for ``DERIVE_SAMPLE``).
+
+    For a rule that drops what does not fit (``DERIVE_DROP``) the arrivals fill the buffer's room
+    and the rest are dropped; for one that samples (``DERIVE_SAMPLE``) they go in freely up to
+    the sampling threshold (``ceil(sample_from * capacity)``), the rest through the 1-in-N
+    counter, and what passes it fills the room that is left, the rest dropped. Either way as
+    :meth:`bpsim.Sample.admit` does it for one batch: batch by batch it comes to the same, since
+    no message leaves the buffer in between (a worker that takes one changes ``in_service``, so
+    that tick writes its row)."""
+    scalar = not isinstance(arrived, np.ndarray)
+    lo, hi = (min, max) if scalar else (np.minimum, np.maximum)
     out = {"offered": row["offered"] + arrived, "attempts": row["attempts"] + arrived,
            "dropped": row["dropped"], "sampled_out": row["sampled_out"], "held": row["held"],
-           "admitted": row["admitted"]}
+           "admitted": row["admitted"], "depth": row["depth"]}
     if mode == DERIVE_HOLD:
         out["held"] = row["held"] + arrived
     elif mode == DERIVE_EVICT:
         out["dropped"] = row["dropped"] + arrived
         out["admitted"] = row["admitted"] + arrived
-    elif mode == DERIVE_DROP:
-        out["dropped"] = row["dropped"] + arrived
-    elif mode == DERIVE_SAMPLE:
-        passed = (row["counter"] + arrived) // every
-        out["dropped"] = row["dropped"] + passed
-        out["sampled_out"] = row["sampled_out"] + arrived - passed
+    elif mode in (DERIVE_DROP, DERIVE_SAMPLE):
+        depth, cap = row["depth"], row["capacity"]
+        if scalar:
+            room = arrived if cap == UNBOUNDED_CAPACITY else max(0, cap - depth)
+        else:
+            room = np.where(cap == UNBOUNDED_CAPACITY, arrived, np.maximum(0, cap - depth))
+        if mode == DERIVE_DROP:
+            admitted = lo(arrived, room)
+            out["dropped"] = row["dropped"] + arrived - admitted
+        else:
+            threshold = (math.ceil(sample_from * cap) if scalar
+                         else np.ceil(sample_from * cap).astype(np.int64))
+            free = lo(lo(arrived, hi(0, threshold - depth)), room)
+            rest = arrived - free
+            passed = (row["counter"] + rest) // every
+            queued = lo(passed, room - free)
+            out["sampled_out"] = row["sampled_out"] + rest - passed
+            out["dropped"] = row["dropped"] + passed - queued
+            admitted = free + queued
+        out["admitted"] = row["admitted"] + admitted
+        out["depth"] = depth + admitted
     return out
 
 
 def derive_stretches(row, arrived, ticks, stretches) -> dict:
     """:func:`derive` for rows whose points lie in stretches of a run with different rules (a
-    Simulation's new strategy): ``stretches`` is ``((first_tick, mode, every), ...)`` in order,
-    and the point at ``ticks[j]`` is predicted by the rule in force at that tick, as the engine
-    checked it then. One stretch is plain :func:`derive`."""
+    Simulation's new strategy): ``stretches`` is ``((first_tick, mode, every, sample_from),
+    ...)`` in order, and the point at ``ticks[j]`` is predicted by the rule in force at that
+    tick, as the engine checked it then. One stretch is plain :func:`derive`."""
     if len(stretches) == 1:
-        _, mode, every = stretches[0]
-        return derive(row, arrived, mode, every)
-    out = {name: np.array(row[name]) for name in row if name != "counter"}
-    seg = np.searchsorted([first for first, _, _ in stretches], ticks, side="right") - 1
-    for j, (_, mode, every) in enumerate(stretches):
+        return derive(row, arrived, *stretches[0][1:])
+    out = {name: np.array(row[name]) for name in DERIVED}
+    seg = np.searchsorted([first for first, *_ in stretches], ticks, side="right") - 1
+    for j, (_, *rule) in enumerate(stretches):
         mask = seg == j
         if mask.any():
-            got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], mode, every)
+            got = derive({k: v[mask] for k, v in row.items()}, arrived[mask], *rule)
             for name, value in got.items():
                 out[name][mask] = value
     return out
