@@ -168,7 +168,9 @@ class ArrivalStream:
     def __init__(self, rng, sc, rate_steps, speed_steps, consumer_steps, n_points, k):
         self.sc, self.n, self.dt = sc, sc.n_ticks, sc.dt_s
         self.rate_steps = rate_steps
-        self._bitgen = type(rng.bit_generator)
+        # one generator of the stream's kind, put at each window's start in turn (a new one per
+        # window would be seeded from the system's entropy first, for nothing)
+        self._gen = np.random.Generator(type(rng.bit_generator)(0))
         self._starts = {0: (rng.bit_generator.state, 0.0, 0.0, 0)}  # window -> carried state
         self._speed = _kernel_steps(self.n, speed_steps, np.float64)
         self._consumers = _kernel_steps(self.n, consumer_steps, np.int64)
@@ -192,7 +194,7 @@ class ArrivalStream:
         state, total, floored, offered = self._starts[w]
         lo, hi = w * WINDOW, min((w + 1) * WINDOW, self.n)
         if self.sc.arrivals == "poisson":
-            g = np.random.Generator(self._bitgen())
+            g = self._gen
             g.bit_generator.state = state
             counts = _poisson_counts(g, self.n, self.dt, self.rate_steps, lo, hi)
             state = g.bit_generator.state
@@ -203,10 +205,10 @@ class ArrivalStream:
             cum = np.floor(cum + 1e-9 * np.maximum(1.0, cum))
             counts = np.diff(cum, prepend=floored).astype(np.int64)
             floored = float(cum[-1])
-        run = np.cumsum(counts) + offered
-        inside = (self._ends >= lo) & (self._ends < hi)
-        self._point_offered[inside] = run[self._ends[inside] - lo]
-        self._starts[w + 1] = (state, total, floored, int(run[-1]))
+        run = np.cumsum(counts)
+        a, b = np.searchsorted(self._ends, (lo, hi))  # the points that end in the window
+        self._point_offered[a:b] = run[self._ends[a:b] - lo] + offered
+        self._starts[w + 1] = (state, total, floored, int(run[-1]) + offered)
         return counts
 
     def offered_at(self, ticks) -> np.ndarray:
