@@ -875,7 +875,8 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                                          or sampling and (countable and full or sq)):
             # the commonest stretches of the headline: the one worker busy at a steady speed, a
             # buffer at capacity (or sampling above its threshold) whose rule only counts what
-            # arrives, holds it (block) or evicts for it (drop_oldest). Each tick the worker
+            # arrives, holds it (block) or evicts for it (drop_oldest), or samples it and queues
+            # what passes the 1-in-N while there is room. Each tick the worker
             # works on, until it would finish: the same operations as the loop below, in the
             # same order, without the tests that cannot fail here
             budget = dt * speed[0]
@@ -1727,6 +1728,25 @@ class FastEngine:
         if self._v[RING_FULL]:
             raise RuntimeError("bpsim.kernel: a ring buffer was full, so a bound in kernel.py is "
                                "wrong; please report this run (engine='reference' still works).")
+
+    def rule_changed(self, tick: int, every: int) -> None:
+        """As :meth:`bpsim.reference.ReferenceEngine.rule_changed`."""
+        v, log, cfg = self._v, self.log, self._args[18]
+        if every > 0:
+            v[SAMPLE_COUNTER] %= every
+        if tick < 0:
+            return
+        r = int(v[N_ROWS]) - 1
+        if cfg[C_BIN] > 1:  # (the compiled function a binned row takes anyway)
+            b = tick // int(cfg[C_BIN])
+            r = _binned_row(v, log, self.env, tick, int(cfg[C_BIN]), b, r)
+        else:
+            b = tick
+            if log[r, LOG_TICK] != tick:
+                r += 1
+                v[N_ROWS] = r + 1
+        log[r, LOG_BIN], log[r, LOG_TICK], log[r, LOG_COUNTER] = b, tick, v[SAMPLE_COUNTER]
+        log[r, LOG_COLS:] = v[:N_COLUMNS]
 
     def set_capacity(self, capacity: int) -> None:
         self._v[CAPACITY] = int(capacity)

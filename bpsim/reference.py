@@ -36,9 +36,9 @@ Order of events inside tick ``i`` (which covers ``[i*dt, (i+1)*dt)``):
    tail when more do (``adaptive_lifo``). With ``drop_expired``, a worker about to take a message
    whose client has already left (waited longer than the timeout at that moment) discards it
    instead (``expired``), with the rest of its batch, and looks again, at the same moment.
-5. **Record.** If the state at the end of the tick differs from the log's last row, it is written
-   to the series log (:mod:`bpsim.state`): into that row if it is of the same bin, else as a new
-   row.
+5. **Record.** If the state at the end of the tick differs from what the log's last row
+   predicts for it, it is written to the series log (:mod:`bpsim.state`): into that row if it is
+   of the same bin, else as a new row.
 """
 from __future__ import annotations
 
@@ -170,6 +170,16 @@ class ReferenceEngine:
         return passed
 
     # -- controls used between ticks (adaptive strategies, policies) ---------------------------
+    def rule_changed(self, tick: int, every: int) -> None:
+        """A new rule (a Simulation's new strategy) takes over after tick ``tick``: the 1-in-N
+        counter is brought below its ``every`` (0: the rule does not sample; the counter is left
+        as it is), and the state is written as the row of ``tick`` (unless it is -1, the start),
+        so that what the log predicts from then on starts from a row the new rule can read."""
+        if every > 0:
+            self.s["sample_counter"] %= every
+        if tick >= 0:
+            self._record(tick, force=True)
+
     def set_capacity(self, capacity: int):
         self.s["capacity"] = int(capacity)
 
@@ -274,19 +284,21 @@ class ReferenceEngine:
         # 5. record
         self._record(i)
 
-    def _record(self, i):
+    def _record(self, i, force=False):
         s, log, x = self.s, self.log, self.inputs
         r = s["n_rows"] - 1
         row = [s[name] for name in COLUMNS]
         last = self._last  # log[r] as a dict of COLUMNS and "counter" (kept, not re-read)
-        if s["offered"] == last["offered"] and row == [last[name] for name in COLUMNS]:
-            return  # nothing changed
-        predicted = dict(last)
-        predicted.update(derive(last, s["offered"] - last["offered"], x.derive, x.sample_every,
-                                x.sample_from))
         k = x.bin_ticks
-        if [predicted[name] for name in COLUMNS] == row and (k == 1 or s["depth"] == last["depth"]):
-            return  # what the last row predicts (bpsim.state): nothing to write
+        if not force:
+            if s["offered"] == last["offered"] and row == [last[name] for name in COLUMNS]:
+                return  # nothing changed
+            predicted = dict(last)
+            predicted.update(derive(last, s["offered"] - last["offered"], x.derive,
+                                    x.sample_every, x.sample_from))
+            if [predicted[name] for name in COLUMNS] == row and (
+                    k == 1 or s["depth"] == last["depth"]):
+                return  # what the last row predicts (bpsim.state): nothing to write
         b = i // k
         depth, mem, cap = s["depth"], s["depth"] + s["in_service"], s["capacity"]
         if log[r, 0] == b:  # the same bin: its last state, and its extremes

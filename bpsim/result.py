@@ -103,7 +103,7 @@ class Result:
 
     @cached_property
     def _derived(self) -> dict:
-        """The counters the log predicts rather than stores (bpsim.state.derive), per point."""
+        """The columns the log predicts rather than stores (bpsim.state.derive), per point."""
         x, rows = self._inputs, self._rows
         k, n = x.bin_ticks, x.n_ticks
         ends = np.minimum((np.arange(rows.size) + 1) * k, n) - 1  # each point's last tick

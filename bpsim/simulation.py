@@ -44,8 +44,8 @@ from .engine import (MAX_POOL, MAX_RECORDS, StepSeries, _apply, _inputs, _poisso
                      _steps, build_scenario, split_keywords, streams)
 from .reference import ReferenceEngine
 from .result import IDENTITY_TERMS, Result
-from .state import (COL, COLUMNS, DERIVED, LOG_COLS, LOG_COUNTER, LOG_TICK, PER_TICK_MAX,
-                    UNBOUNDED_CAPACITY, derive_stretches)
+from .state import (COL, COLUMNS, DERIVE_SAMPLE, DERIVED, LOG_COLS, LOG_COUNTER, LOG_TICK,
+                    PER_TICK_MAX, UNBOUNDED_CAPACITY, derive_stretches)
 from .strategies import REJECT, Strategy, make_strategy, params_of
 
 #: Ticks a Simulation can run: as many as a run keeps tick by tick (bpsim.state.PER_TICK_MAX).
@@ -401,24 +401,31 @@ class Simulation:
                     offered_max=self._batches, stream=self._feed)
         x = replace(x, n_workers=self._workers)
         self._engine_inputs, self._engine_workers = x, self._workers
+        predicts = (x.derive, x.sample_every, x.sample_from)  # how the log predicts, from now
+        changed = bool(self._derive) and tuple(self._derive[-1][1:]) != predicts
         self._derive = [d for d in self._derive if d[0] < self._now]
-        self._derive.append((self._now, x.derive, x.sample_every, x.sample_from))
+        self._derive.append((self._now, *predicts))
         if rule is None:
-            if old is not None:  # the reference engine's state grows as it goes
-                old.strategy, old.inputs = strategy, x
-                while len(old.retry) < max(1, x.retries):
-                    old.retry.append(deque())
-                more = self._workers - len(old.busy)
-                old.busy += [False] * more
-                old.rem += [0.0] * more
-                old.wgen += [0] * more
-                old.wstart += [0.0] * more
-                return old
-            return ReferenceEngine(x, strategy)
-        from .kernel import FastEngine
-        e = FastEngine(x, strategy_for_inputs, rule)
-        if old is not None:
+            if old is None:
+                return ReferenceEngine(x, strategy)
+            # the reference engine's state grows as it goes
+            old.strategy, old.inputs = strategy, x
+            while len(old.retry) < max(1, x.retries):
+                old.retry.append(deque())
+            more = self._workers - len(old.busy)
+            old.busy += [False] * more
+            old.rem += [0.0] * more
+            old.wgen += [0] * more
+            old.wstart += [0.0] * more
+            e = old
+        else:
+            from .kernel import FastEngine
+            e = FastEngine(x, strategy_for_inputs, rule)
+            if old is None:
+                return e
             e.take_state(old)
+        if changed:  # the last row was read with the old rule: the next are read with this one
+            e.rule_changed(self._now - 1, x.sample_every if x.derive == DERIVE_SAMPLE else 0)
         return e
 
     def _refuse_orphaned_retries(self, strategy):

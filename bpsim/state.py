@@ -99,8 +99,8 @@ def derive(row, arrived, mode: int, every: int, sample_from: float = 1.0) -> dic
     the sampling threshold (``ceil(sample_from * capacity)``), the rest through the 1-in-N
     counter, and what passes it fills the room that is left, the rest dropped. Either way as
     :meth:`bpsim.Sample.admit` does it for one batch: batch by batch it comes to the same, since
-    no message leaves the buffer in between (a worker that takes one changes ``in_service``, so
-    that tick writes its row)."""
+    no message leaves the buffer in between (a worker that takes or finishes one changes
+    ``in_service`` or what it was counted as, so that tick writes its row)."""
     scalar = not isinstance(arrived, np.ndarray)
     lo, hi = (min, max) if scalar else (np.minimum, np.maximum)
     out = {"offered": row["offered"] + arrived, "attempts": row["attempts"] + arrived,
