@@ -357,6 +357,18 @@ def _buf_pop(v, buf, n):
 
 
 @_inline
+def _put_after_tail(buf, head, blen, gen, n):
+    """A batch of ``n`` messages of tick ``gen`` in the slot after the ring's tail, its head and
+    length kept in registers by the caller (who knows the slot is free); the new length."""
+    j = head + blen
+    if j >= buf.shape[1]:
+        j -= buf.shape[1]
+    buf[0, j] = gen
+    buf[1, j] = n
+    return blen + 1
+
+
+@_inline
 def _pop_owed(buf, head, blen, n):
     """:func:`_buf_pop` of ``n`` messages on a head and length held in registers (the depth is
     the caller's); returns the new ``(head, blen)``."""
@@ -941,12 +953,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                         q = min(passed, max(0, cap - depth))  # (what fits: _enqueue, wait 0)
                         dropped += passed - q
                         if q > 0:  # (the tail is of an earlier tick: no merge)
-                            j = head + blen
-                            if j >= size:
-                                j -= size
-                            buf[0, j] = i
-                            buf[1, j] = q
-                            blen += 1
+                            blen = _put_after_tail(buf, head, blen, i, q)
                             depth += q
                             admitted += q
                             wait0 += q
@@ -993,12 +1000,7 @@ def _quiet(v, fv, buf, hold, rq, wi, wf, log, env, wait_hist, arrivals, speed, c
                     elif blen == size:
                         v[RING_FULL] = 1
                     else:
-                        j = head + blen
-                        if j >= size:
-                            j -= size
-                        buf[0, j] = i
-                        buf[1, j] = q
-                        blen += 1
+                        blen = _put_after_tail(buf, head, blen, i, q)
                     depth += q
                     admitted += q
                     wait_hist[0] += q
