@@ -233,8 +233,8 @@ def _record(v, log, env, cfg, fcfg, i):
                 queued = min(arrived, room)
                 dropped += arrived - queued
             else:
-                threshold = np.int64(np.ceil(fcfg[F_SAMPLE_FROM] * cap))
-                free = min(arrived, max(0, threshold - depth), room)
+                # (the capacity is the row's: the loop above found them equal)
+                free = min(arrived, max(0, _sample_threshold(v, fcfg) - depth), room)
                 rest = arrived - free
                 passed = (log[r, LOG_COUNTER] + rest) // cfg[C_SAMPLE_EVERY]
                 q = min(passed, room - free)
